@@ -1,0 +1,45 @@
+# The front door. `make up` runs the system, `make test` passes the tests; both set up what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+
+.PHONY: up down status logs test unit-test stack-test contract-test provision clean distclean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $@
+
+up: $(VENV)/.installed
+	@$(PY) -m stack up
+
+down: $(VENV)/.installed
+	@$(PY) -m stack down
+
+status: $(VENV)/.installed
+	@$(PY) -m stack status
+
+logs: $(VENV)/.installed
+	@$(PY) -m stack logs $(C)
+
+provision: $(VENV)/.installed
+	@$(PY) -m contracts provision
+
+# Unit tests need nothing running; everything else runs against the real broker and registry.
+test: up
+	$(PYTEST)
+
+unit-test: $(VENV)/.installed
+	$(PYTEST) tests/unit
+
+contract-test: up
+	$(PYTEST) tests/contract
+
+clean: down
+	rm -rf var
+
+distclean: clean
+	rm -rf .cache $(VENV)

@@ -1,0 +1,3 @@
+from contracts.cli import main
+
+raise SystemExit(main())

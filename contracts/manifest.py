@@ -1,0 +1,139 @@
+"""Loading the topic manifest (topics.toml) and the published schema versions it points at."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+
+__all__ = ["COMPATIBILITY_LEVELS", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest"]
+
+HOME = Path(__file__).resolve().parent
+COMPATIBILITY_LEVELS = (
+    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
+)
+VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.avsc")
+
+
+class ManifestError(Exception):
+    """The manifest or a schema file is malformed."""
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    version: int
+    path: Path
+    text: str
+
+    @property
+    def schema(self) -> Any:
+        return json.loads(self.text)
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str  # <topic>-key or <topic>-value
+    family: str  # the folder of contracts/schemas/ holding its versions
+    compatibility: str
+    versions: tuple[SchemaVersion, ...]
+
+    @property
+    def latest(self) -> SchemaVersion:
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: Subject
+    value: Subject
+    partitions: int
+    replication_factor: int
+    compatibility: str
+    why: str
+    producer: str
+    consumers: tuple[str, ...]
+    config: dict[str, str]
+
+    @property
+    def subjects(self) -> tuple[Subject, Subject]:
+        return (self.key, self.value)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    topics: tuple[Topic, ...]
+
+    def carrying(self, value_family: str) -> Topic:
+        """The topic whose values are `value_family` records: how code finds a topic without spelling its name."""
+        for topic in self.topics:
+            if topic.value.family == value_family:
+                return topic
+        raise ManifestError(f"no topic in the manifest carries {value_family!r} values")
+
+    @property
+    def subjects(self) -> tuple[Subject, ...]:
+        return tuple(subject for topic in self.topics for subject in topic.subjects)
+
+
+def _versions(family: str, schemas: Path) -> tuple[SchemaVersion, ...]:
+    folder = schemas / family
+    found = {}
+    for path in folder.glob("*.avsc"):
+        match = VERSION_FILE.fullmatch(path.name)
+        if not match:
+            raise ManifestError(f"{path}: schema files are named v1.avsc, v2.avsc, ...")
+        found[int(match.group(1))] = path
+    if not found:
+        raise ManifestError(f"{folder}: no published versions (v1.avsc, ...)")
+    if sorted(found) != list(range(1, len(found) + 1)):
+        raise ManifestError(f"{folder}: versions must run v1..vN without gaps, found {sorted(found)}")
+    versions = []
+    for number in sorted(found):
+        text = found[number].read_text()
+        try:
+            fastavro.parse_schema(json.loads(text))
+        except (ValueError, fastavro.schema.SchemaParseException) as error:
+            raise ManifestError(f"{found[number]}: not a valid Avro schema: {error}") from error
+        versions.append(SchemaVersion(number, found[number], text))
+    return tuple(versions)
+
+
+def _topic(entry: dict[str, Any], schemas: Path) -> Topic:
+    name = entry.get("name", "<unnamed>")
+    try:
+        level = entry["compatibility"]
+        if level not in COMPATIBILITY_LEVELS:
+            raise ManifestError(f"topic {name}: compatibility {level!r} is not one of {', '.join(COMPATIBILITY_LEVELS)}")
+        return Topic(
+            name=entry["name"],
+            key=Subject(f"{name}-key", entry["key"], level, _versions(entry["key"], schemas)),
+            value=Subject(f"{name}-value", entry["value"], level, _versions(entry["value"], schemas)),
+            partitions=int(entry["partitions"]),
+            replication_factor=int(entry["replication_factor"]),
+            compatibility=level,
+            why=entry["why"],
+            producer=entry["producer"],
+            consumers=tuple(entry["consumers"]),
+            config={str(k): str(v) for k, v in entry.get("config", {}).items()},
+        )
+    except KeyError as missing:
+        raise ManifestError(f"topic {name}: missing {missing.args[0]!r}") from None
+
+
+@cache
+def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
+    """The manifest, with every schema version read and parsed."""
+    with path.open("rb") as handle:
+        entries = tomllib.load(handle).get("topic", [])
+    topics = tuple(_topic(entry, path.parent / "schemas") for entry in entries)
+    names = [topic.name for topic in topics]
+    if len(set(names)) != len(names):
+        raise ManifestError(f"{path}: a topic is declared twice")
+    return Manifest(topics)

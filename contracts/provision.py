@@ -1,0 +1,119 @@
+"""Provisioning: create the manifest's topics and register every version of every subject, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+
+from contracts.manifest import Manifest, Subject, Topic
+from messaging.registry import IncompatibleSchema, Registry, same_schema
+
+__all__ = ["ProvisioningError", "provision"]
+
+Report = Callable[[str], None]
+
+
+class ProvisioningError(Exception):
+    """The cluster or the registry disagrees with the manifest in a way provisioning must not paper over."""
+
+
+def provision(manifest: Manifest, admin: AdminClient, registry: Registry, report: Report = print) -> int:
+    """Make the broker and the registry match the manifest; returns the number of changes made."""
+    changes = sum(_topic(topic, admin, report) for topic in manifest.topics)
+    changes += sum(_subject(subject, registry, report) for subject in manifest.subjects)
+    return changes
+
+
+def _topic(topic: Topic, admin: AdminClient, report: Report) -> int:
+    existing = admin.list_topics(timeout=15).topics.get(topic.name)
+    if existing is None:
+        future = admin.create_topics(
+            [NewTopic(topic.name, topic.partitions, topic.replication_factor, config=topic.config)]
+        )[topic.name]
+        _wait(future, f"creating topic {topic.name}")
+        report(f"created topic {topic.name} ({topic.partitions} partitions, replication factor {topic.replication_factor})")
+        return 1
+    changes = 0
+    have = len(existing.partitions)
+    if have > topic.partitions:
+        raise ProvisioningError(
+            f"topic {topic.name} has {have} partitions, more than the manifest's {topic.partitions}; Kafka cannot remove partitions"
+        )
+    if have < topic.partitions:
+        _wait(admin.create_partitions([NewPartitions(topic.name, topic.partitions)])[topic.name],
+              f"adding partitions to {topic.name}")
+        report(f"grew topic {topic.name} from {have} to {topic.partitions} partitions")
+        changes += 1
+    return changes + _topic_config(topic, admin, report)
+
+
+def _topic_config(topic: Topic, admin: AdminClient, report: Report) -> int:
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name)
+    current = _wait(admin.describe_configs([resource])[resource], f"reading the settings of {topic.name}")
+    drift = {key: value for key, value in topic.config.items() if key not in current or current[key].value != value}
+    if not drift:
+        return 0
+    entries = [ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in drift.items()]
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name, incremental_configs=entries)
+    _wait(admin.incremental_alter_configs([resource])[resource], f"changing the settings of {topic.name}")
+    report(f"set {', '.join(f'{k}={v}' for k, v in drift.items())} on topic {topic.name}")
+    return 1
+
+
+def _subject(subject: Subject, registry: Registry, report: Report) -> int:
+    registered = registry.versions(subject.name)
+    changes = 0
+    for published in subject.versions:
+        if published.version in registered:
+            held = registry.version(subject.name, published.version)["schema"]
+            if not same_schema(held, published.text):
+                raise ProvisioningError(
+                    f"{subject.name} version {published.version}: {published.path.name} differs from the version the"
+                    f" registry holds; published versions are immutable, so add v{subject.latest.version + 1}.avsc instead"
+                )
+            continue
+        if published.version > 1:
+            changes += _level(subject, registry, report)  # the level must guard every version after the first
+        try:
+            schema_id = registry.register(subject.name, published.text)
+        except IncompatibleSchema as refusal:
+            raise ProvisioningError(
+                f"{subject.name} version {published.version} ({published.path}) was refused by the registry as"
+                f" incompatible under {subject.compatibility}: {refusal}"
+            ) from None
+        assigned = registry.versions(subject.name)
+        if published.version not in assigned:
+            raise ProvisioningError(
+                f"{subject.name}: registering v{published.version} did not create version {published.version}"
+                f" (the registry holds {assigned}); was the subject changed by hand?"
+            )
+        report(f"registered {subject.name} version {published.version} (schema id {schema_id})")
+        changes += 1
+    extra = [version for version in registered if version > subject.latest.version]
+    if extra:
+        report(f"warning: the registry holds {subject.name} versions {extra} that contracts/ does not publish")
+    return changes + _level(subject, registry, report)
+
+
+def _level(subject: Subject, registry: Registry, report: Report) -> int:
+    if registry.compatibility(subject.name) == subject.compatibility:
+        return 0
+    registry.set_compatibility(subject.compatibility, subject.name)
+    report(f"set {subject.name} compatibility to {subject.compatibility}")
+    return 1
+
+
+def _wait(future, action: str):  # type: ignore[no-untyped-def]
+    try:
+        return future.result(timeout=30)
+    except KafkaException as error:
+        raise ProvisioningError(f"{action} failed: {error.args[0].str()}") from None

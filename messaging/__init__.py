@@ -1,0 +1,1 @@
+"""The Kafka and schema-registry plumbing, once, for every service."""
