@@ -44,7 +44,8 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import fastavro
 from hypothesis import strategies as st
@@ -105,14 +106,15 @@ def _number_kind(node: Any) -> str | None:
     return kinds.get(node) if isinstance(node, str) else None
 
 
-def _round_trips(schema: Any, value: Any) -> bool:
+def _round_trips(probe: Any, value: Any) -> bool:
+    """Whether fastavro writes ``value`` into the probe's union and reads back the same."""
     buffer = io.BytesIO()
     try:
-        fastavro.schemaless_writer(buffer, schema, value)
+        fastavro.schemaless_writer(buffer, probe, {"value": value})
     except (ValueError, TypeError):
         return False
     buffer.seek(0)
-    return repr(fastavro.schemaless_reader(buffer, schema)) == repr(value)
+    return repr(fastavro.schemaless_reader(buffer, probe)["value"]) == repr(value)
 
 
 class _Builder:
@@ -181,7 +183,9 @@ class _Builder:
                 options.append(strategy)
         if not options:
             return None
-        probe = fastavro.parse_schema(branches, dict(self.names))
+        # A record around the union: a parsed record carries the named types it refers to.
+        wrapper = {"type": "record", "name": "_UnionProbe", "fields": [{"name": "value", "type": branches}]}
+        probe = fastavro.parse_schema(wrapper, dict(self.names))
         return st.one_of(options).filter(lambda value: _round_trips(probe, value))
 
 

@@ -25,7 +25,7 @@ PORT = 9092
 CONTROLLER_PORT = 9093
 HEAP = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")
 DATA = STATE / "kafka"
-TEMPLATES = REPO / "stack" / "kafka"
+TEMPLATES = REPO / "stack" / "conf" / "kafka"
 
 # librdkafka would log every refused connection while we poll for readiness.
 _SILENT = logging.getLogger("stack.kafka.probe")

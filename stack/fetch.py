@@ -66,7 +66,7 @@ def _fetch_once(target: Path, pom: Path, goal: str, what: str) -> Path:
 
 def kafka_libs() -> tuple[str, Path]:
     """Kafka's version and the folder holding its runtime classpath."""
-    pom = REPO / "stack" / "kafka" / "pom.xml"
+    pom = REPO / "stack" / "conf" / "kafka" / "pom.xml"
     version = pinned_version(pom, "kafka.version")
     target = _fetch_once(
         CACHE / f"kafka-{version}", pom, "dependency:copy-dependencies", f"Apache Kafka {version}"
@@ -76,7 +76,7 @@ def kafka_libs() -> tuple[str, Path]:
 
 def registry_home() -> tuple[str, Path]:
     """Apicurio Registry's version and the folder holding its quarkus-run.jar."""
-    pom = REPO / "stack" / "registry" / "pom.xml"
+    pom = REPO / "stack" / "conf" / "registry" / "pom.xml"
     version = pinned_version(pom, "apicurio.version")
     target = _fetch_once(
         CACHE / f"apicurio-registry-{version}",

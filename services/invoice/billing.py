@@ -1,0 +1,235 @@
+"""Invoice arithmetic and request validation: pure functions over a decoded InvoiceRequest.
+
+Money is Decimal throughout and every rounding is explicit and half-up, so each value fits
+the decimal(precision, scale) type the Avro contract gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+__all__ = [
+    "MAX_DESCRIPTION_LENGTH", "MAX_ITEMS", "MAX_NAME_LENGTH", "Line", "Problem", "Totals",
+    "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate", "validate_request",
+]
+
+MAX_ITEMS = 50
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 200
+
+# The largest values the contract's Avro decimal types hold.
+_MAX_QUANTITY = Decimal("999999999.999")  # decimal(12, 3)
+_MAX_UNIT_PRICE = Decimal("999999999999.99")  # decimal(14, 2)
+# validate_request does not know the configured rate, so it assumes the highest parse_iss_rate
+# accepts (1, i.e. 100%): the total, then twice the subtotal, must still fit decimal(16, 2).
+_MAX_SUBTOTAL = Decimal("49999999999999.99")
+
+_QUANTITY_STEP = Decimal("0.001")
+_CENT = Decimal("0.01")
+_RATE_STEP = Decimal("0.0001")
+
+# Wide enough that products and sums of contract-sized values are exact, whatever
+# decimal context the caller has set.
+_EXACT = Context(prec=40)
+
+# str.translate table that deletes the punctuation people write in a CPF or CNPJ.
+_PUNCTUATION = str.maketrans("", "", "./- ")
+
+_CPF_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+_CNPJ_WEIGHTS = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: the field's path and a message for people."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One invoiced service with its total."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    """An invoice's arithmetic, every value at the scale of its Avro type."""
+
+    lines: tuple[Line, ...]
+    subtotal: Decimal
+    iss_rate: Decimal
+    iss_amount: Decimal
+    total: Decimal
+
+
+def digits_of(tax_id: str) -> str:
+    """Strip the usual punctuation (. / - and spaces) from a CPF or CNPJ; keep anything else."""
+    return tax_id.translate(_PUNCTUATION)
+
+
+def is_valid_cpf(digits: str) -> bool:
+    """Whether `digits` is 11 digits with correct check digits, not all the same."""
+    return _is_valid(digits, _CPF_WEIGHTS)
+
+
+def is_valid_cnpj(digits: str) -> bool:
+    """Whether `digits` is 14 digits with correct check digits, not all the same."""
+    return _is_valid(digits, _CNPJ_WEIGHTS)
+
+
+def _is_valid(digits: str, weights: tuple[int, ...]) -> bool:
+    return (
+        len(digits) == len(weights) + 2
+        and _is_ascii_digits(digits)
+        and not _all_same(digits)
+        and _check_digits_match(digits, weights)
+    )
+
+
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit alone accepts digits of other scripts, which int() would then happily read.
+    return text.isascii() and text.isdigit()
+
+
+def _all_same(digits: str) -> bool:
+    # 000.000.000-00 and the like pass the mod-11 check but are never issued.
+    return len(set(digits)) == 1
+
+
+def _check_digits_match(digits: str, weights: tuple[int, ...]) -> bool:
+    """Mod 11 check: the second check digit also weighs the first, one weight further out."""
+    body = digits[:-2]
+    first = _check_digit(body, weights)
+    second = _check_digit(body + first, (weights[0] + 1, *weights))
+    return digits[-2:] == first + second
+
+
+def _check_digit(digits: str, weights: Sequence[int]) -> str:
+    remainder = sum(int(d) * w for d, w in zip(digits, weights)) % 11
+    return "0" if remainder < 2 else str(11 - remainder)
+
+
+def validate_request(customer: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Every problem with a request, in field order; empty when it can be invoiced.
+
+    Item paths are zero-based: items[1] is the second item.
+    """
+    problems = _text_problems("customer.name", customer.get("name"), MAX_NAME_LENGTH)
+    problems += _tax_id_problems(customer.get("tax_id"))
+    if not items:
+        problems.append(Problem("items", "must have at least one item"))
+    elif len(items) > MAX_ITEMS:
+        problems.append(Problem("items", f"must have at most {MAX_ITEMS} items (got {len(items)})"))
+    item_problems = [problem for i, item in enumerate(items) for problem in _item_problems(f"items[{i}]", item)]
+    problems += item_problems
+    # The sums only mean something, and are only safe to compute, once every item is valid.
+    if items and not item_problems:
+        subtotal = compute_totals(items, Decimal(0)).subtotal
+        if subtotal > _MAX_SUBTOTAL:
+            problems.append(Problem("items", f"invoice total too large (subtotal {subtotal}, at most {_MAX_SUBTOTAL})"))
+    return problems
+
+
+def _tax_id_problems(tax_id: Any) -> list[Problem]:
+    field = "customer.tax_id"
+    if not isinstance(tax_id, str):
+        return [Problem(field, f"must be text (got {type(tax_id).__name__})")]
+    digits = digits_of(tax_id)
+    if not digits:
+        return [Problem(field, "must not be blank")]
+    if not _is_ascii_digits(digits):
+        return [Problem(field, "must contain only digits, dots, slashes, dashes and spaces")]
+    if len(digits) not in (11, 14):
+        return [Problem(field, f"must have 11 digits (CPF) or 14 digits (CNPJ) (got {len(digits)})")]
+    kind, weights = ("CPF", _CPF_WEIGHTS) if len(digits) == 11 else ("CNPJ", _CNPJ_WEIGHTS)
+    if _all_same(digits):
+        return [Problem(field, f"is not a valid {kind}: all digits are the same")]
+    if not _check_digits_match(digits, weights):
+        return [Problem(field, f"is not a valid {kind}: wrong check digits")]
+    return []
+
+
+def _item_problems(path: str, item: Mapping[str, Any]) -> list[Problem]:
+    return [
+        *_text_problems(f"{path}.description", item.get("description"), MAX_DESCRIPTION_LENGTH),
+        *_number_problems(f"{path}.quantity", item.get("quantity"), 3, _MAX_QUANTITY, zero_allowed=False),
+        *_number_problems(f"{path}.unit_price", item.get("unit_price"), 2, _MAX_UNIT_PRICE, zero_allowed=True),
+    ]
+
+
+def _text_problems(field: str, value: Any, max_length: int) -> list[Problem]:
+    if not isinstance(value, str):
+        return [Problem(field, f"must be text (got {type(value).__name__})")]
+    problems = []
+    if not value.strip():
+        problems.append(Problem(field, "must not be blank"))
+    if len(value) > max_length:
+        problems.append(Problem(field, f"must be at most {max_length} characters long (got {len(value)})"))
+    return problems
+
+
+def _number_problems(field: str, value: Any, places: int, largest: Decimal, *, zero_allowed: bool) -> list[Problem]:
+    if not isinstance(value, Decimal):
+        return [Problem(field, f"must be a decimal number (got {type(value).__name__})")]
+    if not value.is_finite():
+        return [Problem(field, f"must be a finite number (got {value})")]
+    problems = []
+    if zero_allowed and value < 0:
+        problems.append(Problem(field, f"must not be negative (got {value})"))
+    if not zero_allowed and value <= 0:
+        problems.append(Problem(field, f"must be greater than zero (got {value})"))
+    if _decimal_places(value) > places:
+        problems.append(Problem(field, f"must have at most {places} decimal places (got {value})"))
+    if value > largest:
+        problems.append(Problem(field, f"must be at most {largest} (got {value})"))
+    return problems
+
+
+def _decimal_places(value: Decimal) -> int:
+    """Decimal places that carry value: Decimal("1.500") has one, like 1.5."""
+    _, digits, exponent = value.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    return max(0, len(significant) - len(digits) - exponent) if significant else 0
+
+
+def compute_totals(items: Sequence[Mapping[str, Any]], iss_rate: Decimal) -> Totals:
+    """The invoice's lines, subtotal, ISS and total, for items validate_request accepts."""
+    with localcontext(_EXACT):
+        lines = tuple(_line(item) for item in items)
+        subtotal = sum((line.total for line in lines), Decimal("0.00"))
+        rate = _round(iss_rate, _RATE_STEP)
+        iss_amount = _round(subtotal * rate, _CENT)
+        return Totals(lines, subtotal, rate, iss_amount, subtotal + iss_amount)
+
+
+def _line(item: Mapping[str, Any]) -> Line:
+    # Quantity and price are already valid, so these two roundings only set the scale.
+    quantity = _round(item["quantity"], _QUANTITY_STEP)
+    unit_price = _round(item["unit_price"], _CENT)
+    return Line(item["description"], quantity, unit_price, _round(quantity * unit_price, _CENT))
+
+
+def _round(value: Decimal, step: Decimal) -> Decimal:
+    return value.quantize(step, rounding=ROUND_HALF_UP)
+
+
+def parse_iss_rate(text: str) -> Decimal:
+    """Parse a configured ISS rate such as "0.05" (5%) into a Decimal with 4 places."""
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"ISS rate must be a decimal number such as 0.05 (got {text!r})") from None
+    if not rate.is_finite() or not 0 <= rate <= 1:
+        raise ValueError(f"ISS rate must be between 0 and 1, e.g. 0.05 for 5% (got {text!r})")
+    if _decimal_places(rate) > 4:
+        raise ValueError(f"ISS rate must have at most 4 decimal places (got {text!r})")
+    return _round(rate, _RATE_STEP)
