@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,6 +52,14 @@ def down(_: argparse.Namespace) -> int:
     for component in reversed(components()):
         stopped = procs.stop(component.name, timeout=60)
         print(f"{component.name:<10} {'stopped' if stopped else 'was not running'}")
+    # Whatever lost its pid file (a crashed `up`, a deleted var/) is found by its environment marker.
+    for pid in procs.leftovers():
+        print(f"stopping leftover process {pid}")
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    if survivors := procs.leftovers():
+        print(f"error: processes still running after down: {survivors}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from stack.errors import StackError
 from stack.paths import LOGS, PIDS, REPO
 
-__all__ = ["log_file", "port_is_free", "running_pid", "start", "stop", "wait_until"]
+__all__ = ["leftovers", "log_file", "port_is_free", "running_pid", "start", "stop", "wait_until"]
 
 
 def log_file(name: str) -> Path:
@@ -63,7 +63,7 @@ def start(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, 
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=cwd,
-            env={**os.environ, **(env or {}), "STACK_COMPONENT": name},
+            env={**os.environ, **(env or {}), "STACK_COMPONENT": name, "STACK_HOME": str(REPO)},
             start_new_session=True,
         )
     _pid_file(name).write_text(str(process.pid))
@@ -119,3 +119,16 @@ def wait_until(
         if time.monotonic() - started > deadline_seconds:
             raise StackError(f"{what} was not ready after {deadline_seconds:.0f} s; see {log_file(name)}")
         time.sleep(0.25)
+
+
+def leftovers() -> list[int]:
+    """Pids of processes this checkout started that are still alive, pid file or not."""
+    marker = f"STACK_HOME={REPO}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0") and _alive(int(environ.parent.name)):
+                found.append(int(environ.parent.name))
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+    return found
