@@ -12,7 +12,7 @@ from typing import Any
 
 import fastavro
 
-__all__ = ["COMPATIBILITY_LEVELS", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest"]
+__all__ = ["COMPATIBILITY_LEVELS", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest"]
 
 HOME = Path(__file__).resolve().parent
 COMPATIBILITY_LEVELS = (
@@ -60,15 +60,29 @@ class Topic:
     producer: str
     consumers: tuple[str, ...]
     config: dict[str, str]
+    dead_letter_topic: str
 
     @property
     def subjects(self) -> tuple[Subject, Subject]:
         return (self.key, self.value)
 
+    def __hash__(self) -> int:  # a topic's name identifies it; its config dict is not hashable
+        return hash(self.name)
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    """How dead-letter topics are created; they hold raw bytes, so they have no contract."""
+
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+
 
 @dataclass(frozen=True)
 class Manifest:
     topics: tuple[Topic, ...]
+    dead_letters: DeadLetters
 
     def carrying(self, value_family: str) -> Topic:
         """The topic whose values are `value_family` records: how code finds a topic without spelling its name."""
@@ -121,19 +135,29 @@ def _topic(entry: dict[str, Any], schemas: Path) -> Topic:
             why=entry["why"],
             producer=entry["producer"],
             consumers=tuple(entry["consumers"]),
-            config={str(k): str(v) for k, v in entry.get("config", {}).items()},
+            config=_config(entry),
+            dead_letter_topic=entry["dead_letter_topic"],
         )
     except KeyError as missing:
         raise ManifestError(f"topic {name}: missing {missing.args[0]!r}") from None
+
+
+def _config(entry: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in entry.get("config", {}).items()}
 
 
 @cache
 def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
     """The manifest, with every schema version read and parsed."""
     with path.open("rb") as handle:
-        entries = tomllib.load(handle).get("topic", [])
-    topics = tuple(_topic(entry, path.parent / "schemas") for entry in entries)
-    names = [topic.name for topic in topics]
+        document = tomllib.load(handle)
+    topics = tuple(_topic(entry, path.parent / "schemas") for entry in document.get("topic", []))
+    names = [topic.name for topic in topics] + [topic.dead_letter_topic for topic in topics]
     if len(set(names)) != len(names):
-        raise ManifestError(f"{path}: a topic is declared twice")
-    return Manifest(topics)
+        raise ManifestError(f"{path}: a topic name is used twice")
+    try:
+        dead = document["dead_letters"]
+        dead_letters = DeadLetters(int(dead["partitions"]), int(dead["replication_factor"]), _config(dead))
+    except KeyError as missing:
+        raise ManifestError(f"{path}: [dead_letters] is missing {missing.args[0]!r}") from None
+    return Manifest(topics, dead_letters)

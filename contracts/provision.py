@@ -14,7 +14,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
-from contracts.manifest import Manifest, Subject, Topic
+from contracts.manifest import Manifest, Subject
 from messaging.registry import IncompatibleSchema, Registry, same_schema
 
 __all__ = ["ProvisioningError", "provision"]
@@ -28,44 +28,46 @@ class ProvisioningError(Exception):
 
 def provision(manifest: Manifest, admin: AdminClient, registry: Registry, report: Report = print) -> int:
     """Make the broker and the registry match the manifest; returns the number of changes made."""
-    changes = sum(_topic(topic, admin, report) for topic in manifest.topics)
+    dead = manifest.dead_letters
+    changes = 0
+    for topic in manifest.topics:
+        changes += _topic(admin, report, topic.name, topic.partitions, topic.replication_factor, topic.config)
+        changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions, dead.replication_factor, dead.config)
     changes += sum(_subject(subject, registry, report) for subject in manifest.subjects)
     return changes
 
 
-def _topic(topic: Topic, admin: AdminClient, report: Report) -> int:
-    existing = admin.list_topics(timeout=15).topics.get(topic.name)
+def _topic(
+    admin: AdminClient, report: Report, name: str, partitions: int, replication: int, config: dict[str, str]
+) -> int:
+    existing = admin.list_topics(timeout=15).topics.get(name)
     if existing is None:
-        future = admin.create_topics(
-            [NewTopic(topic.name, topic.partitions, topic.replication_factor, config=topic.config)]
-        )[topic.name]
-        _wait(future, f"creating topic {topic.name}")
-        report(f"created topic {topic.name} ({topic.partitions} partitions, replication factor {topic.replication_factor})")
+        _wait(admin.create_topics([NewTopic(name, partitions, replication, config=config)])[name], f"creating topic {name}")
+        report(f"created topic {name} ({partitions} partitions, replication factor {replication})")
         return 1
     changes = 0
     have = len(existing.partitions)
-    if have > topic.partitions:
+    if have > partitions:
         raise ProvisioningError(
-            f"topic {topic.name} has {have} partitions, more than the manifest's {topic.partitions}; Kafka cannot remove partitions"
+            f"topic {name} has {have} partitions, more than the manifest's {partitions}; Kafka cannot remove partitions"
         )
-    if have < topic.partitions:
-        _wait(admin.create_partitions([NewPartitions(topic.name, topic.partitions)])[topic.name],
-              f"adding partitions to {topic.name}")
-        report(f"grew topic {topic.name} from {have} to {topic.partitions} partitions")
+    if have < partitions:
+        _wait(admin.create_partitions([NewPartitions(name, partitions)])[name], f"adding partitions to {name}")
+        report(f"grew topic {name} from {have} to {partitions} partitions")
         changes += 1
-    return changes + _topic_config(topic, admin, report)
+    return changes + _topic_config(admin, report, name, config)
 
 
-def _topic_config(topic: Topic, admin: AdminClient, report: Report) -> int:
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name)
-    current = _wait(admin.describe_configs([resource])[resource], f"reading the settings of {topic.name}")
-    drift = {key: value for key, value in topic.config.items() if key not in current or current[key].value != value}
+def _topic_config(admin: AdminClient, report: Report, name: str, config: dict[str, str]) -> int:
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    current = _wait(admin.describe_configs([resource])[resource], f"reading the settings of {name}")
+    drift = {key: value for key, value in config.items() if key not in current or current[key].value != value}
     if not drift:
         return 0
     entries = [ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET) for key, value in drift.items()]
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name, incremental_configs=entries)
-    _wait(admin.incremental_alter_configs([resource])[resource], f"changing the settings of {topic.name}")
-    report(f"set {', '.join(f'{k}={v}' for k, v in drift.items())} on topic {topic.name}")
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+    _wait(admin.incremental_alter_configs([resource])[resource], f"changing the settings of {name}")
+    report(f"set {', '.join(f'{k}={v}' for k, v in drift.items())} on topic {name}")
     return 1
 
 

@@ -63,6 +63,24 @@ class Registry:
         """{"subject", "version", "id", "schema"} for one version ("latest" allowed)."""
         return dict(self._json("GET", f"/subjects/{subject}/versions/{version}"))
 
+    def lookup(self, subject: str, schema: str) -> int | None:
+        """The id under which `schema` is registered in `subject`; None when it is not."""
+        response = self._call("POST", f"/subjects/{subject}", {"schema": schema, "schemaType": "AVRO"})
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise RegistryError(f"looking up a schema in {subject} answered {response.status_code}: {_message(response)}")
+        return int(response.json()["id"])
+
+    def schema_by_id(self, schema_id: int) -> str | None:
+        """The schema text registered under `schema_id`; None when no schema has that id."""
+        response = self._call("GET", f"/schemas/ids/{schema_id}")
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise RegistryError(f"fetching schema {schema_id} answered {response.status_code}: {_message(response)}")
+        return str(response.json()["schema"])
+
     def register(self, subject: str, schema: str) -> int:
         """Register `schema` under `subject`; returns its id. Raises IncompatibleSchema with the registry's reason."""
         response = self._call("POST", f"/subjects/{subject}/versions", {"schema": schema, "schemaType": "AVRO"})

@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "SettingsError", "env_int"]
+
+
+class SettingsError(ValueError):
+    """An environment variable holds something unusable."""
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _pins(raw: str) -> dict[str, int]:
+    """CONTRACT_VERSIONS="invoice_reply=1,score_reply=1" pins schema families to older versions."""
+    pins = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        family, _, version = item.partition("=")
+        if not version.isdigit():
+            raise SettingsError(f"CONTRACT_VERSIONS: expected family=version, got {item!r}")
+        pins[family.strip()] = int(version)
+    return pins
 
 
 @dataclass(frozen=True)
 class Settings:
     bootstrap_servers: str
     registry_url: str
+    contract_versions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             registry_url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
+            contract_versions=_pins(os.environ.get("CONTRACT_VERSIONS", "")),
         )

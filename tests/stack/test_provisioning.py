@@ -32,9 +32,24 @@ def _manifest(tmp_path: Path, topic: str, *versions: dict) -> Path:
         (tmp_path / "schemas" / "probe_value" / f"v{number}.avsc").write_text(json.dumps(schema))
     path = tmp_path / f"topics-{len(versions)}.toml"
     path.write_text(
-        f'[[topic]]\nname = "{topic}"\nkey = "probe_key"\nvalue = "probe_value"\npartitions = 1\n'
-        'replication_factor = 1\ncompatibility = "FULL_TRANSITIVE"\nwhy = "test"\nproducer = "tests"\n'
-        'consumers = ["tests"]\nconfig = { "retention.ms" = "3600000" }\n'
+        f"""
+[dead_letters]
+partitions = 1
+replication_factor = 1
+
+[[topic]]
+name = "{topic}"
+dead_letter_topic = "{topic}-dead-letters"
+key = "probe_key"
+value = "probe_value"
+partitions = 1
+replication_factor = 1
+compatibility = "FULL_TRANSITIVE"
+why = "test"
+producer = "tests"
+consumers = ["tests"]
+config = {{ "retention.ms" = "3600000" }}
+"""
     )
     return path
 

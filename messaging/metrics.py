@@ -1,0 +1,49 @@
+"""Prometheus metrics every worker exposes, and the small HTTP endpoint that serves them with health."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+__all__ = ["FAILED", "IN", "OUT", "PROCESSING", "serve_health"]
+
+IN = Counter("messages_in", "Messages consumed", ["service", "topic"])
+OUT = Counter("messages_out", "Messages produced", ["service", "topic"])
+FAILED = Counter("messages_failed", "Messages that could not be handled", ["service", "topic", "error"])
+PROCESSING = Histogram(
+    "processing_seconds", "Time to handle one consumed message", ["service", "topic"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+
+
+def serve_health(port: int, ready: Callable[[], bool], host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Serve /healthz (alive), /readyz (ready: 200 or 503) and /metrics on a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            if self.path == "/metrics":
+                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                self._send(200, b"ok\n")
+            elif self.path == "/readyz":
+                is_ready = ready()
+                self._send(200 if is_ready else 503, b"ready\n" if is_ready else b"not ready\n")
+            else:
+                self._send(404, b"not found\n")
+
+        def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:  # scrapes every few seconds would drown the logs
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server

@@ -1,0 +1,96 @@
+"""What every service holds once: settings, the registry, its contract codecs and one Kafka producer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+from contracts.manifest import Manifest, Subject, Topic, load_manifest
+from messaging.registry import Registry
+from messaging.serde import Codec, WriterSchemas
+from messaging.settings import Settings
+
+__all__ = ["Outgoing", "Runtime"]
+
+log = logging.getLogger(__name__)
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to produce: the topic comes from the manifest, key and value are plain dicts."""
+
+    topic: Topic
+    key: Any
+    value: Any
+    request_id: str | None = None
+
+
+class Runtime:
+    def __init__(self, service: str, settings: Settings | None = None, manifest: Manifest | None = None) -> None:
+        self.service = service
+        self.settings = settings or Settings.from_env()
+        self.manifest = manifest or load_manifest()
+        self.registry = Registry(self.settings.registry_url)
+        self.writers = WriterSchemas(self.registry)
+        self._codecs: dict[str, Codec] = {}
+        self.producer = Producer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "client.id": service,
+                # Idempotent with acks=all: a retry never duplicates, an ack means every in-sync replica has it.
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+            }
+        )
+
+    def codec(self, subject: Subject) -> Codec:
+        """The subject's codec at the version this service is built against (the newest unless pinned)."""
+        if subject.name not in self._codecs:
+            pinned = self.settings.contract_versions.get(subject.family, subject.latest.version)
+            version = next((v for v in subject.versions if v.version == pinned), None)
+            if version is None:
+                raise LookupError(f"CONTRACT_VERSIONS pins {subject.family} to v{pinned}, which is not published")
+            self._codecs[subject.name] = Codec(subject, version, self.writers)
+        return self._codecs[subject.name]
+
+    def prepare(self, *topics: Topic) -> None:
+        """Resolve every codec up front, so a missing registry or schema fails at start-up, not mid-stream."""
+        for topic in topics:
+            for subject in topic.subjects:
+                self.codec(subject)
+
+    def produce(self, outgoing: Outgoing, on_delivery: DeliveryCallback | None = None) -> None:
+        topic = outgoing.topic
+        headers = {"request_id": outgoing.request_id} if outgoing.request_id else None
+        self.producer.produce(
+            topic.name,
+            key=self.codec(topic.key).encode(outgoing.key),
+            value=self.codec(topic.value).encode(outgoing.value),
+            headers=headers,
+            on_delivery=on_delivery,
+        )
+
+    def consumer(self, group: str, **overrides: Any) -> Consumer:
+        return Consumer(
+            {
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": group,
+                "client.id": self.service,
+                # Offsets are committed by hand, only after the outputs of a batch are acknowledged.
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": "cooperative-sticky",
+                **overrides,
+            }
+        )
+
+    def close(self) -> None:
+        self.producer.flush(30)
+        self.registry.close()

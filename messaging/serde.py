@@ -1,0 +1,108 @@
+"""Avro in the Confluent wire format: a zero byte, the 4-byte schema id, then the Avro body.
+
+Writing uses the contract version the service is built against, under the id the registry gave it at
+provisioning (services never register). Reading resolves the writer's schema, fetched once by id, to
+the service's own version, so Avro schema resolution fills defaults and drops unknown fields.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import threading
+from typing import Any
+
+import fastavro
+
+from contracts.manifest import SchemaVersion, Subject
+from messaging.registry import Registry
+from messaging.validation import first_problem
+
+__all__ = ["Codec", "ContractViolation", "PoisonRecord", "SchemaNotRegistered", "WriterSchemas"]
+
+MAGIC = b"\x00"
+HEADER = struct.Struct(">bI")
+
+
+class ContractViolation(ValueError):
+    """An outgoing record does not match its contract; the message names the field."""
+
+
+class PoisonRecord(ValueError):
+    """Incoming bytes that no retry can decode: wrong framing, unknown schema id, or a body that does not match."""
+
+
+class SchemaNotRegistered(LookupError):
+    """The service's contract version is not in the registry: provisioning has not run."""
+
+
+class WriterSchemas:
+    """Parsed writer schemas by id, fetched from the registry once each (so a registry outage only
+    affects schema ids never seen before)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._parsed: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, schema_id: int) -> Any:
+        if schema_id not in self._parsed:
+            text = self.registry.schema_by_id(schema_id)
+            if text is None:
+                raise PoisonRecord(f"unknown schema id {schema_id}: the registry has no such schema")
+            with self._lock:
+                self._parsed[schema_id] = fastavro.parse_schema(json.loads(text))
+        return self._parsed[schema_id]
+
+    def remember(self, schema_id: int, parsed: Any) -> None:
+        with self._lock:
+            self._parsed.setdefault(schema_id, parsed)
+
+
+class Codec:
+    """Encodes and decodes one subject's records as one contract version."""
+
+    def __init__(self, subject: Subject, version: SchemaVersion, writers: WriterSchemas) -> None:
+        self.subject = subject.name
+        self.version = version.version
+        self.contract = version.schema
+        self.schema = fastavro.parse_schema(version.schema)
+        schema_id = writers.registry.lookup(subject.name, version.text)
+        if schema_id is None:
+            raise SchemaNotRegistered(
+                f"{subject.name} version {version.version} is not registered; run `make provision`"
+            )
+        self.schema_id = schema_id
+        self._header = HEADER.pack(0, schema_id)
+        self._writers = writers
+        writers.remember(schema_id, self.schema)
+
+    def encode(self, record: Any) -> bytes:
+        """The record in the wire format; ContractViolation (naming the field) when it does not fit the contract."""
+        buffer = io.BytesIO()
+        buffer.write(self._header)
+        try:
+            fastavro.schemaless_writer(buffer, self.schema, record, strict=True)
+        except Exception as error:  # fastavro raises assorted types without the field's path: find it
+            reason = first_problem(self.contract, record) or f"{type(error).__name__}: {error}"
+            raise ContractViolation(f"{self.subject} v{self.version}: {reason}") from None
+        return buffer.getvalue()
+
+    def decode(self, data: bytes | None) -> Any:
+        """The record as this contract version sees it; PoisonRecord when the bytes cannot be read."""
+        if data is None or len(data) < HEADER.size or data[:1] != MAGIC:
+            raise PoisonRecord("not in the Confluent wire format (no magic byte and schema id)")
+        _, schema_id = HEADER.unpack_from(data)
+        writer = self._writers.get(schema_id)
+        body = io.BytesIO(data)
+        body.seek(HEADER.size)
+        try:
+            record = fastavro.schemaless_reader(
+                body, writer, None if schema_id == self.schema_id else self.schema
+            )
+        except Exception as error:  # truncated or mismatched bytes surface as assorted exceptions
+            raise PoisonRecord(f"bytes do not match schema id {schema_id}: {type(error).__name__}: {error}") from None
+        if body.tell() != len(data):
+            raise PoisonRecord(f"bytes do not match schema id {schema_id}: {len(data) - body.tell()} bytes left over")
+        return record

@@ -1,0 +1,65 @@
+"""Running a worker service: start-up checks, signals, threads, and the health endpoint."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+from confluent_kafka import KafkaException
+
+from messaging import logs
+from messaging.metrics import serve_health
+from messaging.registry import RegistryError
+from messaging.runtime import Runtime
+from messaging.serde import SchemaNotRegistered
+from messaging.settings import SettingsError
+from messaging.worker import Worker
+
+__all__ = ["run_service"]
+
+log = logging.getLogger(__name__)
+STARTUP_ERRORS = (RegistryError, SchemaNotRegistered, SettingsError, KafkaException, LookupError, OSError)
+
+
+def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_port: int) -> int:
+    """Build the service's workers and run them until SIGTERM or SIGINT; returns the exit status.
+
+    A service that cannot start (registry down, schemas not provisioned, bad settings) says why in
+    one sentence and exits 1 at once rather than limping along.
+    """
+    logs.configure(name)
+    try:
+        runtime = Runtime(name)
+        workers = build(runtime)
+        server = serve_health(health_port, ready=lambda: all(w.assigned.is_set() for w in workers))
+    except STARTUP_ERRORS as error:
+        print(f"{name} cannot start: {error}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    failures: list[BaseException] = []
+
+    def run(worker: Worker) -> None:
+        try:
+            worker.run(stop)
+        except BaseException as error:  # one dead loop stops the service, so a supervisor restarts it whole
+            log.exception("worker %s died", worker.group)
+            failures.append(error)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(w,), name=w.group) for w in workers]
+    for thread in threads:
+        thread.start()
+    log.info("started", extra={"health_port": health_port, "groups": [w.group for w in workers]})
+    while any(thread.is_alive() for thread in threads):
+        stop.wait(0.5)
+    for thread in threads:
+        thread.join()
+    server.shutdown()
+    runtime.close()
+    log.info("stopped")
+    return 1 if failures else 0

@@ -1,0 +1,183 @@
+"""The consume-handle-produce loop every worker runs.
+
+A batch is consumed, each record decoded with the service's contract version and handed to its
+handler, the handler's outputs produced, and the batch's offsets committed only once every output is
+acknowledged by the broker: a crash at any point means the batch is handled again (at least once), so
+handlers are idempotent. A record that cannot be handled goes to its topic's dead-letter topic with
+the reason, and the loop moves on; a failure that a retry may cure (registry or broker unreachable)
+rewinds the batch and retries it with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from contracts.manifest import Topic
+from messaging import logs
+from messaging.metrics import FAILED, IN, OUT, PROCESSING
+from messaging.registry import RegistryError
+from messaging.runtime import Runtime
+
+__all__ = ["Handler", "Incoming", "Worker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: Topic
+    partition: int
+    offset: int
+    key: Any
+    value: Any
+
+
+Handler = Callable[[Incoming], Iterable[Any]]
+
+
+class _Retry(Exception):
+    """The batch must be handled again after a pause."""
+
+
+class Worker:
+    def __init__(self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], batch_size: int = 500) -> None:
+        self.runtime = runtime
+        self.group = group
+        self.handlers = {topic.name: (topic, handler) for topic, handler in handlers.items()}
+        self.batch_size = batch_size
+        self.assigned = threading.Event()
+        self._delivery_error: KafkaError | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set; the batch in hand is finished and committed before closing."""
+        consumer = self.runtime.consumer(self.group)
+        consumer.subscribe(
+            list(self.handlers),
+            on_assign=lambda *_: self.assigned.set(),
+            on_lost=lambda *_: log.warning("partitions lost", extra={"group": self.group}),
+        )
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                batch = [m for m in consumer.consume(self.batch_size, timeout=0.5) if self._usable(m)]
+                if not batch:
+                    self.runtime.producer.poll(0)
+                    continue
+                try:
+                    self._handle(batch)
+                    self._flush()
+                except _Retry as reason:
+                    log.warning("retrying a batch: %s", reason, extra={"group": self.group, "backoff_s": backoff})
+                    _rewind(consumer, batch)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                backoff = 0.5
+                _commit(consumer, batch)
+        finally:
+            consumer.close()
+
+    def _usable(self, message: Message) -> bool:
+        if message.error() is None:
+            return True
+        if message.error().code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error: %s", message.error(), extra={"group": self.group})
+        return False
+
+    def _handle(self, batch: list[Message]) -> None:
+        for message in batch:
+            topic, handler = self.handlers[message.topic()]
+            IN.labels(self.runtime.service, topic.name).inc()
+            started = time.perf_counter()
+            try:
+                incoming = Incoming(
+                    topic,
+                    message.partition(),
+                    message.offset(),
+                    self.runtime.codec(topic.key).decode(message.key()),
+                    self.runtime.codec(topic.value).decode(message.value()),
+                )
+                token = logs.request_id.set(_request_id(incoming.value))
+                try:
+                    for outgoing in handler(incoming):
+                        self.runtime.produce(outgoing, self._delivered)
+                finally:
+                    logs.request_id.reset(token)
+            except RegistryError as error:
+                raise _Retry(str(error)) from None
+            except Exception as error:  # anything else is this record's fault: set it aside, carry on
+                self._dead_letter(topic, message, error)
+            finally:
+                PROCESSING.labels(self.runtime.service, topic.name).observe(time.perf_counter() - started)
+
+    def _dead_letter(self, topic: Topic, message: Message, error: Exception) -> None:
+        FAILED.labels(self.runtime.service, topic.name, type(error).__name__).inc()
+        log.error(
+            "dead-lettered a record: %s",
+            error,
+            extra={"topic": topic.name, "partition": message.partition(), "offset": message.offset(),
+                   "error_class": type(error).__name__, "dead_letter_topic": topic.dead_letter_topic},
+        )
+        headers = [
+            ("dlq.source.topic", topic.name.encode()),
+            ("dlq.source.partition", str(message.partition()).encode()),
+            ("dlq.source.offset", str(message.offset()).encode()),
+            ("dlq.error.class", type(error).__name__.encode()),
+            ("dlq.error.message", str(error)[:2000].encode()),
+            ("dlq.service", self.runtime.service.encode()),
+            ("dlq.time", datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode()),
+            *(message.headers() or []),
+        ]
+        self.runtime.producer.produce(
+            topic.dead_letter_topic, key=message.key(), value=message.value(), headers=headers,
+            on_delivery=self._delivered,
+        )
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._delivery_error = error
+        else:
+            OUT.labels(self.runtime.service, message.topic()).inc()
+
+    def _flush(self) -> None:
+        # Idempotent producer: an unreachable broker means retries until message.timeout.ms, then an error.
+        while self.runtime.producer.flush(1.0) > 0:
+            pass
+        if self._delivery_error is not None:
+            error, self._delivery_error = self._delivery_error, None
+            raise _Retry(f"an output was not delivered: {error}")
+
+
+def _request_id(value: Any) -> str | None:
+    found = value.get("request_id") if isinstance(value, dict) else None
+    return str(found) if found is not None else None
+
+
+def _rewind(consumer: Consumer, batch: list[Message]) -> None:
+    first: dict[tuple[str, int], int] = {}
+    for message in batch:
+        first.setdefault((message.topic(), message.partition()), message.offset())
+    for (topic, partition), offset in first.items():
+        try:
+            consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as error:  # the partition moved to another worker, which will handle it
+            log.info("could not rewind %s[%d]: %s", topic, partition, error)
+
+
+def _commit(consumer: Consumer, batch: list[Message]) -> None:
+    last: dict[tuple[str, int], int] = {}
+    for message in batch:
+        last[(message.topic(), message.partition())] = message.offset()
+    offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+    try:
+        consumer.commit(offsets=offsets, asynchronous=False)
+    except KafkaException as error:  # e.g. a rebalance: the new owner handles the batch again, idempotently
+        log.warning("commit failed: %s", error)

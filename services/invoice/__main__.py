@@ -1,0 +1,42 @@
+"""The invoice generator: consumes invoice requests, produces invoices (or rejections)."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from messaging.runtime import Runtime
+from messaging.service import run_service
+from messaging.settings import SettingsError, env_int
+from messaging.worker import Worker
+from services.invoice.billing import parse_iss_rate
+from services.invoice.handler import make_handler
+from services.invoice.store import InvoiceStore
+
+
+def iss_rates() -> tuple[Decimal, dict[str, Decimal]]:
+    """INVOICE_ISS_RATE (default 0.05) and per-user overrides in INVOICE_ISS_RATES="<user id>=0.02,...". """
+    try:
+        default = parse_iss_rate(os.environ.get("INVOICE_ISS_RATE", "0.05"))
+        overrides = {}
+        for item in filter(None, os.environ.get("INVOICE_ISS_RATES", "").split(",")):
+            user_id, _, rate = item.partition("=")
+            overrides[user_id.strip()] = parse_iss_rate(rate.strip())
+    except ValueError as error:
+        raise SettingsError(f"ISS rate setting: {error}") from None
+    return default, overrides
+
+
+def build(runtime: Runtime) -> list[Worker]:
+    requests = runtime.manifest.carrying("invoice_request")
+    replies = runtime.manifest.carrying("invoice_reply")
+    runtime.prepare(requests, replies)
+    default, overrides = iss_rates()
+    store = InvoiceStore(Path(os.environ.get("INVOICE_DB_PATH", "var/db/invoice.sqlite3")))
+    handler = make_handler(store, replies, lambda user_id: overrides.get(user_id, default))
+    return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler})]
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_service("invoice", build, env_int("HEALTH_PORT", 8101)))
