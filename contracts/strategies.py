@@ -43,8 +43,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from decimal import Decimal
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import fastavro
@@ -163,12 +163,12 @@ class _Builder:
         key = (name, tuple(sorted(stack)))  # only how often each record is open matters
         if key not in self.records:
             inner = (*stack, name)
-            names = [field["name"] for field in node["fields"]]
+            keys = [field["name"] for field in node["fields"]]
             fields = [self.build(field["type"], inner) for field in node["fields"]]
             complete = all(strategy is not None for strategy in fields)
             # tuples, not fixed_dictionaries: keys must come in schema order, as fastavro reads them
             self.records[key] = (
-                st.tuples(*fields).map(lambda values: dict(zip(names, values))) if complete else None
+                st.tuples(*fields).map(lambda values: dict(zip(keys, values))) if complete else None
             )
         return self.records[key]
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 __all__ = ["configure", "request_id"]
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

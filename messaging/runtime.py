@@ -31,7 +31,13 @@ class Outgoing:
 
 
 class Runtime:
-    def __init__(self, service: str, settings: Settings | None = None, manifest: Manifest | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        settings: Settings | None = None,
+        manifest: Manifest | None = None,
+        producer_overrides: dict[str, Any] | None = None,
+    ) -> None:
         self.service = service
         self.settings = settings or Settings.from_env()
         self.manifest = manifest or load_manifest()
@@ -47,6 +53,7 @@ class Runtime:
                 "acks": "all",
                 "linger.ms": 5,
                 "compression.type": "lz4",
+                **(producer_overrides or {}),
             }
         )
 

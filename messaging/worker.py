@@ -67,7 +67,7 @@ class Worker:
         backoff = 0.5
         try:
             while not stop.is_set():
-                batch = [m for m in consumer.consume(self.batch_size, timeout=0.5) if self._usable(m)]
+                batch = [m for m in self._next_batch(consumer) if self._usable(m)]
                 if not batch:
                     self.runtime.producer.poll(0)
                     continue
@@ -84,6 +84,14 @@ class Worker:
                 _commit(consumer, batch)
         finally:
             consumer.close()
+
+    def _next_batch(self, consumer: Consumer) -> list[Message]:
+        # consume() waits for a full batch or its timeout; poll() returns the first record at once,
+        # then whatever else is already fetched joins it without waiting.
+        first = consumer.poll(0.5)
+        if first is None:
+            return []
+        return [first, *consumer.consume(self.batch_size - 1, timeout=0)]
 
     def _usable(self, message: Message) -> bool:
         if message.error() is None:

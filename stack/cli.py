@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stack import broker, procs, registry
+from stack.services import SERVICES
 from stack.errors import StackError
 
 __all__ = ["main"]
@@ -31,19 +32,28 @@ INFRASTRUCTURE = (
 )
 
 
+APPLICATION = tuple(Component(s.name, s.start, s.healthy, s.address) for s in SERVICES)
+
+
 def components() -> tuple[Component, ...]:
-    return INFRASTRUCTURE
+    return INFRASTRUCTURE + APPLICATION
+
+
+def _start(component: Component) -> None:
+    seconds = component.start()
+    state = f"ready in {seconds:4.1f} s" if seconds else "already running"
+    print(f"{component.name:<10} {state:<18} {component.address():<42} log {procs.log_file(component.name)}")
 
 
 def up(_: argparse.Namespace) -> int:
     began = time.monotonic()
-    for component in components():
-        seconds = component.start()
-        state = f"ready in {seconds:4.1f} s" if seconds else "already running"
-        print(f"{component.name:<10} {state:<18} {component.address():<42} log {procs.log_file(component.name)}")
+    for component in INFRASTRUCTURE:
+        _start(component)
     print("provisioning topics and schemas from contracts/topics.toml")
     subprocess.run([sys.executable, "-m", "contracts", "provision"], check=True)
-    print(f"up in {time.monotonic() - began:.1f} s")
+    for component in APPLICATION:
+        _start(component)
+    print(f"up in {time.monotonic() - began:.1f} s; the dashboard is at http://127.0.0.1:8000")
     return 0
 
 

@@ -1,0 +1,147 @@
+"""The JSON API: the same actions as the pages, described by /openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.dashboard import auth
+from services.dashboard.actions import BadBody, read_json, submit
+from services.dashboard.bus import Unavailable
+from services.dashboard.db import User
+from services.dashboard.intake import FieldError, InvalidInput, parse_credentials, parse_invoice
+from services.dashboard.openapi import document
+from services.dashboard.views import invoice_view, score_view
+
+__all__ = ["routes"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+UserEndpoint = Callable[[Request, User], Awaitable[Response]]
+
+
+def error(status: int, message: str, errors: list[dict[str, str]] | None = None, **headers: str) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def guarded(endpoint: UserEndpoint | Endpoint, *, signed_in: bool = True) -> Endpoint:
+    """Turn the ways a request can be bad into clear 4xx/503 answers; require a session where needed."""
+
+    @wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        try:
+            if not signed_in:
+                return await endpoint(request)  # type: ignore[call-arg]
+            user = auth.current_user(request)
+            if user is None:
+                return error(401, "sign in first: POST /api/session")
+            return await endpoint(request, user)  # type: ignore[call-arg]
+        except BadBody as bad:
+            return error(bad.status, str(bad))
+        except InvalidInput as invalid:
+            return error(422, "the request is invalid", [{"field": e.field, "message": e.message} for e in invalid.errors])
+        except Unavailable as unavailable:
+            return error(503, f"the request was not accepted, try again shortly ({unavailable})", **{"Retry-After": "5"})
+
+    return wrapper
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    limit = request.query_params.get("limit", "50")
+    offset = request.query_params.get("offset", "0")
+    errors = []
+    if not (limit.isdigit() and 1 <= int(limit) <= 200):
+        errors.append(FieldError("limit", "must be a whole number from 1 to 200"))
+    if not (offset.isdigit() and int(offset) <= 1_000_000):
+        errors.append(FieldError("offset", "must be a whole number from 0 to 1000000"))
+    if errors:
+        raise InvalidInput(errors)
+    return int(limit), int(offset)
+
+
+async def create_user(request: Request) -> Response:
+    email, password = parse_credentials(await read_json(request))
+    user = auth.sign_up(request.app.state.db, email, password)
+    if user is None:
+        return error(409, "an account with this email exists", [{"field": "email", "message": "is taken"}])
+    auth.log_in(request, user)
+    return JSONResponse({"id": user.id, "email": user.email}, status_code=201)
+
+
+async def create_session(request: Request) -> Response:
+    email, password = parse_credentials(await read_json(request))
+    user = auth.verify(request.app.state.db, email, password)
+    if user is None:
+        return error(401, "wrong email or password")
+    auth.log_in(request, user)
+    return JSONResponse({"id": user.id, "email": user.email})
+
+
+async def delete_session(request: Request) -> Response:
+    auth.log_out(request)
+    return Response(status_code=204)
+
+
+async def create_invoice(request: Request, user: User) -> Response:
+    fields = parse_invoice(await read_json(request))
+    request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields)
+    url = f"/api/invoices/{request_id}"
+    return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
+
+
+async def list_invoices(request: Request, user: User) -> Response:
+    limit, offset = _paging(request)
+    found = request.app.state.db.requests(user.id, "invoice", limit, offset)
+    return JSONResponse({"invoices": [invoice_view(r) for r in found], "limit": limit, "offset": offset})
+
+
+async def get_invoice(request: Request, user: User) -> Response:
+    found = request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    if found is None:  # someone else's invoice is as absent as one that never existed
+        return error(404, "no such invoice")
+    return JSONResponse(invoice_view(found))
+
+
+async def create_score(request: Request, user: User) -> Response:
+    request_id = await submit(request.app.state.db, request.app.state.bus, user, "score", {})
+    url = f"/api/scores/{request_id}"
+    return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
+
+
+async def latest_score(request: Request, user: User) -> Response:
+    found = request.app.state.db.latest_score(user.id)
+    if found is None:
+        return error(404, "no score yet: POST /api/scores to ask for one")
+    return JSONResponse(score_view(found))
+
+
+async def get_score(request: Request, user: User) -> Response:
+    found = request.app.state.db.request(user.id, request.path_params["request_id"], "score")
+    if found is None:
+        return error(404, "no such score request")
+    return JSONResponse(score_view(found))
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(document())
+
+
+routes = [
+    Route("/openapi.json", openapi),
+    Route("/api/users", guarded(create_user, signed_in=False), methods=["POST"]),
+    Route("/api/session", guarded(create_session, signed_in=False), methods=["POST"]),
+    Route("/api/session", guarded(delete_session, signed_in=False), methods=["DELETE"]),
+    Route("/api/invoices", guarded(create_invoice), methods=["POST"]),
+    Route("/api/invoices", guarded(list_invoices), methods=["GET"]),
+    Route("/api/invoices/{request_id}", guarded(get_invoice), methods=["GET"]),
+    Route("/api/scores", guarded(create_score), methods=["POST"]),
+    Route("/api/scores/latest", guarded(latest_score), methods=["GET"]),
+    Route("/api/scores/{request_id}", guarded(get_score), methods=["GET"]),
+]

@@ -1,0 +1,110 @@
+"""The dashboard application: wiring of pages, API, live events, Kafka and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from messaging.runtime import Runtime
+from services.dashboard import api, pages
+from services.dashboard.actions import BadBody
+from services.dashboard.bus import DELIVERY_TIMEOUT_MS, Bus
+from services.dashboard.db import Database
+from services.dashboard.events import Hub
+from services.dashboard.settings import DashboardSettings
+
+__all__ = ["create_app"]
+
+# Everything the pages use is served from here: no inline scripts, nothing from other sites.
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+async def readyz(request: Request) -> Response:
+    bus: Bus = request.app.state.bus
+    ready = bus.ready and bus.broker_reachable
+    return JSONResponse({"ready": ready, "consuming_replies": bus.ready, "kafka_reachable": bus.broker_reachable},
+                        status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def bad_body(request: Request, error: Exception) -> Response:
+    assert isinstance(error, BadBody)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+    return PlainTextResponse(f"{error}\n", status_code=error.status)
+
+
+def create_app(settings: DashboardSettings | None = None, runtime: Runtime | None = None) -> Starlette:
+    settings = settings or DashboardSettings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = Database(settings.database)
+        hub = Hub()
+        bus = Bus(
+            runtime or Runtime("dashboard", producer_overrides={"message.timeout.ms": DELIVERY_TIMEOUT_MS}),
+            db, hub, settings.consumer_group,
+        )
+        app.state.db, app.state.hub, app.state.bus = db, hub, bus
+        bus.start(asyncio.get_running_loop())
+        expiry = asyncio.create_task(bus.expire_forever(settings.request_timeout_seconds))
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            await asyncio.to_thread(bus.stop)
+            db.close()
+
+    return Starlette(
+        routes=[
+            *pages.routes,
+            *api.routes,
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(SessionMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age_seconds,
+                       same_site="lax", https_only=False),
+        ],
+        exception_handlers={BadBody: bad_body},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,150 @@
+"""The dashboard's state: users and their requests (pending, then answered or timed out), in SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Database", "Request", "User"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('invoice', 'score')),
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    status     TEXT NOT NULL CHECK (status IN ('pending', 'generated', 'rejected', 'calculated', 'timed_out')),
+    created_at INTEGER NOT NULL,   -- epoch milliseconds, UTC
+    updated_at INTEGER NOT NULL,
+    request    TEXT NOT NULL,      -- what was asked, as JSON
+    reply      TEXT                -- the answer, as JSON, once it came
+);
+CREATE INDEX IF NOT EXISTS requests_by_user ON requests (user_id, kind, created_at);
+CREATE INDEX IF NOT EXISTS requests_pending ON requests (status, created_at);
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    kind: str
+    user_id: str
+    status: str
+    created_at: int
+    updated_at: int
+    request: dict[str, Any]
+    reply: dict[str, Any] | None
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()  # the web loop and the reply consumer share the connection
+
+    def _run(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def create_user(self, user_id: str, email: str, password_hash: str) -> User | None:
+        """The new user; None when the email is taken."""
+        try:
+            self._run("INSERT INTO users VALUES (?, ?, ?, ?)", user_id, email, password_hash, _now())
+        except sqlite3.IntegrityError:
+            return None
+        return User(user_id, email, password_hash)
+
+    def user_by_email(self, email: str) -> User | None:
+        row = self._run("SELECT id, email, password_hash FROM users WHERE email = ?", email).fetchone()
+        return User(*row) if row else None
+
+    def user(self, user_id: str) -> User | None:
+        row = self._run("SELECT id, email, password_hash FROM users WHERE id = ?", user_id).fetchone()
+        return User(*row) if row else None
+
+    def add_request(self, request_id: str, kind: str, user_id: str, request: dict[str, Any]) -> None:
+        now = _now()
+        self._run(
+            "INSERT INTO requests VALUES (?, ?, ?, 'pending', ?, ?, ?, NULL)",
+            request_id, kind, user_id, now, now, json.dumps(request),
+        )
+
+    def forget_request(self, request_id: str) -> None:
+        """Drop a request that never reached Kafka (the client was told 503)."""
+        self._run("DELETE FROM requests WHERE request_id = ? AND status = 'pending'", request_id)
+
+    def answer(self, request_id: str, status: str, reply: dict[str, Any]) -> Request | None:
+        """Store a reply (also after a time-out: a late answer is still the answer); None for unknown requests."""
+        cursor = self._run(
+            "UPDATE requests SET status = ?, reply = ?, updated_at = ? WHERE request_id = ? RETURNING *",
+            status, json.dumps(reply), _now(), request_id,
+        )
+        row = cursor.fetchone()
+        return _request(row) if row else None
+
+    def expire(self, older_than_ms: int) -> list[Request]:
+        """Mark requests pending since before `older_than_ms` as timed out; returns them."""
+        rows = self._run(
+            "UPDATE requests SET status = 'timed_out', updated_at = ? WHERE status = 'pending' AND created_at < ?"
+            " RETURNING *",
+            _now(), older_than_ms,
+        ).fetchall()
+        return [_request(row) for row in rows]
+
+    def request(self, user_id: str, request_id: str, kind: str) -> Request | None:
+        """One request of this user's; None when it does not exist or belongs to someone else."""
+        row = self._run(
+            "SELECT * FROM requests WHERE request_id = ? AND user_id = ? AND kind = ?", request_id, user_id, kind
+        ).fetchone()
+        return _request(row) if row else None
+
+    def requests(self, user_id: str, kind: str, limit: int = 50, offset: int = 0) -> list[Request]:
+        rows = self._run(
+            "SELECT * FROM requests WHERE user_id = ? AND kind = ? ORDER BY created_at DESC, request_id"
+            " LIMIT ? OFFSET ?",
+            user_id, kind, limit, offset,
+        ).fetchall()
+        return [_request(row) for row in rows]
+
+    def latest_score(self, user_id: str) -> Request | None:
+        row = self._run(
+            "SELECT * FROM requests WHERE user_id = ? AND kind = 'score' AND status = 'calculated'"
+            " ORDER BY created_at DESC LIMIT 1",
+            user_id,
+        ).fetchone()
+        return _request(row) if row else None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _request(row: tuple[Any, ...]) -> Request:
+    request_id, kind, user_id, status, created_at, updated_at, request, reply = row
+    return Request(
+        request_id, kind, user_id, status, created_at, updated_at, json.loads(request),
+        json.loads(reply) if reply else None,
+    )

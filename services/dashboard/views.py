@@ -1,0 +1,67 @@
+"""What the pages and the API show of a request: plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from services.dashboard.db import Request
+
+__all__ = ["event_of", "invoice_view", "jsonable", "score_view"]
+
+
+def jsonable(value: Any) -> Any:
+    """An Avro record as JSON: money stays exact as a string, times are ISO 8601 UTC."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def _time(millis: int) -> str:
+    return jsonable(datetime.fromtimestamp(millis / 1000, timezone.utc))
+
+
+def invoice_view(request: Request) -> dict[str, Any]:
+    reply = request.reply or {}
+    return {
+        "request_id": request.request_id,
+        "status": request.status,
+        "requested_at": _time(request.created_at),
+        "updated_at": _time(request.updated_at),
+        "request": request.request,
+        "invoice": reply.get("invoice"),
+        "rejection_reasons": reply.get("rejection_reasons", []),
+        "url": f"/api/invoices/{request.request_id}",
+    }
+
+
+def score_view(request: Request) -> dict[str, Any]:
+    reply = request.reply or {}
+    return {
+        "request_id": request.request_id,
+        "status": request.status,
+        "requested_at": _time(request.created_at),
+        "updated_at": _time(request.updated_at),
+        "score": reply.get("score"),
+        "tier": reply.get("tier"),
+        "factors": reply.get("factors", []),
+        "invoices_considered": reply.get("invoices_considered"),
+        "calculated_at": reply.get("calculated_at"),
+        "url": f"/api/scores/{request.request_id}",
+    }
+
+
+def event_of(request: Request) -> dict[str, Any]:
+    """The SSE event announcing a request's new state."""
+    view = invoice_view(request) if request.kind == "invoice" else score_view(request)
+    return {"kind": request.kind, **view}
