@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: up down status logs test unit-test stack-test contract-test provision clean distclean
+.PHONY: up down status logs test unit-test contract-test browser provision clean distclean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -28,9 +28,16 @@ logs: $(VENV)/.installed
 provision: $(VENV)/.installed
 	@$(PY) -m contracts provision
 
-# Unit tests need nothing running; everything else runs against the real broker and registry.
-test: up
+# Unit tests need nothing running; everything else runs against the real broker, registry and services.
+test: up browser
 	$(PYTEST)
+
+# The browser test drives Debian's chromium through Playwright; Playwright's own browser download
+# is never used (it cannot work offline).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 unit-test: $(VENV)/.installed
 	$(PYTEST) tests/unit

@@ -1,0 +1,107 @@
+"""A person in a real browser (Debian's chromium, driven by Playwright): from sign-up to a score."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from stack import procs
+
+DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling home, which this machine refuses.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM}: `make test` installs Debian's chromium, or set CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(base_url=DASHBOARD_URL)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def snap(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
+    page.goto("/signup")
+    page.get_by_label("Email").fill(f"browser-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("Password").fill("a long password")
+    snap(page, "01-signup")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    snap(page, "02-overview-empty")
+
+    page.get_by_role("link", name="New invoice").first.click()
+    page.get_by_label("Name").fill("Padaria Pão Quente Ltda")
+    page.get_by_label("CPF or CNPJ").fill("11.222.333/0001-81")
+    rows = page.locator("tr.item")
+    expect(rows).to_have_count(2)
+    rows.nth(0).get_by_label("Description").fill("Bookkeeping, October")
+    rows.nth(0).get_by_label("Quantity").fill("1")
+    rows.nth(0).get_by_label("Unit price").fill("850.00")
+    rows.nth(1).get_by_label("Description").fill("Payroll processing")
+    rows.nth(1).get_by_label("Quantity").fill("12")
+    rows.nth(1).get_by_label("Unit price").fill("35.50")
+    snap(page, "03-new-invoice")
+    # Hold the invoice generator still, so the page is seen pending before the reply comes.
+    generator = procs.running_pid("invoice")
+    assert generator, "the invoice generator is not running; run `make up`"
+    os.kill(generator, signal.SIGSTOP)
+    try:
+        page.get_by_role("button", name="Issue invoice").click()
+        expect(page.locator("[data-status]")).to_have_text("pending")
+        page.get_by_role("link", name="Overview").click()
+        row = page.locator("#invoices tbody tr").first
+        expect(row.locator("[data-status]")).to_have_text("pending")
+        expect(page.locator("body[data-live=open]")).to_have_count(1)
+        page.evaluate("() => { window.__sameDocument = true; }")
+        snap(page, "04-overview-pending")
+    finally:
+        os.kill(generator, signal.SIGCONT)
+    expect(row.locator("[data-status]")).to_have_text("generated")
+    assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+    snap(page, "05-overview-generated")
+
+    row.get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Nota fiscal de serviço nº 1")).to_be_visible()
+    expect(page.locator("#invoice-total")).to_have_text("1339.80")  # 1276.00 + 5% ISS
+    snap(page, "06-invoice")
+    page.emulate_media(media="print")
+    snap(page, "07-invoice-print")
+    page.emulate_media(media="screen")
+
+    page.get_by_role("link", name="Score").click()
+    page.evaluate("() => { window.__sameDocument = true; }")
+    page.get_by_role("button", name="Recalculate my score").click()
+    expect(page.locator("#score-tier")).to_be_visible()
+    expect(page.locator("#factors tbody tr")).to_have_count(4)
+    snap(page, "08-score")
+
+    page.get_by_role("link", name="Contracts").click()
+    expect(page.get_by_role("heading", name="Contracts")).to_be_visible()
+    expect(page.get_by_text("generate-invoice-value")).to_be_visible()
+    snap(page, "09-contracts")

@@ -1,0 +1,51 @@
+"""Reading and writing contract topics from tests, through the project's own codecs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from contracts.manifest import Topic
+from messaging.runtime import Runtime
+
+__all__ = ["Tail"]
+
+
+class Tail:
+    """Everything written to a topic after this object was made."""
+
+    def __init__(self, runtime: Runtime, topic_name: str) -> None:
+        self.runtime = runtime
+        self.topic_name = topic_name
+        self.consumer = Consumer({
+            "bootstrap.servers": runtime.settings.bootstrap_servers,
+            "group.id": f"test-tail-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        })
+        partitions = self.consumer.list_topics(topic_name, timeout=10).topics[topic_name].partitions
+        starts = []
+        for partition in partitions:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic_name, partition), timeout=10)
+            starts.append(TopicPartition(topic_name, partition, high))
+        self.consumer.assign(starts)
+
+    def messages(self, wanted: Callable[[Message], bool], count: int = 1, timeout: float = 20) -> list[Message]:
+        found: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            message = self.consumer.poll(0.2)
+            if message is not None and message.error() is None and wanted(message):
+                found.append(message)
+        return found
+
+    def records(self, topic: Topic, wanted: Callable[[Any], bool], count: int = 1, timeout: float = 20) -> list[Any]:
+        codec = self.runtime.codec(topic.value)
+        matching = self.messages(lambda m: wanted(codec.decode(m.value())), count, timeout)
+        return [codec.decode(m.value()) for m in matching]
+
+    def close(self) -> None:
+        self.consumer.close()
