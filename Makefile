@@ -1,5 +1,6 @@
 # The front door. `make up` runs the system, `make test` passes the tests; both set up what is missing.
 SHELL := /bin/bash
+export PYTHONUNBUFFERED := 1
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -82,9 +82,7 @@ def start() -> float:
     if procs.running_pid(NAME):
         return 0.0
     java = find_java(17, "Kafka", "KAFKA_JAVA_HOME")
-    for port in (PORT, CONTROLLER_PORT):
-        if not procs.port_is_free(port):
-            raise StackError(f"port {port} is taken by another process, so Kafka cannot listen on it: stop that process")
+    procs.require_free_ports("Kafka", PORT, CONTROLLER_PORT)
     _, libs = kafka_libs()
     classpath = f"{libs}/*"
     config = _config()

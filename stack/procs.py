@@ -13,7 +13,7 @@ from pathlib import Path
 from stack.errors import StackError
 from stack.paths import LOGS, PIDS, REPO
 
-__all__ = ["leftovers", "log_file", "port_is_free", "running_pid", "start", "stop", "wait_until"]
+__all__ = ["leftovers", "log_file", "port_is_free", "require_free_ports", "running_pid", "start", "stop", "wait_until"]
 
 
 def log_file(name: str) -> Path:
@@ -48,6 +48,12 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def require_free_ports(what: str, *ports: int) -> None:
+    for port in ports:
+        if not port_is_free(port):
+            raise StackError(f"port {port} is taken by another process, so {what} cannot listen on it: stop that process")
 
 
 def start(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO) -> int:

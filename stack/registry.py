@@ -7,7 +7,6 @@ import os
 import httpx
 
 from stack import broker, procs
-from stack.errors import StackError
 from stack.fetch import registry_home
 from stack.java import find_java
 from stack.paths import STATE
@@ -51,11 +50,7 @@ def start() -> float:
     if procs.running_pid(NAME):
         return 0.0
     java = find_java(21, "The schema registry (Apicurio Registry 3)", "REGISTRY_JAVA_HOME")
-    for port in (PORT, MANAGEMENT_PORT):
-        if not procs.port_is_free(port):
-            raise StackError(
-                f"port {port} is taken by another process, so the schema registry cannot listen on it: stop that process"
-            )
+    procs.require_free_ports("the schema registry", PORT, MANAGEMENT_PORT)
     _, home = registry_home()
     workdir = STATE / "registry"
     workdir.mkdir(parents=True, exist_ok=True)

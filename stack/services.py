@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import httpx
 
 from stack import procs
-from stack.errors import StackError
 
 __all__ = ["SERVICES", "Service"]
 
@@ -32,8 +31,7 @@ class Service:
     def start(self) -> float:
         if procs.running_pid(self.name):
             return 0.0
-        if not procs.port_is_free(self.port):
-            raise StackError(f"port {self.port} is taken by another process, so {self.name} cannot listen on it: stop that process")
+        procs.require_free_ports(f"the {self.name} service", self.port)
         pid = procs.start(self.name, [sys.executable, "-m", self.module], env={self.port_variable: str(self.port)})
         return procs.wait_until(self.healthy, self.name, f"the {self.name} service", 60, pid)
 

@@ -75,13 +75,14 @@ def parse_invoice(data: Any) -> dict[str, Any]:
     unknown = sorted(set(data) - {"customer", "items"})
     errors += [FieldError(name, "is not a known field") for name in unknown]
     customer = data.get("customer")
-    if not isinstance(customer, dict):
+    parsed_customer = {"name": "", "tax_id": ""}
+    if isinstance(customer, dict):
+        parsed_customer = {
+            "name": _text(customer, "name", errors, path="customer."),
+            "tax_id": _text(customer, "tax_id", errors, limit=32, path="customer."),
+        }
+    else:
         errors.append(FieldError("customer", "is required and must be an object with name and tax_id"))
-        customer = {}
-    parsed_customer = {
-        "name": _text(customer, "name", errors, path="customer."),
-        "tax_id": _text(customer, "tax_id", errors, limit=32, path="customer."),
-    }
     items = data.get("items")
     parsed_items = []
     if not isinstance(items, list):

@@ -46,14 +46,22 @@ async def _form(request: Request) -> Any:
     return form
 
 
+async def _credentials(request: Request, template: str) -> tuple[Any, tuple[str, str] | Response]:
+    """The posted form and its (email, password), or the page again with the errors."""
+    form = await _form(request)
+    try:
+        return form, parse_credentials({"email": form.get("email"), "password": form.get("password")})
+    except InvalidInput as invalid:
+        return form, render(request, template, 422, errors=invalid.errors, email=form.get("email", ""))
+
+
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "login.html", next=_safe_next(request.query_params.get("next")))
-    form = await _form(request)
-    try:
-        email, password = parse_credentials({"email": form.get("email"), "password": form.get("password")})
-    except InvalidInput as invalid:
-        return render(request, "login.html", 422, errors=invalid.errors, email=form.get("email", ""))
+    form, credentials = await _credentials(request, "login.html")
+    if isinstance(credentials, Response):
+        return credentials
+    email, password = credentials
     user = auth.verify(request.app.state.db, email, password)
     if user is None:
         return render(request, "login.html", 401, errors=[FieldError("email", "wrong email or password")], email=email)
@@ -64,11 +72,10 @@ async def login(request: Request) -> Response:
 async def signup(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "signup.html")
-    form = await _form(request)
-    try:
-        email, password = parse_credentials({"email": form.get("email"), "password": form.get("password")})
-    except InvalidInput as invalid:
-        return render(request, "signup.html", 422, errors=invalid.errors, email=form.get("email", ""))
+    _, credentials = await _credentials(request, "signup.html")
+    if isinstance(credentials, Response):
+        return credentials
+    email, password = credentials
     user = auth.sign_up(request.app.state.db, email, password)
     if user is None:
         return render(request, "signup.html", 409, errors=[FieldError("email", "is taken")], email=email)

@@ -31,13 +31,19 @@ def _time(millis: int) -> str:
     return jsonable(datetime.fromtimestamp(millis / 1000, timezone.utc))
 
 
-def invoice_view(request: Request) -> dict[str, Any]:
-    reply = request.reply or {}
+def _state(request: Request) -> dict[str, Any]:
     return {
         "request_id": request.request_id,
         "status": request.status,
         "requested_at": _time(request.created_at),
         "updated_at": _time(request.updated_at),
+    }
+
+
+def invoice_view(request: Request) -> dict[str, Any]:
+    reply = request.reply or {}
+    return {
+        **_state(request),
         "request": request.request,
         "invoice": reply.get("invoice"),
         "rejection_reasons": reply.get("rejection_reasons", []),
@@ -48,10 +54,7 @@ def invoice_view(request: Request) -> dict[str, Any]:
 def score_view(request: Request) -> dict[str, Any]:
     reply = request.reply or {}
     return {
-        "request_id": request.request_id,
-        "status": request.status,
-        "requested_at": _time(request.created_at),
-        "updated_at": _time(request.updated_at),
+        **_state(request),
         "score": reply.get("score"),
         "tier": reply.get("tier"),
         "factors": reply.get("factors", []),

@@ -1,0 +1,39 @@
+"""The reply is a pure function of the request and its recorded decision."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from services.invoice.billing import Problem
+from services.invoice.handler import build_reply
+from services.invoice.store import Decision
+
+REQUEST = {
+    "request_id": uuid.uuid4(), "user_id": uuid.uuid4(), "requested_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    "customer": {"name": " ACME ", "tax_id": "11.222.333/0001-81"},
+    "items": [{"description": "Audit", "quantity": Decimal("3"), "unit_price": Decimal("33.33")}],
+}
+DECIDED = Decision(7, datetime(2026, 1, 1, 12, tzinfo=timezone.utc), Decimal("0.05"), repeated=False)
+
+
+def test_an_accepted_request_becomes_a_numbered_invoice() -> None:
+    reply = build_reply(REQUEST, [], DECIDED)
+    assert reply["status"] == "GENERATED" and reply["rejection_reasons"] == []
+    invoice = reply["invoice"]
+    assert invoice["number"] == 7 and invoice["issued_at"] == DECIDED.decided_at
+    assert invoice["customer"] == {"name": "ACME", "tax_id": "11222333000181"}
+    assert (invoice["subtotal"], invoice["iss_amount"], invoice["total"]) == (Decimal("99.99"), Decimal("5.00"), Decimal("104.99"))
+
+
+def test_a_repeated_decision_gives_the_identical_reply() -> None:
+    assert build_reply(REQUEST, [], DECIDED) == build_reply(REQUEST, [], DECIDED)
+
+
+def test_a_rejection_carries_every_reason_and_no_invoice() -> None:
+    problems = [Problem("customer.tax_id", "bad"), Problem("items[0].quantity", "zero")]
+    reply = build_reply(REQUEST, problems, Decision(None, DECIDED.decided_at, Decimal("0.05"), False))
+    assert reply["status"] == "REJECTED" and reply["invoice"] is None
+    assert reply["rejection_reasons"] == [{"field": "customer.tax_id", "message": "bad"},
+                                          {"field": "items[0].quantity", "message": "zero"}]
