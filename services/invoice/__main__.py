@@ -34,7 +34,8 @@ def build(runtime: Runtime) -> list[Worker]:
     runtime.prepare(requests, replies)
     default, overrides = iss_rates()
     store = InvoiceStore(Path(os.environ.get("INVOICE_DB_PATH", "var/db/invoice.sqlite3")))
-    handler = make_handler(store, replies, lambda user_id: overrides.get(user_id, default))
+    writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
+    handler = make_handler(store, replies, lambda user_id: overrides.get(user_id, default), writes)
     return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler})]
 
 

@@ -6,6 +6,7 @@ the decimal(precision, scale) type the Avro contract gives it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
@@ -14,6 +15,7 @@ from typing import Any
 __all__ = [
     "MAX_DESCRIPTION_LENGTH", "MAX_ITEMS", "MAX_NAME_LENGTH", "Line", "Problem", "Totals",
     "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate", "validate_request",
+    "verification_code",
 ]
 
 MAX_ITEMS = 50
@@ -220,6 +222,12 @@ def _line(item: Mapping[str, Any]) -> Line:
 
 def _round(value: Decimal, step: Decimal) -> Decimal:
     return value.quantize(step, rounding=ROUND_HALF_UP)
+
+
+def verification_code(user_id: str, number: int, request_id: str) -> str:
+    """The code a customer quotes to check an invoice (XXXX-XXXX): derived, so a repeat gives the same code."""
+    digest = hashlib.sha256(f"{user_id}:{number}:{request_id}".encode()).hexdigest().upper()
+    return f"{digest[:4]}-{digest[4:8]}"
 
 
 def parse_iss_rate(text: str) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import uuid
@@ -89,6 +90,7 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", name="Nota fiscal de serviço nº 1")).to_be_visible()
     expect(page.locator("#invoice-total")).to_have_text("1339.80")  # 1276.00 + 5% ISS
+    expect(page.locator("#verification-code")).to_have_text(re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$"))  # from v2
     snap(page, "06-invoice")
     page.emulate_media(media="print")
     snap(page, "07-invoice-print")

@@ -27,6 +27,12 @@ def test_an_accepted_request_becomes_a_numbered_invoice() -> None:
     assert (invoice["subtotal"], invoice["iss_amount"], invoice["total"]) == (Decimal("99.99"), Decimal("5.00"), Decimal("104.99"))
 
 
+def test_v2_invoices_carry_a_verification_code_and_v1_ones_do_not() -> None:
+    code = build_reply(REQUEST, [], DECIDED)["invoice"]["verification_code"]
+    assert len(code) == 9 and code[4] == "-"
+    assert "verification_code" not in build_reply(REQUEST, [], DECIDED, contract_version=1)["invoice"]
+
+
 def test_a_repeated_decision_gives_the_identical_reply() -> None:
     assert build_reply(REQUEST, [], DECIDED) == build_reply(REQUEST, [], DECIDED)
 
