@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: up down status logs test unit-test contract-test browser provision clean distclean
+.PHONY: up down status logs test unit-test contract-test browser provision dead-letters clean distclean schema-review
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -28,6 +28,14 @@ logs: $(VENV)/.installed
 
 provision: $(VENV)/.installed
 	@$(PY) -m contracts provision
+
+# make dead-letters [SOURCE=<topic>]: what consumers set aside; replay with .venv/bin/dead-letters replay
+dead-letters: $(VENV)/.installed
+	@$(PY) -m messaging.deadletters list $(if $(SOURCE),--source $(SOURCE))
+
+# make schema-review [BASE=<git ref>]: explain every schema change since BASE (default: the previous commit)
+schema-review: $(VENV)/.installed
+	@$(PY) -m contracts review --base $(or $(BASE),HEAD~1)
 
 # Unit tests need nothing running; everything else runs against the real broker, registry and services.
 test: up browser

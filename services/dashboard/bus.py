@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # librdkafka gives every message a final delivery report within message.timeout.ms, so waiting that
 # long tells "durably in Kafka" from "not sent" - never a request that might still arrive later.
 DELIVERY_TIMEOUT_MS = 5000
+PROBE_SECONDS = 2.0
 CONTRACTS = ("invoice_request", "score_request", "invoice_reply", "score_reply")
 
 
@@ -68,8 +69,17 @@ class Bus:
         return self.worker.assigned.is_set() and all(t.is_alive() for t in self._threads)
 
     def _poll(self) -> None:
+        """Serve delivery reports; every few seconds ask the broker for metadata to know if it is there."""
+        next_probe = 0.0
         while not self._stop.is_set():
             self.runtime.producer.poll(0.1)
+            if time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + PROBE_SECONDS
+                try:
+                    self.runtime.producer.list_topics(timeout=2)
+                    self.broker_reachable = True
+                except KafkaException:
+                    self.broker_reachable = False
 
     async def ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
         """Produce a request and return once the broker has it (acks=all); Unavailable otherwise."""

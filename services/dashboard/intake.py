@@ -39,7 +39,17 @@ def _text(data: Any, field: str, errors: list[FieldError], limit: int = MAX_TEXT
         return ""
     if len(value) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters (got {len(value)})"))
+    elif not _encodable(value):
+        errors.append(FieldError(name, "must be valid Unicode text (it holds an unpaired surrogate)"))
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decimal(data: dict[str, Any], field: str, places: int, digits: int, path: str, errors: list[FieldError]) -> Decimal:
@@ -60,11 +70,10 @@ def _decimal(data: dict[str, Any], field: str, places: int, digits: int, path: s
     if isinstance(exponent, int) and -exponent > places:
         errors.append(FieldError(name, f"has more than {places} decimal places"))
         return Decimal(0)
-    scaled = value.quantize(Decimal(1).scaleb(-places))
-    if abs(scaled) >= Decimal(10) ** (digits - places):
+    if abs(value) >= Decimal(10) ** (digits - places):  # checked before quantize, which overflows on huge values
         errors.append(FieldError(name, f"is too large (at most {digits - places} digits before the point)"))
         return Decimal(0)
-    return scaled
+    return value.quantize(Decimal(1).scaleb(-places))
 
 
 def parse_invoice(data: Any) -> dict[str, Any]:

@@ -32,7 +32,10 @@ ACCEPTED = {
 CREDENTIALS = {
     "type": "object",
     "required": ["email", "password"],
-    "properties": {"email": {"type": "string", "maxLength": 320}, "password": {"type": "string", "minLength": 8, "maxLength": 200}},
+    "properties": {
+        "email": {"type": "string", "maxLength": 320, "pattern": r"^[^@\s]{1,64}@[^@\s]{1,255}$"},
+        "password": {"type": "string", "minLength": 8, "maxLength": 200},
+    },
 }
 USER = {"type": "object", "required": ["id", "email"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}
 INVOICE_INPUT = {

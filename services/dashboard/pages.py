@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from contracts.diff import field_diff
 from messaging.registry import RegistryError
 from services.dashboard import auth
 from services.dashboard.actions import BadBody, submit
@@ -168,8 +169,13 @@ async def contracts(request: Request) -> Response:
                 held, level = runtime.registry.versions(subject.name), runtime.registry.compatibility(subject.name)
             except RegistryError as error:
                 held, level, registry_error = [], None, str(error)
+            changes = [
+                {"from": older.version, "to": newer.version, "changes": field_diff(older.text, newer.text)}
+                for older, newer in zip(subject.versions, subject.versions[1:])
+            ]
             subjects.append({"name": subject.name, "family": subject.family, "published": [v.version for v in subject.versions],
-                             "registered": held, "level": level, "expected_level": subject.compatibility})
+                             "registered": held, "level": level, "expected_level": subject.compatibility,
+                             "history": changes})
         topics.append({"topic": topic, "subjects": subjects})
     return render(request, "contracts.html", topics=topics, registry_error=registry_error,
                   registry_url=runtime.settings.registry_url)

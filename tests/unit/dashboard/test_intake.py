@@ -48,3 +48,9 @@ def test_credentials_need_an_email_and_eight_characters() -> None:
     for bad in ({"email": "nope", "password": "12345678"}, {"email": "a@b.c", "password": "short"}, {"email": 1}):
         with pytest.raises(InvalidInput):
             parse_credentials(bad)
+
+
+def test_huge_numbers_and_broken_text_are_refused_not_crashed_on() -> None:
+    assert fields({**VALID, "items": [{"description": "a", "quantity": "6290000.3052053553712312275", "unit_price": "1"}]}) == {"items[0].quantity"}
+    assert fields({**VALID, "items": [{"description": "a", "quantity": "1" * 40, "unit_price": "1"}]}) == {"items[0].quantity"}
+    assert fields({**VALID, "customer": {"name": "\ud972", "tax_id": "1"}}) == {"customer.name"}

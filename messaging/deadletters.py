@@ -1,0 +1,138 @@
+"""`dead-letters list|replay`: look at the records consumers set aside, and send chosen ones back after a fix.
+
+A dead-letter topic holds the original bytes and headers of each record a consumer could not handle,
+plus `dlq.*` headers saying where it came from and why. Replaying produces the original key, value
+and headers to the source topic again (with a `dlq.replayed.from` header); the consumers are
+idempotent, so a record replayed twice does no harm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from contracts.manifest import Manifest, load_manifest
+from messaging.settings import Settings
+
+__all__ = ["DeadLetter", "main", "read", "replay"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    def header(self, name: str) -> str:
+        return next((v.decode(errors="replace") for k, v in self.headers if k == name), "")
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "dead_letter": f"{self.topic}:{self.partition}:{self.offset}",
+            "source": f"{self.header('dlq.source.topic')}:{self.header('dlq.source.partition')}:{self.header('dlq.source.offset')}",
+            "error_class": self.header("dlq.error.class"),
+            "error": self.header("dlq.error.message"),
+            "service": self.header("dlq.service"),
+            "time": self.header("dlq.time"),
+            "bytes": len(self.value or b""),
+        }
+
+
+def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadLetter]:
+    """Every record currently in a dead-letter topic, oldest first."""
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"dead-letters-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        ends = {}
+        for partition in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[partition] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        while ends:
+            message = consumer.poll(timeout)
+            if message is None:
+                break
+            if message.error() is not None:
+                continue
+            yield DeadLetter(topic, message.partition(), message.offset(), message.key(), message.value(),
+                             list(message.headers() or []))
+            if message.offset() + 1 >= ends.get(message.partition(), 0):
+                ends.pop(message.partition(), None)
+    finally:
+        consumer.close()
+
+
+def replay(settings: Settings, letters: list[DeadLetter]) -> int:
+    """Produce each letter's original record to its source topic; returns how many were sent."""
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    failures: list[str] = []
+    for letter in letters:
+        headers = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]
+        headers.append(("dlq.replayed.from", f"{letter.topic}:{letter.partition}:{letter.offset}".encode()))
+        producer.produce(letter.header("dlq.source.topic"), key=letter.key, value=letter.value, headers=headers,
+                         on_delivery=lambda error, _: failures.append(str(error)) if error else None)
+    producer.flush(30)
+    if failures:
+        raise KafkaException(f"{len(failures)} record(s) could not be replayed: {failures[0]}")
+    return len(letters)
+
+
+def _dead_letter_topics(manifest: Manifest, source: str | None) -> list[str]:
+    topics = [t for t in manifest.topics if source in (None, t.name)]
+    if not topics:
+        raise SystemExit(f"error: {source!r} is not a topic in the manifest")
+    return [t.dead_letter_topic for t in topics]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dead-letters", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="show dead letters (all topics, or one source topic)")
+    listing.add_argument("--source", help="the source topic whose dead letters to show")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    again = commands.add_parser("replay", help="send dead letters back to their source topic")
+    again.add_argument("--source", required=True, help="the source topic")
+    chosen = again.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--offset", type=int, action="append", help="a dead letter's offset (repeatable)")
+    chosen.add_argument("--all", action="store_true", help="every dead letter of the source topic")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    manifest = load_manifest()
+    try:
+        if args.command == "list":
+            count = 0
+            for topic in _dead_letter_topics(manifest, args.source):
+                for letter in read(settings, topic):
+                    count += 1
+                    summary = letter.summary()
+                    print(json.dumps(summary) if args.json else
+                          f"{summary['dead_letter']}  from {summary['source']}  {summary['error_class']}: {summary['error']}")
+            if not args.json:
+                print(f"{count} dead letter(s)")
+            return 0
+        (topic,) = _dead_letter_topics(manifest, args.source)
+        letters = [l for l in read(settings, topic) if args.all or l.offset in args.offset]
+        missing = set(args.offset or []) - {l.offset for l in letters}
+        if missing:
+            print(f"error: {topic} has no dead letter at offset(s) {sorted(missing)}", file=sys.stderr)
+            return 1
+        print(f"replayed {replay(settings, letters)} record(s) from {topic} to {args.source}")
+        return 0
+    except KafkaException as error:
+        print(f"error: Kafka is not reachable at {settings.bootstrap_servers} ({error})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
