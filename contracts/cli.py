@@ -1,13 +1,16 @@
-"""`contracts ...`: provisioning and (later) the contract tooling, from the command line."""
+"""`contracts ...`: provisioning and the contract tooling, from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from contracts.compat import MODES, check
 from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import ProvisioningError, provision
 from messaging.registry import Registry, RegistryError
@@ -33,12 +36,85 @@ def _provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from contracts.review import ReviewInputError, render_markdown, review, write_reports
+
+    root = Path(__file__).resolve().parent.parent  # the project: contracts/ and its git repository
+    url = None if args.no_registry else (args.registry or Settings.from_env().registry_url)
+    try:
+        result = review(root, args.base, url)
+    except ReviewInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(render_markdown(result), end="")
+    markdown, document = write_reports(result, Path(args.out) if args.out else root / "results")
+    print(f"(written to {markdown} and {document})", file=sys.stderr)
+    return result.exit_status
+
+
+def _compat(args: argparse.Namespace) -> int:
+    """Exit status 0 when NEW may follow the previous versions under --mode, 1 when it may not, 2 when an input
+    cannot be read (a missing file, not JSON, not an Avro schema, an unknown mode)."""
+    mode = args.mode.upper()
+    if mode not in MODES:
+        print(f"error: unknown compatibility mode {args.mode!r}: expected one of {', '.join(MODES)}", file=sys.stderr)
+        return 2
+    texts = []
+    for path in [args.new, *args.previous]:
+        try:
+            texts.append(Path(path).read_text(encoding="utf-8"))
+            check("NONE", texts[-1], [])  # each file parsed alone first, so that an error names its file
+        except OSError as error:
+            print(f"error: {path}: cannot be read ({error.strerror or error})", file=sys.stderr)
+            return 2
+        except ValueError as error:  # also UnicodeDecodeError
+            print(f"error: {path}: {error}", file=sys.stderr)
+            return 2
+    verdict = check(mode, texts[0], texts[1:])
+    if args.json:
+        print(json.dumps(verdict.to_json(), indent=2))
+        return 0 if verdict.compatible else 1
+    previous = ", ".join(args.previous) or "no previous version"
+    if verdict.compatible:
+        print(f"compatible under {mode}: {args.new} may follow {previous}")
+    else:
+        print(f"incompatible under {mode}: {args.new} may not follow {previous}")
+    for reason in verdict.reasons:
+        field = f" ({reason.field})" if reason.field else ""
+        stricter = " [stricter than the registry]" if reason.stricter_than_registry else ""
+        print(f"  {args.previous[reason.against - 1]}, {reason.direction}, at {reason.path}{field}: "
+              f"{reason.kind}: {reason.message}{stricter}")
+    return 0 if verdict.compatible else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="contracts", description="Contract tooling for the event platform.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "provision", help="create the manifest's topics and register its schemas (idempotent)"
     ).set_defaults(run=_provision)
+    compat = commands.add_parser(
+        "compat",
+        help="may NEW follow the PREVIOUS versions under a compatibility mode? (Confluent Schema Registry's rules)",
+        description="Exit status: 0 compatible, 1 incompatible, 2 unreadable input. Decimals whose precision or "
+        "scale changes are refused in every mode but NONE, which is stricter than the registry.",
+    )
+    compat.add_argument("--mode", required=True, help=f"one of {', '.join(MODES)}")
+    compat.add_argument("--json", action="store_true", help="print {mode, compatible, reasons} as JSON")
+    compat.add_argument("new", metavar="NEW.avsc", help="the candidate version")
+    compat.add_argument("previous", metavar="PREVIOUS.avsc", nargs="*", help="the published versions, oldest first")
+    compat.set_defaults(run=_compat)
+    review = commands.add_parser(
+        "review", help="explain every schema change since a git ref: diffs, verdicts, rollout order (exit 1 if one breaks)"
+    )
+    review.add_argument("--base", default="HEAD~1", help="the git ref to compare with (default: HEAD~1)")
+    where = review.add_mutually_exclusive_group()
+    where.add_argument("--registry", metavar="URL", help="the registry to compare with (default: $SCHEMA_REGISTRY_URL)")
+    where.add_argument("--no-registry", action="store_true", help="compare with the base ref only")
+    review.add_argument("--out", metavar="DIR", help="where to write schema-review.md and .json (default: results/)")
+    review.set_defaults(run=_review)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

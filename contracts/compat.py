@@ -1,0 +1,265 @@
+"""May a new schema version follow the published ones? Confluent Schema Registry's answer, with reasons.
+
+avro.compatibility.ReaderWriterCompatibilityChecker (the maintained `avro` package's port of Java's
+org.apache.avro.SchemaCompatibility, which Confluent's registry runs) decides whether a reader reads a writer's data.
+What this module adds, each where it is done:
+- aliases of named types are qualified before parsing, as Java's parser does (avro's checker misses unqualified ones);
+- field defaults are validated, as Java's parser does for the registry (a bad one is an invalid schema, answered 422);
+- a reader field matching two writer fields (by name and by alias) is refused, as Confluent does (Java throws);
+- each reason pairs avro's kind, message and location, which its result keeps in separate, merged sets;
+- stricter than the registry: a decimal whose precision or scale differs between reader and writer.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+import avro.errors
+import avro.schema
+from avro.compatibility import (
+    ReaderWriterCompatibilityChecker, SchemaCompatibilityResult, SchemaCompatibilityType, SchemaIncompatibilityType,
+    check_fixed_size, check_reader_enum_contains_writer_enum, check_schema_names, lookup_writer_field,
+    schema_name_equals,
+)
+from avro.schema import DecimalLogicalSchema, NamedSchema, RecordSchema, Schema
+
+__all__ = ["MODES", "Reason", "Verdict", "can_read", "check"]
+
+MODES: tuple[str, ...] = (
+    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
+)
+NEW_READS_OLD, OLD_READS_NEW = "new reads old", "old reads new"
+_INCOMPATIBLE = SchemaCompatibilityType.incompatible
+_OURS = ("AMBIGUOUS_FIELD_MATCH", "DECIMAL_RESCALED", "DECIMAL_PRECISION_CHANGED")
+# How avro's kinds read for people: {at} names the field (or the schema), {msg} is avro's own message.
+_TEXT = {
+    "READER_FIELD_MISSING_DEFAULT_VALUE": "{at} is not in the writer's schema and has no default in the reader's",
+    "MISSING_ENUM_SYMBOLS": "{at}: the reader's enum lacks the writer's symbols {msg} and has no default",
+    "NAME_MISMATCH": "{at}: the reader's type has another name and no alias for the writer's ({msg})",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    against: int  # 1-based position of the previous schema (its version when given v1..vN); 0 from can_read
+    direction: str  # NEW_READS_OLD or OLD_READS_NEW; "" from can_read
+    path: str  # where avro locates it, e.g. "/fields/1/type"
+    field: str | None  # dotted field path, e.g. "invoice.number", when there is one
+    kind: str  # avro's SchemaIncompatibilityType name, upper-cased as Java and Confluent spell it, or one of _OURS
+    message: str
+    stricter_than_registry: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    mode: str
+    compatible: bool
+    reasons: tuple[Reason, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "compatible": self.compatible, "reasons": [asdict(r) for r in self.reasons]}
+
+
+def check(mode: str, new: str | dict, previous: Sequence[str | dict]) -> Verdict:
+    """Whether `new` may follow `previous` (oldest first) under `mode`, with Confluent's semantics."""
+    if mode not in MODES:
+        raise ValueError(f"unknown compatibility mode {mode!r}: expected one of {', '.join(MODES)}")
+    latest, olds = _parse(new), [_parse(schema) for schema in previous]
+    if mode == "NONE" or not olds:
+        return Verdict(mode, True, ())
+    against = range(1, len(olds) + 1) if mode.endswith("_TRANSITIVE") else [len(olds)]
+    reasons: list[Reason] = []
+    for n in against:
+        if not mode.startswith("FORWARD"):  # BACKWARD, FULL: upgraded consumers read what is already there
+            reasons += [replace(r, against=n, direction=NEW_READS_OLD) for r in _can_read(latest, olds[n - 1])]
+        if not mode.startswith("BACKWARD"):  # FORWARD, FULL: consumers not yet upgraded read the new data
+            reasons += [replace(r, against=n, direction=OLD_READS_NEW) for r in _can_read(olds[n - 1], latest)]
+    return Verdict(mode, not reasons, tuple(reasons))
+
+
+def can_read(reader: str | dict, writer: str | dict) -> list[Reason]:
+    """Why `reader` cannot read data written with `writer`; empty when it can."""
+    return _can_read(_parse(reader), _parse(writer))
+
+
+def _parse(schema: str | dict) -> Schema:
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except ValueError as error:
+            raise ValueError(f"not JSON: {error}") from None
+    try:
+        with warnings.catch_warnings():  # like Java, avro reads an invalid logical type as its base type
+            warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
+            parsed = avro.schema.parse(json.dumps(_qualify_aliases(schema, None)))
+    except Exception as error:  # avro reports malformed schemas with assorted types (TypeError, KeyError, ...)
+        raise ValueError(f"not a valid Avro schema: {error}") from None
+    _check_defaults(parsed, set())
+    return parsed
+
+
+def _qualify_aliases(node: Any, space: str | None) -> Any:
+    """Java qualifies a named type's aliases with its namespace (Schema.getAliases() holds full names) and
+    avro's checker compares them with the writer's full name as written: unqualified, "aliases": ["Old"] would be
+    a NAME_MISMATCH the registry does not report (checked against it)."""
+    if isinstance(node, list):
+        return [_qualify_aliases(branch, space) for branch in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if node.get("type") in ("record", "error", "enum", "fixed") and isinstance(node.get("name"), str):
+        name = node["name"]
+        space = name.rpartition(".")[0] if "." in name else (node.get("namespace", space) or None)
+        if isinstance(node.get("aliases"), list):
+            node["aliases"] = [a if "." in a or not space else f"{space}.{a}" for a in node["aliases"]]
+    for key in ("type", "items", "values", "fields"):
+        if isinstance(node.get(key), (dict, list)):
+            node[key] = _qualify_aliases(node[key], space)
+    return node
+
+
+def _check_defaults(schema: Schema, seen: set[int]) -> None:
+    """Java's parser refuses a default that does not fit its field, so the registry answers 422; avro's takes it.
+    (Confluent checks only the schema being added; we check every schema given, published ones too.)"""
+    if id(schema) in seen:
+        return
+    seen.add(id(schema))
+    for field in getattr(schema, "fields", []):
+        if field.has_default and not _fits(field.type, field.default):
+            raise ValueError(f"not a valid Avro schema: the default of {schema.fullname}.{field.name}, "
+                             f"{json.dumps(field.default)}, does not fit its type {field.type.type}")
+    children = [f.type for f in getattr(schema, "fields", [])] + list(getattr(schema, "schemas", []))
+    for child in children + [getattr(schema, part) for part in ("items", "values") if hasattr(schema, part)]:
+        _check_defaults(child, seen)
+
+
+def _fits(schema: Schema, value: Any) -> bool:
+    """Java Avro 1.12's Schema.isValidDefault: any union branch will do; enums, bytes and fixed take any string."""
+    kind, number = schema.type, isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind in ("int", "long"):
+        bound = 2 ** (31 if kind == "int" else 63)
+        return number and isinstance(value, int) and -bound <= value < bound
+    if kind in ("float", "double"):
+        return number or value in ("NaN", "Infinity", "-Infinity")
+    if kind == "union":
+        return any(_fits(branch, value) for branch in schema.schemas)
+    if kind == "array":
+        return isinstance(value, list) and all(_fits(schema.items, item) for item in value)
+    if kind == "map":
+        return isinstance(value, dict) and all(_fits(schema.values, item) for item in value.values())
+    if isinstance(schema, RecordSchema):
+        return isinstance(value, dict) and all(
+            _fits(f.type, value[f.name]) if f.name in value else f.has_default for f in schema.fields)
+    return isinstance(value, {"null": type(None), "boolean": bool}.get(kind, str))
+
+
+def _can_read(reader: Schema, writer: Schema) -> list[Reason]:
+    checker = ReaderWriterCompatibilityChecker()  # its memo of pair verdicts serves the whole walk
+    verdict = checker.get_compatibility(reader, writer)
+    reasons: list[Reason] = []
+    _walk(checker, reader, writer, ["/"], None, reasons, frozenset())
+    # avro's verdict is the registry's: the walk explains it and adds our kinds, never overrules it.
+    ours = [r for r in reasons if r.kind in _OURS]
+    if verdict.compatibility is not _INCOMPATIBLE:
+        return ours
+    return reasons if len(reasons) > len(ours) else _reasons(verdict, None) + ours
+
+
+def _walk(checker: ReaderWriterCompatibilityChecker, r: Schema, w: Schema, loc: list[str], field: str | None,
+          out: list[Reason], seen: frozenset[tuple[int, int]]) -> None:
+    """Walks reader and writer in parallel as Avro resolution pairs them, appending why `r` cannot read `w`.
+    avro judges every pair; the walk takes its answer down to the field, and compares decimals."""
+    if (id(r), id(w)) in seen:  # a recursive type: this pair is being explained further up
+        return
+    seen |= {(id(r), id(w))}
+    broken = checker.get_compatibility(r, w).compatibility is _INCOMPATIBLE
+    if r.type == w.type and r.type in ("record", "error"):
+        if broken:
+            out += _reasons(check_schema_names(r, w, loc), field)
+        for i, reader_field in enumerate(r.fields):
+            here, name = loc + ["fields", str(i)], f"{field}.{reader_field.name}" if field else reader_field.name
+            hits = [n for n in [reader_field.name, *reader_field.props.get("aliases", [])] if n in w.fields_dict]
+            writer_field = lookup_writer_field(w, reader_field)
+            if len(hits) > 1:  # Java's lookupWriterField throws, which Confluent reports as incompatible
+                out.append(Reason(0, "", _pointer(here), name, "AMBIGUOUS_FIELD_MATCH", f"field {name} matches "
+                                  f"the writer's fields {', '.join(hits)} by its name and aliases", False))
+            elif writer_field is not None:
+                _walk(checker, reader_field.type, writer_field.type, here + ["type"], name, out, seen)
+            elif broken and not reader_field.has_default:  # avro's rule, restated only to keep the field's name
+                enum_default = reader_field.type.type == "enum" and reader_field.type.props.get("default")
+                out += _reasons(ReaderWriterCompatibilityChecker().get_compatibility(reader_field.type, w, "type", here)
+                                if enum_default else _result("reader_field_missing_default_value", name, here), name)
+    elif r.type == w.type and r.type in ("array", "map"):
+        part = "items" if r.type == "array" else "values"
+        _walk(checker, getattr(r, part), getattr(w, part), loc + [part], field, out, seen)
+    elif w.type == "union":  # each branch the writer may write must be readable (Java adds its index to the path)
+        for j, branch in enumerate(w.schemas):
+            counterpart = _counterpart(checker, r, branch) if r.type == "union" else r
+            if counterpart is not None:
+                _walk(checker, counterpart, branch, loc + [str(j)], field, out, seen)
+            elif checker.get_compatibility(r, branch).compatibility is _INCOMPATIBLE:
+                message = f"reader union lacking writer type: {branch.type.upper()}"
+                out += _reasons(_result("missing_union_branch", message, loc + [str(j)]), field)
+    elif r.type == "union" and (counterpart := _counterpart(checker, r, w)) is not None:
+        _walk(checker, counterpart, w, loc + [str(r.schemas.index(counterpart))], field, out, seen)
+    else:
+        if broken and r.type == w.type:  # an enum or a fixed: its name, then its symbols or its size
+            named_check = check_reader_enum_contains_writer_enum if r.type == "enum" else check_fixed_size
+            out += _reasons(check_schema_names(r, w, loc), field) + _reasons(named_check(r, w, loc), field)
+        elif broken:  # a type mismatch, or a reader union with no branch for it: one incompatibility
+            out += _reasons(ReaderWriterCompatibilityChecker().get_compatibility(r, w, loc[-1], loc[:-1]), field)
+        out += _decimal(r, w, loc, field)
+
+
+def _counterpart(checker: ReaderWriterCompatibilityChecker, union: Schema, branch: Schema) -> Schema | None:
+    """The reader union's branch for a writer branch: of the same type (and name), readable if one is; else the
+    first readable one (a promotion); None when there is none, which avro reports as MISSING_UNION_BRANCH."""
+    same = [b for b in union.schemas
+            if b.type == branch.type and (not isinstance(b, NamedSchema) or schema_name_equals(b, branch))]
+    readable = [b for b in union.schemas if checker.get_compatibility(b, branch).compatibility is not _INCOMPATIBLE]
+    return next((b for b in same if b in readable), None) or next(iter(same + readable), None)
+
+
+def _decimal(r: Schema, w: Schema, loc: list[str], field: str | None) -> list[Reason]:
+    """Avro resolution ignores logical types and keeps a decimal's unscaled digits, so a decimal read with another
+    scale silently changes value: stricter than the registry, we refuse any precision or scale change."""
+    if not (isinstance(r, DecimalLogicalSchema) and isinstance(w, DecimalLogicalSchema)):
+        return []
+    (rp, rs), (wp, ws) = ((s.get_prop("precision"), s.get_prop("scale") or 0) for s in (r, w))
+    at = f"decimal {field}" if field else "the decimal"
+    if rs != ws:  # e.g. 12.34 (1234 at scale 2) read at scale 3 is 1.234
+        example = f"{Decimal(1234).scaleb(-ws)} written is read as {Decimal(1234).scaleb(-rs)}"
+        kind, message = "DECIMAL_RESCALED", f"{at} is written with scale {ws} and read with scale {rs}: {example}"
+    elif rp != wp:  # values that fit one precision may not fit the other
+        kind, message = "DECIMAL_PRECISION_CHANGED", f"{at} is written with precision {wp} and read with precision {rp}"
+    else:
+        return []
+    return [Reason(0, "", _pointer(loc), field, kind, message, True)]
+
+
+def _result(kind: str, message: str, loc: list[str]) -> SchemaCompatibilityResult:
+    """One incompatibility, shaped as avro's checker shapes it."""
+    return SchemaCompatibilityResult(_INCOMPATIBLE, [SchemaIncompatibilityType[kind]], {message}, {_pointer(loc)})
+
+
+def _reasons(result: SchemaCompatibilityResult, field: str | None) -> list[Reason]:
+    """Reasons from an avro result. avro merges messages and locations into sets, which pair with the kinds only
+    when there is one of each: the walk arranges that, and only the unexplained fallback pairs them as it can."""
+    if result.compatibility is not _INCOMPATIBLE:
+        return []
+    messages, paths = sorted(result.messages), sorted(result.locations - {"/"} or {"/"})
+    reasons = []
+    for i, kind in enumerate(result.incompatibilities):
+        at, message = f"field {field}" if field else "the schema", messages[min(i, len(messages) - 1)]
+        text = _TEXT.get(kind.name.upper(), "{at}: {msg}").format(at=at, msg=message)
+        reasons.append(Reason(0, "", paths[min(i, len(paths) - 1)], field, kind.name.upper(), text, False))
+    return reasons
+
+
+def _pointer(loc: list[str]) -> str:
+    return "/" + "/".join(loc[1:])

@@ -1,0 +1,355 @@
+"""contracts.compat: whether a schema version may follow the published ones, with the registry's answer (checked
+against the live registry) and a reason that names the field; stricter than the registry only for decimals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts import load_manifest
+from contracts.compat import MODES, NEW_READS_OLD, OLD_READS_NEW, Reason, Verdict, can_read, check
+from messaging.registry import IncompatibleSchema, Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+DIRECT = ("BACKWARD", "FORWARD", "FULL")
+STRICTER = {"DECIMAL_RESCALED", "DECIMAL_PRECISION_CHANGED"}
+
+
+def payment(*fields: dict, name: str = "Payment", namespace: str = "test.compat", **extra: Any) -> dict:
+    """A record with an id and the fields given: the subject of each example change."""
+    return {"type": "record", "name": name, "namespace": namespace, "doc": "A payment.",
+            "fields": [{"name": "id", "type": "string"}, *fields], **extra}
+
+
+def f(name: str, type_: Any, **extra: Any) -> dict:
+    return {"name": name, "type": type_, **extra}
+
+
+def status(*symbols: str, **extra: Any) -> dict:
+    return {"type": "enum", "name": "Status", "symbols": list(symbols), **extra}
+
+
+def decimal(precision: int, scale: int) -> dict:
+    return {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+
+
+def invoice(number_type: str) -> dict:
+    return payment(f("invoice", ["null", {"type": "record", "name": "Invoice", "fields": [f("number", number_type)]}],
+                     default=None))
+
+
+def lines(*line_fields: dict) -> dict:
+    return payment(f("lines", {"type": "array", "items": {"type": "record", "name": "Line",
+                                                            "fields": [f("quantity", "int"), *line_fields]}}))
+
+
+@dataclass(frozen=True)
+class Change:
+    """v1 -> candidate, whether each of BACKWARD, FORWARD, FULL accepts it, and the field a refusal names."""
+
+    name: str
+    old: dict
+    new: dict
+    backward: bool
+    forward: bool
+    names: dict[str, str | None] = field(default_factory=dict)  # direction -> field the reason names
+
+    @property
+    def expected(self) -> dict[str, bool]:
+        return {"BACKWARD": self.backward, "FORWARD": self.forward, "FULL": self.backward and self.forward}
+
+
+CHANGES = [
+    Change("field removed without default", payment(f("note", "string")), payment(), True, False,
+           {OLD_READS_NEW: "note"}),
+    Change("field added without default", payment(), payment(f("note", "string")), False, True,
+           {NEW_READS_OLD: "note"}),
+    Change("optional field with default added", payment(), payment(f("note", ["null", "string"], default=None)),
+           True, True),
+    Change("type narrowed long to int", payment(f("amount", "long")), payment(f("amount", "int")), False, True,
+           {NEW_READS_OLD: "amount"}),
+    Change("type promoted int to long", payment(f("amount", "int")), payment(f("amount", "long")), True, False,
+           {OLD_READS_NEW: "amount"}),
+    Change("type promoted long to double", payment(f("amount", "long")), payment(f("amount", "double")), True, False,
+           {OLD_READS_NEW: "amount"}),
+    Change("string to bytes and back", payment(f("memo", "string")), payment(f("memo", "bytes")), True, True),
+    Change("enum symbol removed", payment(f("status", status("OPEN", "PAID", "VOID"))),
+           payment(f("status", status("OPEN", "PAID"))), False, True, {NEW_READS_OLD: "status"}),
+    Change("enum symbol removed, the reader's enum has a default", payment(f("status", status("OPEN", "PAID", "VOID"))),
+           payment(f("status", status("OPEN", "PAID", default="OPEN"))), True, True),
+    Change("enum symbol added", payment(f("status", status("OPEN", "PAID"))),
+           payment(f("status", status("OPEN", "PAID", "VOID"))), True, False, {OLD_READS_NEW: "status"}),
+    Change("enum symbol added, the old enum has a default",
+           payment(f("status", status("OPEN", "PAID", default="OPEN"))),
+           payment(f("status", status("OPEN", "PAID", "VOID", default="OPEN"))), True, True),
+    Change("union branch dropped", payment(f("ref", ["null", "string", "long"])), payment(f("ref", ["null", "string"])),
+           False, True, {NEW_READS_OLD: "ref"}),
+    Change("union branch added", payment(f("ref", ["null", "string"])), payment(f("ref", ["null", "string", "long"])),
+           True, False, {OLD_READS_NEW: "ref"}),
+    Change("field made optional", payment(f("ref", "string")), payment(f("ref", ["null", "string"])), True, False,
+           {OLD_READS_NEW: "ref"}),
+    Change("field renamed without alias", payment(f("amount", "long")), payment(f("total", "long")), False, False,
+           {NEW_READS_OLD: "total", OLD_READS_NEW: "amount"}),
+    Change("field renamed with an alias on the reader", payment(f("amount", "long")),
+           payment(f("total", "long", aliases=["amount"])), True, False, {OLD_READS_NEW: "amount"}),
+    Change("record renamed with an unqualified alias", payment(), payment(name="Settlement", aliases=["Payment"]),
+           True, False, {OLD_READS_NEW: None}),
+    Change("record renamed without alias", payment(), payment(name="Settlement"), False, False,
+           {NEW_READS_OLD: None, OLD_READS_NEW: None}),
+    Change("namespace changed", payment(), payment(namespace="test.other"), True, True),
+    Change("nested field in an optional record narrowed", invoice("long"), invoice("int"), False, True,
+           {NEW_READS_OLD: "invoice.number"}),
+    Change("field added without default in array items", lines(), lines(f("sku", "string")), False, True,
+           {NEW_READS_OLD: "lines.sku"}),
+    Change("decimal rescaled", payment(f("amount", decimal(12, 2))), payment(f("amount", decimal(12, 3))),
+           False, False, {NEW_READS_OLD: "amount", OLD_READS_NEW: "amount"}),
+    Change("decimal precision changed", payment(f("amount", decimal(12, 2))), payment(f("amount", decimal(14, 2))),
+           False, False, {NEW_READS_OLD: "amount", OLD_READS_NEW: "amount"}),
+]
+
+
+def _is_decimal(change: Change) -> bool:
+    return change.name.startswith("decimal")
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda change: change.name)
+def test_each_known_change_is_judged_in_every_mode_with_a_reason_naming_the_field(change: Change) -> None:
+    for mode in DIRECT:
+        verdict = check(mode, change.new, [change.old])
+        assert verdict.compatible is change.expected[mode], (mode, verdict.reasons)
+        transitive = check(f"{mode}_TRANSITIVE", change.new, [change.old])  # one previous version: the same
+        assert (transitive.compatible, transitive.reasons) == (verdict.compatible, verdict.reasons)
+        directions = {"BACKWARD": {NEW_READS_OLD}, "FORWARD": {OLD_READS_NEW}, "FULL": {NEW_READS_OLD, OLD_READS_NEW}}
+        assert {r.direction for r in verdict.reasons} <= directions[mode]
+        for direction, name in change.names.items():
+            if direction not in directions[mode]:
+                continue
+            named = [r for r in verdict.reasons if r.direction == direction]
+            assert named and all(r.field == name and r.against == 1 for r in named), (mode, named)
+            assert all(name in r.message for r in named if name), named
+            assert all(r.stricter_than_registry is (r.kind in STRICTER) for r in named)
+            assert all(r.kind in STRICTER for r in named) is _is_decimal(change)
+    assert check("NONE", change.new, [change.old]) == Verdict("NONE", True, ())
+
+
+def test_a_decimal_rescale_is_refused_in_every_mode_but_none_and_marked_stricter_than_the_registry() -> None:
+    change = next(c for c in CHANGES if c.name == "decimal rescaled")
+    for mode in MODES:
+        verdict = check(mode, change.new, [change.old])
+        assert verdict.compatible is (mode == "NONE")
+        assert all(r.kind == "DECIMAL_RESCALED" and r.stricter_than_registry for r in verdict.reasons)
+    (reason,) = can_read(change.new, change.old)
+    assert reason.path == "/fields/1/type" and "12.34" in reason.message and "1.234" in reason.message
+
+
+def test_a_reason_inside_an_optional_record_gives_the_dotted_field_and_avros_path() -> None:
+    v1 = json.loads((ROOT / "contracts/schemas/invoice_reply/v1.avsc").read_text())
+    v2 = json.loads(json.dumps(v1))
+    v2["fields"][3]["type"][1]["fields"][0]["type"] = "int"  # invoice.number: long -> int
+    (reason,) = check("BACKWARD", v2, [v1]).reasons
+    assert (reason.field, reason.kind) == ("invoice.number", "TYPE_MISMATCH")
+    assert reason.path == "/fields/3/type/1/fields/0/type"  # avro's path: field 3, its union's branch 1, ...
+    lines_ = v2["fields"][3]["type"][1]["fields"][3]["type"]["items"]["fields"]
+    lines_[1]["type"]["scale"] = 2  # invoice.lines.quantity rescaled too
+    fields = {r.field for r in check("FULL", v2, [v1]).reasons}
+    assert fields == {"invoice.number", "invoice.lines.quantity"}
+
+
+def test_a_writer_union_is_explained_branch_by_branch() -> None:
+    """avro's checker loses the location of a writer branch the reader cannot take; Java indexes it."""
+    reasons = can_read(payment(f("ref", "string")), payment(f("ref", ["null", "string", "long"])))
+    assert [(r.path, r.field, r.kind) for r in reasons] == [
+        ("/fields/1/type/0", "ref", "TYPE_MISMATCH"), ("/fields/1/type/2", "ref", "TYPE_MISMATCH")]
+
+
+def test_a_reader_field_matching_two_writer_fields_is_incompatible_as_confluent_says(registry: Registry) -> None:
+    """Java's lookupWriterField throws when a reader field matches one writer field by name and another by
+    alias; Confluent reports the exception as incompatible, Apicurio answers 422. avro's checker takes the first."""
+    old = payment(f("amount", "long"), f("total", "long"))
+    new = payment(f("amount", "long", aliases=["total"]), f("total", "long"))
+    verdict = check("BACKWARD", new, [old])
+    assert not verdict.compatible
+    assert [(r.field, r.kind, r.stricter_than_registry) for r in verdict.reasons] == [
+        ("amount", "AMBIGUOUS_FIELD_MATCH", False)]
+    with _subject(registry, old, "BACKWARD") as subject:
+        response = _ask(registry, subject, new)
+        assert response.status_code == 422  # Apicurio's answer; Confluent's is is_compatible: false
+
+
+def test_a_default_that_does_not_fit_its_field_makes_the_schema_invalid_as_in_the_registry(registry: Registry) -> None:
+    """Java's parser validates defaults (avro's does not): the registry refuses such a schema with 422."""
+    bad = payment(f("count", "int", default=None))
+    with pytest.raises(ValueError, match="default of test.compat.Payment.count"):
+        check("BACKWARD", bad, [payment()])
+    # As Java Avro 1.12 (and the registry): any union branch may fit the default, NaN is a double.
+    fine = (f("count", ["null", "int"], default=3), f("ratio", "double", default="NaN"), f("n", "long", default=1))
+    assert all(check("NONE", payment(one), []).compatible for one in fine)
+    with _subject(registry, payment(), "BACKWARD") as subject:
+        assert _ask(registry, subject, bad).status_code == 422
+
+
+@pytest.mark.parametrize("change", [c for c in CHANGES if not _is_decimal(c)], ids=lambda change: change.name)
+def test_each_known_change_gets_the_live_registrys_answer(registry: Registry, change: Change) -> None:
+    """The decimal changes are left out: there we are stricter than the registry on purpose."""
+    with _subject(registry, change.old, "BACKWARD") as subject:
+        for mode in DIRECT:
+            registry.set_compatibility(mode, subject)
+            answer = registry.is_compatible(subject, json.dumps(change.new))
+            assert check(mode, change.new, [change.old]).compatible is answer, mode
+            assert answer is change.expected[mode], mode  # the registry agrees with the table above too
+
+
+def test_a_version_compatible_with_the_latest_only_passes_full_and_fails_full_transitive(registry: Registry) -> None:
+    v1 = payment()
+    v2 = payment(f("note", "string", default=""))
+    v3 = payment(f("note", "string"))  # the default dropped: v1's data has no note to read
+    assert check("FULL", v3, [v1, v2]).compatible
+    verdict = check("FULL_TRANSITIVE", v3, [v1, v2])
+    assert not verdict.compatible
+    assert [(r.against, r.direction, r.field) for r in verdict.reasons] == [(1, NEW_READS_OLD, "note")]
+    assert check("BACKWARD_TRANSITIVE", v3, [v1, v2]).reasons == verdict.reasons
+    assert check("FORWARD_TRANSITIVE", v3, [v1, v2]).compatible
+    with _subject(registry, v1, "FULL") as subject:
+        registry.register(subject, json.dumps(v2))
+        assert registry.is_compatible(subject, json.dumps(v3))  # FULL: against the latest, v2
+        registry.set_compatibility("FULL_TRANSITIVE", subject)
+        # As on Confluent, POST .../versions/{version} judges against that one version whatever the level (so
+        # .../versions/latest still says yes); the level's transitivity shows in registering and in .../versions.
+        assert not registry.is_compatible(subject, json.dumps(v3), 1)
+        assert registry.is_compatible(subject, json.dumps(v3), 2)
+        assert _ask(registry, subject, v3, "").json() == {"is_compatible": False}
+        with pytest.raises(IncompatibleSchema):
+            registry.register(subject, json.dumps(v3))
+
+
+def test_no_previous_version_and_mode_none_are_always_compatible() -> None:
+    for mode in MODES:
+        assert check(mode, payment(), []).compatible
+    assert check("NONE", payment(f("amount", "int")), [payment(f("amount", "string"))]).compatible
+
+
+@pytest.mark.parametrize("bad, problem", [
+    ("{", "not JSON"), ("42", "not a valid Avro schema"), ({"type": "record", "name": "R"}, "not a valid Avro schema"),
+])
+def test_unreadable_schemas_and_unknown_modes_raise_value_error(bad: Any, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        check("BACKWARD", bad, [])
+    with pytest.raises(ValueError, match=problem):
+        check("BACKWARD", payment(), [payment(), bad])
+    with pytest.raises(ValueError, match="unknown compatibility mode 'SIDEWAYS'"):
+        check("SIDEWAYS", payment(), [])
+
+
+def test_every_manifest_subject_is_compatible_with_its_earlier_versions_under_its_level() -> None:
+    for subject in load_manifest().subjects:
+        for n, version in enumerate(subject.versions):
+            earlier = [v.text for v in subject.versions[:n]]
+            verdict = check(subject.compatibility, version.text, earlier)
+            assert verdict.compatible, (subject.name, version.version, verdict.reasons)
+            assert check("FULL_TRANSITIVE", version.text, [version.text]).compatible  # each reads itself
+
+
+def test_the_reason_type_carries_the_documented_fields() -> None:
+    (reason,) = check("BACKWARD", payment(f("note", "string")), [payment()]).reasons
+    assert reason == Reason(1, NEW_READS_OLD, "/fields/1", "note", "READER_FIELD_MISSING_DEFAULT_VALUE",
+                            reason.message, False)
+    document = check("BACKWARD", payment(f("note", "string")), [payment()]).to_json()
+    assert document == {"mode": "BACKWARD", "compatible": False, "reasons": [{
+        "against": 1, "direction": NEW_READS_OLD, "path": "/fields/1", "field": "note",
+        "kind": "READER_FIELD_MISSING_DEFAULT_VALUE", "message": reason.message, "stricter_than_registry": False}]}
+
+
+# The command line, run as a user would.
+
+def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "contracts", "compat", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def _write(tmp_path: Path, name: str, schema: dict | str) -> Path:
+    path = tmp_path / name
+    path.write_text(schema if isinstance(schema, str) else json.dumps(schema))
+    return path
+
+
+def test_the_cli_exits_0_when_compatible_and_1_when_not_with_one_line_per_reason(tmp_path: Path) -> None:
+    v1 = _write(tmp_path, "v1.avsc", payment(f("amount", "long")))
+    v2 = _write(tmp_path, "v2.avsc", payment(f("amount", "long"), f("note", ["null", "string"], default=None)))
+    v3 = _write(tmp_path, "v3.avsc", payment(f("amount", "int"), f("note", ["null", "string"], default=None)))
+    ok = _cli("--mode", "FULL_TRANSITIVE", v2, v1)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("compatible under FULL_TRANSITIVE")
+    broken = _cli("--mode", "BACKWARD_TRANSITIVE", v3, v1, v2)
+    assert broken.returncode == 1, broken.stderr
+    verdict, *reasons = broken.stdout.splitlines()
+    assert verdict.startswith("incompatible under BACKWARD_TRANSITIVE")
+    assert len(reasons) == 2 and all("(amount)" in line and "TYPE_MISMATCH" in line for line in reasons)
+    assert str(v1) in reasons[0] and str(v2) in reasons[1]
+
+
+def test_the_cli_json_output_lists_each_reason_with_its_field(tmp_path: Path) -> None:
+    v1 = _write(tmp_path, "v1.avsc", payment(f("amount", decimal(12, 2))))
+    v2 = _write(tmp_path, "v2.avsc", payment(f("amount", decimal(12, 3)), f("note", "string")))
+    result = _cli("--mode", "FULL", "--json", v2, v1)
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert (document["mode"], document["compatible"]) == ("FULL", False)
+    assert {(r["field"], r["kind"], r["direction"], r["stricter_than_registry"], r["against"])
+            for r in document["reasons"]} == {
+        ("amount", "DECIMAL_RESCALED", NEW_READS_OLD, True, 1), ("amount", "DECIMAL_RESCALED", OLD_READS_NEW, True, 1),
+        ("note", "READER_FIELD_MISSING_DEFAULT_VALUE", NEW_READS_OLD, False, 1)}
+    assert all(set(r) == {"against", "direction", "path", "field", "kind", "message", "stricter_than_registry"}
+               for r in document["reasons"])
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "cannot be read"), ("{not json", "not JSON"), ('{"type": "record", "name": "R"}', "not a valid Avro schema"),
+    (json.dumps(payment(f("count", "int", default="x"))), "does not fit its type int"),
+])
+def test_the_cli_exits_2_naming_the_file_it_cannot_read(tmp_path: Path, content: str | None, problem: str) -> None:
+    good = _write(tmp_path, "v1.avsc", payment())
+    bad = tmp_path / "v2.avsc" if content is None else _write(tmp_path, "v2.avsc", content)
+    for args in ([bad, good], [good, bad]):
+        result = _cli("--mode", "BACKWARD", *args)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: {bad}: ") and problem in line
+
+
+def test_the_cli_exits_2_on_an_unknown_mode(tmp_path: Path) -> None:
+    result = _cli("--mode", "SIDEWAYS", _write(tmp_path, "v1.avsc", payment()))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: unknown compatibility mode 'SIDEWAYS': expected one of {', '.join(MODES)}"
+
+
+# The live registry: a fresh subject per question, set to the level asked, removed afterwards.
+
+@contextmanager
+def _subject(registry: Registry, v1: dict, mode: str) -> Iterator[str]:
+    subject = f"test-compat-{uuid.uuid4().hex}"
+    try:
+        # Apicurio's ccompat answers 404 to PUT /config/{subject} before the subject exists: register first.
+        registry.register(subject, json.dumps(v1))
+        registry.set_compatibility(mode, subject)
+        yield subject
+    finally:
+        for params in ({}, {"permanent": "true"}):  # soft, then hard: leave nothing behind
+            httpx.delete(f"{registry.url}/subjects/{subject}", params=params, timeout=10)
+
+
+def _ask(registry: Registry, subject: str, candidate: dict, version: str = "/latest") -> httpx.Response:
+    """The raw compatibility answer: for a 422, or against every version (version="")."""
+    return httpx.post(f"{registry.url}/compatibility/subjects/{subject}/versions{version}", timeout=10,
+                      json={"schema": json.dumps(candidate), "schemaType": "AVRO"},
+                      headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
