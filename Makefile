@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: up down status logs test unit-test contract-test browser provision dead-letters clean distclean schema-review
+.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos clean distclean schema-review
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -14,17 +14,33 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
 
+# STACK=compose runs the same system in containers (compose/); BROKERS=3 adds two more Kafka nodes there.
+STACK ?= local
+COMPOSE = docker compose -f compose/compose.yaml $(if $(filter 3,$(BROKERS)),-f compose/compose.brokers3.yaml)
+
+ifeq ($(STACK),compose)
+up:
+	$(COMPOSE) up --build --detach --wait --wait-timeout 600
+down:
+	$(COMPOSE) down --remove-orphans
+status:
+	$(COMPOSE) ps --all
+logs:
+	$(COMPOSE) logs --tail 40 $(C)
+clean:
+	$(COMPOSE) down --remove-orphans --volumes
+else
 up: $(VENV)/.installed
 	@$(PY) -m stack up
-
 down: $(VENV)/.installed
 	@$(PY) -m stack down
-
 status: $(VENV)/.installed
 	@$(PY) -m stack status
-
 logs: $(VENV)/.installed
 	@$(PY) -m stack logs $(C)
+clean: down
+	rm -rf var
+endif
 
 provision: $(VENV)/.installed
 	@$(PY) -m contracts provision
@@ -49,13 +65,14 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 unit-test: $(VENV)/.installed
-	$(PYTEST) tests/unit
+	$(PYTEST) tests/unit tests/compose
 
 contract-test: up
 	$(PYTEST) tests/contract
 
-clean: down
-	rm -rf var
+# Faults injected into the running stack under steady load; the table goes to results/faults.json.
+chaos: up
+	$(PY) -m chaos
 
 distclean: clean
 	rm -rf .cache $(VENV)

@@ -12,7 +12,8 @@ from confluent_kafka.admin import AdminClient
 
 from contracts.compat import MODES, check
 from contracts.manifest import ManifestError, load_manifest
-from contracts.provision import ProvisioningError, provision
+from contracts.provision import Durability, ProvisioningError, provision
+from contracts.review import ReviewInputError, render_markdown, review, write_reports
 from messaging.registry import Registry, RegistryError
 from messaging.settings import Settings
 
@@ -25,7 +26,7 @@ def _provision(args: argparse.Namespace) -> int:
     registry = Registry(settings.registry_url)
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     try:
-        changes = provision(manifest, admin, registry)
+        changes = provision(manifest, admin, registry, durability=Durability.from_env())
     finally:
         registry.close()
     subjects = len(manifest.subjects)
@@ -37,10 +38,6 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from contracts.review import ReviewInputError, render_markdown, review, write_reports
-
     root = Path(__file__).resolve().parent.parent  # the project: contracts/ and its git repository
     url = None if args.no_registry else (args.registry or Settings.from_env().registry_url)
     try:

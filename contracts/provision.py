@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
@@ -16,8 +17,9 @@ from confluent_kafka.admin import (
 
 from contracts.manifest import Manifest, Subject
 from messaging.registry import IncompatibleSchema, Registry, same_schema
+from messaging.settings import env_int
 
-__all__ = ["ProvisioningError", "provision"]
+__all__ = ["Durability", "ProvisioningError", "provision"]
 
 Report = Callable[[str], None]
 
@@ -26,13 +28,35 @@ class ProvisioningError(Exception):
     """The cluster or the registry disagrees with the manifest in a way provisioning must not paper over."""
 
 
-def provision(manifest: Manifest, admin: AdminClient, registry: Registry, report: Report = print) -> int:
+@dataclass(frozen=True)
+class Durability:
+    """A cluster-wide override of the manifest's replication (the manifest is written for one broker)."""
+
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
+
+    @classmethod
+    def from_env(cls) -> Durability:
+        """TOPIC_REPLICATION_FACTOR and TOPIC_MIN_INSYNC_REPLICAS, e.g. 3 and 2 on three brokers."""
+        return cls(env_int("TOPIC_REPLICATION_FACTOR", 0) or None, env_int("TOPIC_MIN_INSYNC_REPLICAS", 0) or None)
+
+    def apply(self, replication: int, config: dict[str, str]) -> tuple[int, dict[str, str]]:
+        if self.min_insync_replicas:
+            config = {**config, "min.insync.replicas": str(self.min_insync_replicas)}
+        return self.replication_factor or replication, config
+
+
+def provision(
+    manifest: Manifest, admin: AdminClient, registry: Registry, report: Report = print,
+    durability: Durability = Durability(),
+) -> int:
     """Make the broker and the registry match the manifest; returns the number of changes made."""
     dead = manifest.dead_letters
     changes = 0
     for topic in manifest.topics:
-        changes += _topic(admin, report, topic.name, topic.partitions, topic.replication_factor, topic.config)
-        changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions, dead.replication_factor, dead.config)
+        changes += _topic(admin, report, topic.name, topic.partitions, *durability.apply(topic.replication_factor, topic.config))
+        changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions,
+                          *durability.apply(dead.replication_factor, dead.config))
     changes += sum(_subject(subject, registry, report) for subject in manifest.subjects)
     return changes
 
@@ -46,6 +70,10 @@ def _topic(
         report(f"created topic {name} ({partitions} partitions, replication factor {replication})")
         return 1
     changes = 0
+    replicas = {len(p.replicas) for p in existing.partitions.values()}
+    if replicas != {replication}:
+        report(f"warning: topic {name} has replication factor {sorted(replicas)}, not {replication};"
+               " provisioning does not move replicas (use kafka-reassign-partitions)")
     have = len(existing.partitions)
     if have > partitions:
         raise ProvisioningError(

@@ -85,18 +85,22 @@ class Runtime:
         )
 
     def consumer(self, group: str, **overrides: Any) -> Consumer:
-        return Consumer(
-            {
-                "bootstrap.servers": self.settings.bootstrap_servers,
-                "group.id": group,
-                "client.id": self.service,
-                # Offsets are committed by hand, only after the outputs of a batch are acknowledged.
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "partition.assignment.strategy": "cooperative-sticky",
-                **overrides,
-            }
-        )
+        config = {
+            "bootstrap.servers": self.settings.bootstrap_servers,
+            "group.id": group,
+            "client.id": self.service,
+            # Offsets are committed by hand, only after the outputs of a batch are acknowledged.
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "cooperative-sticky",
+            # A member that dies without leaving holds its partitions this long before others take them.
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 2000,
+        }
+        if self.settings.instance_id:
+            # Static membership: a restarted instance takes its partitions back at once, no rebalance.
+            config["group.instance.id"] = f"{group}/{self.settings.instance_id}"
+        return Consumer({**config, **overrides})
 
     def close(self) -> None:
         self.producer.flush(30)

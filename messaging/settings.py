@@ -38,6 +38,7 @@ class Settings:
     bootstrap_servers: str
     registry_url: str
     contract_versions: dict[str, int] = field(default_factory=dict)
+    instance_id: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,4 +46,5 @@ class Settings:
             bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             registry_url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
             contract_versions=_pins(os.environ.get("CONTRACT_VERSIONS", "")),
+            instance_id=os.environ.get("INSTANCE_ID") or None,
         )

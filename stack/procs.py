@@ -31,7 +31,7 @@ def running_pid(name: str) -> int | None:
         pid = int(path.read_text())
         # The marker in the environment guards against a recycled pid.
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ProcessLookupError, ValueError):  # gone, or going while we look
         path.unlink(missing_ok=True)
         return None
     if f"STACK_COMPONENT={name}".encode() not in environ:

@@ -32,7 +32,8 @@ class Service:
         if procs.running_pid(self.name):
             return 0.0
         procs.require_free_ports(f"the {self.name} service", self.port)
-        pid = procs.start(self.name, [sys.executable, "-m", self.module], env={self.port_variable: str(self.port)})
+        env = {self.port_variable: str(self.port), "INSTANCE_ID": self.name}
+        pid = procs.start(self.name, [sys.executable, "-m", self.module], env=env)
         return procs.wait_until(self.healthy, self.name, f"the {self.name} service", 60, pid)
 
 

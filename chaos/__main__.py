@@ -1,0 +1,129 @@
+"""Run every fault under steady load, print the table, write results/faults.json; exit 1 unless all held."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from chaos.faults import FAULTS, POISON_PER_TOPIC, Fault, inject_poison
+from chaos.load import Load
+from chaos.observe import Observer
+from messaging.runtime import Runtime
+
+DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
+RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))
+SETTLE_SECONDS = 5  # load goes on this long after the fault is over
+ANSWER_DEADLINE_SECONDS = 120  # every accepted request must be answered by then
+ANSWERED = {"generated", "rejected", "calculated"}
+
+
+async def scenario(name: str, fault: Fault, runtime: Runtime) -> dict[str, Any]:
+    marker = uuid.uuid4().hex
+    observer = Observer(runtime)
+    observer.start()
+    load = Load(DASHBOARD_URL)
+    await load.sign_up()
+    stop = asyncio.Event()
+    began = time.monotonic()
+    traffic = asyncio.create_task(load.run(stop))
+    await asyncio.to_thread(fault, runtime, marker)
+    await asyncio.sleep(SETTLE_SECONDS)
+    stop.set()
+    await traffic
+    accepted = {s.request_id: s for s in load.sent if s.status == 202 and s.request_id}
+    deadline = time.monotonic() + ANSWER_DEADLINE_SECONDS
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = await load.states()
+        if all(states.get(request_id) in ANSWERED for request_id in accepted):
+            break
+        await asyncio.sleep(1)
+    observer.stop()
+    await load.close()
+    return _tally(name, fault, marker, load, accepted, states, observer, time.monotonic() - began)
+
+
+def _tally(name: str, fault: Fault, marker: str, load: Load, accepted: dict, states: dict[str, str],
+           observer: Observer, seconds: float) -> dict[str, Any]:
+    lost = [request_id for request_id in accepted if states.get(request_id) not in ANSWERED]
+    # Duplicates: one request answered with two different invoices, or one number given to two requests.
+    duplicated = sum(1 for replies in observer.replies.values() if len({r.number for r in replies}) > 1)
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for request_id, replies in observer.replies.items():
+        if request_id in accepted and replies[0].number is not None:
+            numbers[replies[0].user_id].append(replies[0].number)
+    for used in numbers.values():
+        duplicated += len(used) - len(set(used))  # a number used twice
+        duplicated += max(used) - len(set(used))  # a number skipped (each user starts at 1)
+    waits = [observer.replies[r][0].at - s.at for r, s in accepted.items() if observer.replies.get(r)]
+    poison_expected = 2 * POISON_PER_TOPIC if fault is inject_poison else 0
+    lettered = sum(marker.encode() in value for values in observer.dead_letters.values() for value in values)
+    return {
+        "scenario": name,
+        "sent": len(load.sent),
+        "accepted": len(accepted),
+        "refused_503": sum(s.status == 503 for s in load.sent),
+        "errors": sum(s.status not in (202, 503) for s in load.sent),
+        "answered": len(accepted) - len(lost),
+        "lost": len(lost),
+        "duplicated": duplicated,
+        "poison_sent": poison_expected,
+        "dead_lettered": lettered,
+        "longest_recovery_s": round(max(waits, default=0.0), 2),
+        "seconds": round(seconds, 1),
+    }
+
+
+def _passed(row: dict[str, Any]) -> bool:
+    return row["lost"] == 0 and row["duplicated"] == 0 and row["errors"] == 0 and row["dead_lettered"] >= row["poison_sent"]
+
+
+COLUMNS = [("scenario", 48), ("sent", 6), ("accepted", 9), ("refused_503", 8), ("answered", 9), ("lost", 5),
+           ("duplicated", 11), ("dead_lettered", 14), ("longest_recovery_s", 10), ("seconds", 8)]
+HEADERS = {"refused_503": "503s", "dead_lettered": "dead-lettered", "longest_recovery_s": "max wait"}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["  ".join(HEADERS.get(c, c).ljust(w) if c == "scenario" else HEADERS.get(c, c).rjust(w) for c, w in COLUMNS)]
+    for row in rows:
+        cells = []
+        for column, width in COLUMNS:
+            value = row[column]
+            if column == "dead_lettered":
+                value = f"{value}/{row['poison_sent']}" if row["poison_sent"] else str(value)
+            if column == "longest_recovery_s":
+                value = f"{value} s"
+            cells.append(str(value).ljust(width) if column == "scenario" else str(value).rjust(width))
+        lines.append("  ".join(cells) + ("" if _passed(row) else "  FAILED"))
+    return "\n".join(lines)
+
+
+async def main() -> int:
+    runtime = Runtime("chaos")
+    rows = []
+    try:
+        for name, fault in FAULTS:
+            print(f"running: {name} ...", flush=True)
+            rows.append(await scenario(name, fault, runtime))
+            print(table(rows[-1:]).splitlines()[1], flush=True)
+    finally:
+        runtime.close()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    passed = all(_passed(row) for row in rows)
+    (RESULTS / "faults.json").write_text(json.dumps({"passed": passed, "scenarios": rows}, indent=2) + "\n")
+    print()
+    print(table(rows))
+    print(f"\n{'all faults held' if passed else 'FAILED'}: 0 lost, 0 duplicated and every poison record dead-lettered"
+          f" {'in every scenario' if passed else 'is required'}; written to {RESULTS / 'faults.json'}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

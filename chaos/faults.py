@@ -1,0 +1,86 @@
+"""The faults: each takes the running stack down in one way and brings it back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import time
+import uuid
+from collections.abc import Callable
+
+from messaging.runtime import Runtime
+from stack import broker, procs, registry
+from stack.services import SERVICES
+
+__all__ = ["FAULTS", "Fault"]
+
+Fault = Callable[[Runtime, str], None]  # (runtime, run marker) -> None; blocks until the fault is over
+SERVICE = {service.name: service for service in SERVICES}
+
+
+def _kill(name: str) -> None:
+    pid = procs.running_pid(name)
+    if pid is None:
+        raise RuntimeError(f"{name} is not running; start the stack with `make up` first")
+    os.kill(pid, signal.SIGKILL)
+    while procs.running_pid(name) == pid:
+        time.sleep(0.05)
+
+
+def kill_invoice_generator(runtime: Runtime, marker: str) -> None:
+    for _ in range(3):
+        time.sleep(4)
+        _kill("invoice")
+        time.sleep(1)
+        SERVICE["invoice"].start()
+
+
+def kill_score_calculator(runtime: Runtime, marker: str) -> None:
+    for _ in range(2):
+        time.sleep(4)
+        _kill("score")
+        time.sleep(1)
+        SERVICE["score"].start()
+
+
+def kill_broker(runtime: Runtime, marker: str) -> None:
+    time.sleep(5)
+    _kill(broker.NAME)
+    time.sleep(5)
+    broker.start()
+
+
+def stop_registry(runtime: Runtime, marker: str) -> None:
+    time.sleep(5)
+    procs.stop(registry.NAME)
+    time.sleep(10)
+    registry.start()
+
+
+POISON_PER_TOPIC = 1000
+
+
+def inject_poison(runtime: Runtime, marker: str) -> None:
+    """1,000 unreadable records into each request topic, of three kinds, amid the valid traffic."""
+    time.sleep(2)
+    unknown_id = struct.pack(">bI", 0, 2_000_000_000)
+    real_id = struct.pack(">bI", 0, runtime.codec(runtime.manifest.carrying("invoice_request").value).schema_id)
+    kinds = (b"", unknown_id, real_id)  # no framing; an id the registry never gave; a real id, a body that does not match
+    for topic in (runtime.manifest.carrying("invoice_request"), runtime.manifest.carrying("score_request")):
+        for index in range(POISON_PER_TOPIC):
+            body = f"poison {marker} {index} {uuid.uuid4()}".encode()
+            runtime.producer.produce(topic.name, key=b"poison", value=kinds[index % 3] + body)
+            if index % 100 == 0:
+                runtime.producer.poll(0)
+                time.sleep(0.05)  # spread them amid the valid traffic
+    runtime.producer.flush(30)
+
+
+FAULTS: list[tuple[str, Fault]] = [
+    ("kill -9 the invoice generator (3 times)", kill_invoice_generator),
+    ("kill -9 the score calculator (2 times)", kill_score_calculator),
+    ("kill -9 the broker, then restart it", kill_broker),
+    ("stop the registry for 10 s, then start it", stop_registry),
+    (f"inject {POISON_PER_TOPIC} poison records per request topic", inject_poison),
+]
