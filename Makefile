@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos clean distclean schema-review
+.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench clean distclean schema-review
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -69,6 +69,14 @@ unit-test: $(VENV)/.installed
 
 contract-test: up
 	$(PYTEST) tests/contract
+
+# Measurements against baselines taken in the same run; results/bench.{json,md} and plots.
+bench: up $(VENV)/.bench
+	$(PY) -m bench
+
+$(VENV)/.bench: pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	@touch $@
 
 # Faults injected into the running stack under steady load; the table goes to results/faults.json.
 chaos: up

@@ -14,7 +14,7 @@ from messaging.registry import Registry
 from messaging.serde import Codec, WriterSchemas
 from messaging.settings import Settings
 
-__all__ = ["Outgoing", "Runtime"]
+__all__ = ["Encoded", "Outgoing", "Runtime"]
 
 log = logging.getLogger(__name__)
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
@@ -28,6 +28,16 @@ class Outgoing:
     key: Any
     value: Any
     request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An Outgoing record serialized, ready to hand to the producer."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str] | None
 
 
 class Runtime:
@@ -73,16 +83,23 @@ class Runtime:
             for subject in topic.subjects:
                 self.codec(subject)
 
-    def produce(self, outgoing: Outgoing, on_delivery: DeliveryCallback | None = None) -> None:
+    def encode(self, outgoing: Outgoing) -> Encoded:
+        """The record in the wire format; ContractViolation when it does not fit its contract."""
         topic = outgoing.topic
-        headers = {"request_id": outgoing.request_id} if outgoing.request_id else None
-        self.producer.produce(
+        return Encoded(
             topic.name,
-            key=self.codec(topic.key).encode(outgoing.key),
-            value=self.codec(topic.value).encode(outgoing.value),
-            headers=headers,
-            on_delivery=on_delivery,
+            self.codec(topic.key).encode(outgoing.key),
+            self.codec(topic.value).encode(outgoing.value),
+            {"request_id": outgoing.request_id} if outgoing.request_id else None,
         )
+
+    def send(self, encoded: Encoded, on_delivery: DeliveryCallback | None = None) -> None:
+        self.producer.produce(
+            encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers, on_delivery=on_delivery
+        )
+
+    def produce(self, outgoing: Outgoing, on_delivery: DeliveryCallback | None = None) -> None:
+        self.send(self.encode(outgoing), on_delivery)
 
     def consumer(self, group: str, **overrides: Any) -> Consumer:
         config = {

@@ -1,9 +1,9 @@
 """The consume-handle-produce loop every worker runs.
 
 A batch is consumed, each record decoded with the service's contract version and handed to its
-handler, the handler's outputs produced, and the batch's offsets committed only once every output is
-acknowledged by the broker: a crash at any point means the batch is handled again (at least once), so
-handlers are idempotent. A record that cannot be handled goes to its topic's dead-letter topic with
+handler inside one transaction of the service's state, the outputs produced once that transaction is
+committed, and the batch's offsets committed only once every output is acknowledged by the broker: a
+crash at any point means the batch is handled again (at least once), so handlers are idempotent. A record that cannot be handled goes to its topic's dead-letter topic with
 the reason, and the loop moves on; a failure that a retry may cure (registry or broker unreachable)
 rewinds the batch and retries it with backoff.
 """
@@ -14,9 +14,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -24,9 +25,9 @@ from contracts.manifest import Topic
 from messaging import logs
 from messaging.metrics import FAILED, IN, OUT, PROCESSING
 from messaging.registry import RegistryError
-from messaging.runtime import Runtime
+from messaging.runtime import Encoded, Runtime
 
-__all__ = ["Handler", "Incoming", "Worker"]
+__all__ = ["Handler", "Incoming", "NoState", "State", "Worker"]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,30 @@ class _Retry(Exception):
     """The batch must be handled again after a pause."""
 
 
+class State(Protocol):
+    """Where a service keeps what it decided: one transaction per batch, undoable per record."""
+
+    def batch(self) -> AbstractContextManager[object]: ...
+
+    def each(self) -> AbstractContextManager[object]: ...
+
+
+class NoState:
+    def batch(self) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def each(self) -> AbstractContextManager[object]:
+        return nullcontext()
+
+
 class Worker:
-    def __init__(self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], batch_size: int = 500) -> None:
+    def __init__(
+        self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], batch_size: int = 500,
+        state: State | None = None,
+    ) -> None:
         self.runtime = runtime
         self.group = group
+        self.state = state or NoState()
         self.handlers = {topic.name: (topic, handler) for topic, handler in handlers.items()}
         self.batch_size = batch_size
         self.assigned = threading.Event()
@@ -101,11 +122,31 @@ class Worker:
         return False
 
     def _handle(self, batch: list[Message]) -> None:
-        for message in batch:
-            topic, handler = self.handlers[message.topic()]
-            IN.labels(self.runtime.service, topic.name).inc()
-            started = time.perf_counter()
-            try:
+        """Handle a batch inside the state's transaction; send its outputs only once that is committed,
+        so no output ever announces a decision the state could still lose."""
+        ready: list[Encoded] = []
+        failed: list[tuple[Topic, Message, Exception]] = []
+        try:
+            with self.state.batch():
+                for message in batch:
+                    self._handle_one(message, ready, failed)
+        except _Retry:
+            raise
+        except Exception as error:  # the state store could not commit: nothing was sent, try again
+            raise _Retry(f"the state store failed: {error}") from error
+        for encoded in ready:
+            self.runtime.send(encoded, self._delivered)
+        for topic, message, error in failed:
+            self._dead_letter(topic, message, error)
+
+    def _handle_one(self, message: Message, ready: list[Encoded], failed: list[tuple[Topic, Message, Exception]]) -> None:
+        topic, handler = self.handlers[message.topic()]
+        IN.labels(self.runtime.service, topic.name).inc()
+        started = time.perf_counter()
+        try:
+            # Each record's changes to the state are undone if any step for it fails, so a record set
+            # aside leaves no trace (an invoice number is never used up by a request that got no invoice).
+            with self.state.each():
                 incoming = Incoming(
                     topic,
                     message.partition(),
@@ -115,16 +156,15 @@ class Worker:
                 )
                 token = logs.request_id.set(_request_id(incoming.value))
                 try:
-                    for outgoing in handler(incoming):
-                        self.runtime.produce(outgoing, self._delivered)
+                    ready.extend(self.runtime.encode(outgoing) for outgoing in handler(incoming))
                 finally:
                     logs.request_id.reset(token)
-            except RegistryError as error:
-                raise _Retry(str(error)) from None
-            except Exception as error:  # anything else is this record's fault: set it aside, carry on
-                self._dead_letter(topic, message, error)
-            finally:
-                PROCESSING.labels(self.runtime.service, topic.name).observe(time.perf_counter() - started)
+        except RegistryError as error:
+            raise _Retry(str(error)) from None
+        except Exception as error:  # anything else is this record's fault: set it aside, carry on
+            failed.append((topic, message, error))
+        finally:
+            PROCESSING.labels(self.runtime.service, topic.name).observe(time.perf_counter() - started)
 
     def _dead_letter(self, topic: Topic, message: Message, error: Exception) -> None:
         FAILED.labels(self.runtime.service, topic.name, type(error).__name__).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -53,13 +54,16 @@ def guarded(endpoint: UserEndpoint | Endpoint, *, signed_in: bool = True) -> End
     return wrapper
 
 
+WHOLE = re.compile(r"[0-9]{1,7}")  # str.isdigit() also accepts digits like "¹" that int() refuses
+
+
 def _paging(request: Request) -> tuple[int, int]:
     limit = request.query_params.get("limit", "50")
     offset = request.query_params.get("offset", "0")
     errors = []
-    if not (limit.isdigit() and 1 <= int(limit) <= 200):
+    if not (WHOLE.fullmatch(limit) and 1 <= int(limit) <= 200):
         errors.append(FieldError("limit", "must be a whole number from 1 to 200"))
-    if not (offset.isdigit() and int(offset) <= 1_000_000):
+    if not (WHOLE.fullmatch(offset) and int(offset) <= 1_000_000):
         errors.append(FieldError("offset", "must be a whole number from 0 to 1000000"))
     if errors:
         raise InvalidInput(errors)

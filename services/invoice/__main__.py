@@ -36,7 +36,7 @@ def build(runtime: Runtime) -> list[Worker]:
     store = InvoiceStore(Path(os.environ.get("INVOICE_DB_PATH", "var/db/invoice.sqlite3")))
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
     handler = make_handler(store, replies, lambda user_id: overrides.get(user_id, default), writes)
-    return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler})]
+    return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler}, state=store)]
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def build(runtime: Runtime) -> list[Worker]:
     history = History(Path(os.environ.get("SCORE_DB_PATH", "var/db/score.sqlite3")))
     return [
         # Its own consumer group: the history is built from every invoice reply, whoever else reads them.
-        Worker(runtime, os.environ.get("SCORE_HISTORY_GROUP", "score-history"), {invoices: make_history_handler(history)}),
+        Worker(runtime, os.environ.get("SCORE_HISTORY_GROUP", "score-history"), {invoices: make_history_handler(history)},
+               state=history),
         Worker(runtime, os.environ.get("SCORE_GROUP", "score-calculator"), {requests: make_request_handler(history, replies)}),
     ]
 

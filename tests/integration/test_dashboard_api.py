@@ -99,6 +99,7 @@ def test_bad_input_gets_a_clear_error_naming_the_field(client: httpx.Client) -> 
     assert client.post("/api/invoices", content=b"x" * 70_000, headers={"content-type": "application/json"}).status_code == 413
     assert client.post("/api/invoices", data={"a": "b"}).status_code == 415
     assert httpx.post(f"{DASHBOARD_URL}/api/invoices", json=TWO_ITEMS).status_code == 401
+    assert client.get("/api/invoices", params={"offset": "¹"}).status_code == 422  # a digit int() refuses
 
 
 def test_the_openapi_document_describes_every_api_route(client: httpx.Client) -> None:

@@ -1,0 +1,1 @@
+"""`make bench`: measurements against baselines taken in the same run."""

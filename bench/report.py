@@ -1,0 +1,90 @@
+"""The bench's outputs: a table on the terminal, results/bench.json, results/bench.md and two PNG plots."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["machine", "table", "write"]
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": len([line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                                     if line.startswith("processor")]),
+            "memory_gib": round(memory / 1024 / 1024, 1), "python": platform.python_version(),
+            "commit": commit, "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _row(entry: dict[str, Any]) -> list[str]:
+    baseline = entry.get("baseline")
+    return [entry["name"], f"{entry['value']} {entry['unit']}",
+            f"{baseline['value']} ({baseline['name']})" if baseline else "",
+            f"{entry['ratio']}x" if "ratio" in entry else ""]
+
+
+def table(entries: list[dict[str, Any]]) -> str:
+    rows = [["measurement", "value", "baseline (same run)", "ratio"], *(_row(e) for e in entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+
+
+def _markdown(entries: list[dict[str, Any]], host: dict[str, Any]) -> str:
+    lines = [f"Measured {host['when']} at commit {host['commit']} on {host['cores']} cores ({host['cpu']}),"
+             f" {host['memory_gib']} GiB, Python {host['python']}.", "",
+             "| measurement | value | baseline (same run) | ratio |", "|---|---|---|---|"]
+    lines += ["| " + " | ".join(_row(e)) + " |" for e in entries]
+    latency = [e for e in entries if e["name"].startswith("latency.")]
+    if latency:
+        lines += ["", "| offered rate | achieved | p50 | p95 | p99 |", "|---|---|---|---|---|"]
+        lines += [f"| {e['offered_rate']}/s | {e['achieved_rate']}/s | {e['p50_ms']} ms | {e['p95_ms']} ms |"
+                  f" {e['p99_ms']} ms |" for e in latency]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(entries: list[dict[str, Any]], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    written = []
+    latency = [e for e in entries if e["name"].startswith("latency.")]
+    if latency:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        rates = [e["offered_rate"] for e in latency]
+        for key in ("p50_ms", "p95_ms", "p99_ms"):
+            axes.plot(rates, [e[key] for e in latency], marker="o", label=key.removesuffix("_ms"))
+        axes.set(xlabel="offered rate (requests/s)", ylabel="request to reply in the browser (ms)",
+                 title="Latency through the dashboard API")
+        axes.legend()
+        figure.savefig(out / "bench-latency.png", dpi=100, bbox_inches="tight")
+        written.append(out / "bench-latency.png")
+    scaling = [e for e in entries if e["name"].startswith("pipeline.scaling.")]
+    if scaling:
+        figure, axes = plt.subplots(figsize=(6, 4))
+        axes.plot([e["workers"] for e in scaling], [e["value"] for e in scaling], marker="o", label="invoice generators")
+        axes.plot([e["workers"] for e in scaling], [e["baseline"]["value"] for e in scaling], marker="s",
+                  linestyle="--", label="raw passthrough (same run)")
+        axes.set(xlabel="invoice generator processes", ylabel="messages/s", title="Throughput against worker count")
+        axes.set_xticks([e["workers"] for e in scaling])
+        axes.legend()
+        figure.savefig(out / "bench-scaling.png", dpi=100, bbox_inches="tight")
+        written.append(out / "bench-scaling.png")
+    return written
+
+
+def write(entries: list[dict[str, Any]], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    host = machine()
+    (out / "bench.json").write_text(json.dumps({"machine": host, "measurements": entries}, indent=2) + "\n")
+    (out / "bench.md").write_text(_markdown(entries, host))
+    return [out / "bench.json", out / "bench.md", *_plots(entries, out)]
