@@ -23,6 +23,7 @@ __all__ = ["Codec", "ContractViolation", "PoisonRecord", "SchemaNotRegistered", 
 
 MAGIC = b"\x00"
 HEADER = struct.Struct(">bI")
+_unpack_header = HEADER.unpack_from
 
 
 class ContractViolation(ValueError):
@@ -76,6 +77,7 @@ class Codec:
         self.schema_id = schema_id
         self._header = HEADER.pack(0, schema_id)
         self._writers = writers
+        self._known = writers._parsed  # read without a call on the hot path; WriterSchemas fills it
         writers.remember(schema_id, self.schema)
 
     def encode(self, record: Any) -> bytes:
@@ -91,10 +93,16 @@ class Codec:
 
     def decode(self, data: bytes | None) -> Any:
         """The record as this contract version sees it; PoisonRecord when the bytes cannot be read."""
-        if data is None or len(data) < HEADER.size or data[:1] != MAGIC:
+        # One unpack checks the framing: it refuses None (TypeError) and fewer than 5 bytes (struct.error).
+        try:
+            magic, schema_id = _unpack_header(data)
+        except (TypeError, struct.error):
+            magic = -1
+        if magic != 0:
             raise PoisonRecord("not in the Confluent wire format (no magic byte and schema id)")
-        _, schema_id = HEADER.unpack_from(data)
-        writer = self._writers.get(schema_id)
+        writer = self._known.get(schema_id)
+        if writer is None:
+            writer = self._writers.get(schema_id)
         body = io.BytesIO(data)
         body.seek(HEADER.size)
         try:

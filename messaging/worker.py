@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -106,6 +107,15 @@ class Worker:
         finally:
             consumer.close()
 
+    # Looking a labelled metric up costs more than handling a small record: look each up once.
+    @cache
+    def _meters(self, topic: str) -> tuple[Any, Any]:
+        return IN.labels(self.runtime.service, topic), PROCESSING.labels(self.runtime.service, topic)
+
+    @cache
+    def _produced(self, topic: str) -> Any:
+        return OUT.labels(self.runtime.service, topic)
+
     def _next_batch(self, consumer: Consumer) -> list[Message]:
         # consume() waits for a full batch or its timeout; poll() returns the first record at once,
         # then whatever else is already fetched joins it without waiting.
@@ -141,7 +151,8 @@ class Worker:
 
     def _handle_one(self, message: Message, ready: list[Encoded], failed: list[tuple[Topic, Message, Exception]]) -> None:
         topic, handler = self.handlers[message.topic()]
-        IN.labels(self.runtime.service, topic.name).inc()
+        consumed, processing = self._meters(topic.name)
+        consumed.inc()
         started = time.perf_counter()
         try:
             # Each record's changes to the state are undone if any step for it fails, so a record set
@@ -164,7 +175,7 @@ class Worker:
         except Exception as error:  # anything else is this record's fault: set it aside, carry on
             failed.append((topic, message, error))
         finally:
-            PROCESSING.labels(self.runtime.service, topic.name).observe(time.perf_counter() - started)
+            processing.observe(time.perf_counter() - started)
 
     def _dead_letter(self, topic: Topic, message: Message, error: Exception) -> None:
         FAILED.labels(self.runtime.service, topic.name, type(error).__name__).inc()
@@ -193,7 +204,7 @@ class Worker:
         if error is not None:
             self._delivery_error = error
         else:
-            OUT.labels(self.runtime.service, message.topic()).inc()
+            self._produced(message.topic()).inc()
 
     def _flush(self) -> None:
         # Idempotent producer: an unreachable broker means retries until message.timeout.ms, then an error.
