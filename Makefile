@@ -6,13 +6,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench clean distclean schema-review
+.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench scaleout-test clean distclean schema-review
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
+
+# The shape of the local stack: BROKERS=3 runs three KRaft brokers (replication 3, min ISR 2),
+# WORKERS=N runs N invoice generators and N score calculators, DASHBOARDS=N that many dashboards.
+export BROKERS WORKERS DASHBOARDS
+ifeq ($(BROKERS),3)
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096
+endif
 
 # STACK=compose runs the same system in containers (compose/); BROKERS=3 adds two more Kafka nodes there.
 STACK ?= local
@@ -55,7 +62,7 @@ schema-review: $(VENV)/.installed
 
 # Unit tests need nothing running; everything else runs against the real broker, registry and services.
 test: up browser
-	$(PYTEST)
+	$(PYTEST) --ignore=tests/scaleout
 
 # The browser test drives Debian's chromium through Playwright; Playwright's own browser download
 # is never used (it cannot work offline).
@@ -77,6 +84,12 @@ bench: up $(VENV)/.bench
 $(VENV)/.bench: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
 	@touch $@
+
+# The scale-out tests need the bigger shape: three brokers, two of each worker, two dashboards.
+scaleout-test: $(VENV)/.installed
+	$(MAKE) down
+	$(MAKE) up BROKERS=3 WORKERS=2 DASHBOARDS=2
+	BROKERS=3 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096 $(PYTEST) tests/scaleout
 
 # Faults injected into the running stack under steady load; the table goes to results/faults.json.
 chaos: up

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import latency, pipeline, report, startup
+from bench import latency, pipeline, report, serde, startup
 
 RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))
 
@@ -15,7 +15,7 @@ def main() -> int:
     count = int(os.environ.get("BENCH_N", "100000"))
     entries = []
     steps = [
-        ("serde: ours against plain fastavro and Confluent's serializers", lambda: _serde()),
+        ("serde: ours against plain fastavro and Confluent's serializers", serde.measure),
         (f"pipeline: {count:,} waiting invoice requests, against a raw passthrough", lambda: pipeline.measure(count)),
         ("latency: the dashboard's API at 100, 500 and 1,000 requests/s", lambda: latency.measure()),
         ("stack: make up, warm", startup.measure),
@@ -28,12 +28,6 @@ def main() -> int:
     print(report.table(entries))
     print("\nwritten: " + ", ".join(str(path) for path in written))
     return 0
-
-
-def _serde() -> list[dict]:
-    from bench import serde
-
-    return serde.measure()
 
 
 if __name__ == "__main__":

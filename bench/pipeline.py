@@ -17,13 +17,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from messaging.runtime import Outgoing, Runtime
 from stack import procs
-from stack.services import SERVICES
+from stack.services import services
 
 __all__ = ["measure"]
 
 SCRATCH = "bench-passthrough"  # the baseline's output; not a contract topic, so not in the manifest
 PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
-INVOICE = next(s for s in SERVICES if s.name == "invoice")
+INVOICE = next(s for s in services() if s.name == "invoice")
 
 
 def _request(user: uuid.UUID, index: int) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def measure(count: int = 100_000, workers: tuple[int, ...] = (1, 2, 4)) -> list[
         print(f"  {n} invoice generator(s): {rates[n]:,.0f} msg/s", flush=True)
     probe.close()
     runtime.close()
-    for service in SERVICES:  # back as `make up` left them
+    for service in services():  # back as `make up` left them
         service.start()
     baseline = baselines[0]
     entries = [{"name": "pipeline.invoice", "unit": "msg/s", "value": round(rates[1]), "n": count,

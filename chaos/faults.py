@@ -11,12 +11,13 @@ from collections.abc import Callable
 
 from messaging.runtime import Runtime
 from stack import broker, procs, registry
-from stack.services import SERVICES
+from stack.services import services
 
 __all__ = ["FAULTS", "Fault"]
 
 Fault = Callable[[Runtime, str], None]  # (runtime, run marker) -> None; blocks until the fault is over
-SERVICE = {service.name: service for service in SERVICES}
+SERVICE = {service.name: service for service in services()}
+BROKER = broker.nodes(1)[0]
 
 
 def _kill(name: str) -> None:
@@ -46,9 +47,9 @@ def kill_score_calculator(runtime: Runtime, marker: str) -> None:
 
 def kill_broker(runtime: Runtime, marker: str) -> None:
     time.sleep(5)
-    _kill(broker.NAME)
+    _kill(BROKER.name)
     time.sleep(5)
-    broker.start()
+    BROKER.start()
 
 
 def stop_registry(runtime: Runtime, marker: str) -> None:

@@ -1,4 +1,4 @@
-"""The Kafka broker: one KRaft node (broker and controller) on loopback."""
+"""The Kafka brokers: one KRaft node (broker and controller) on loopback, or three in one quorum."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -18,13 +19,9 @@ from stack.fetch import kafka_libs
 from stack.java import find_java
 from stack.paths import REPO, STATE
 
-__all__ = ["NAME", "PORT", "address", "healthy", "start"]
+__all__ = ["Node", "bootstrap_servers", "nodes"]
 
-NAME = "kafka"
-PORT = 9092
-CONTROLLER_PORT = 9093
 HEAP = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")
-DATA = STATE / "kafka"
 TEMPLATES = REPO / "stack" / "conf" / "kafka"
 
 # librdkafka would log every refused connection while we poll for readiness.
@@ -33,63 +30,115 @@ _SILENT.addHandler(logging.NullHandler())
 _SILENT.propagate = False
 
 
-def address() -> str:
-    return f"127.0.0.1:{PORT}"
+@dataclass(frozen=True)
+class Node:
+    """One broker+controller. Three nodes share a cluster id and a voter list, and replicate everything
+    three times with min.insync.replicas 2; their state is kept apart from the single node's."""
+
+    id: int
+    count: int  # nodes in the cluster: 1 or 3
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.count == 1 else f"kafka-{self.id}"
+
+    @property
+    def port(self) -> int:
+        return 9092 + 2 * (self.id - 1)
+
+    @property
+    def controller_port(self) -> int:
+        return self.port + 1
+
+    @property
+    def home(self) -> Path:
+        return STATE / "kafka" if self.count == 1 else STATE / "kafka-cluster" / f"node-{self.id}"
+
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def healthy(self, timeout: float = 2.0) -> bool:
+        """The node answers a metadata request."""
+        admin = AdminClient({"bootstrap.servers": self.address(), "logger": _SILENT})
+        try:
+            admin.list_topics(timeout=timeout)
+        except Exception:  # any failure means not (yet) healthy
+            return False
+        return True
+
+    def _config(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        text = Template((TEMPLATES / "server.properties").read_text()).substitute(
+            port=self.port, controller_port=self.controller_port, data_dir=self.home / "data"
+        )
+        if self.count > 1:  # later lines win in a properties file
+            voters = ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in nodes(self.count))
+            text += (
+                f"\n# One of {self.count} nodes in one quorum.\nnode.id={self.id}\ncontroller.quorum.voters={voters}\n"
+                "offsets.topic.replication.factor=3\ntransaction.state.log.replication.factor=3\n"
+                "transaction.state.log.min.isr=2\nshare.coordinator.state.topic.replication.factor=3\n"
+                "share.coordinator.state.topic.min.isr=2\ndefault.replication.factor=3\nmin.insync.replicas=2\n"
+                # A dead node's partitions get new leaders after 3 s rather than the default 9 s.
+                "broker.session.timeout.ms=3000\nbroker.heartbeat.interval.ms=1000\n"
+            )
+        path = self.home / "server.properties"
+        path.write_text(text)
+        return path
+
+    def _format_once(self, java: Path, classpath: str, config: Path) -> None:
+        """Format the storage the first time; later starts reuse the data (it survives restarts)."""
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        result = subprocess.run(
+            [str(java), "-cp", classpath, *_log_config(), "kafka.tools.StorageTool", "format",
+             "-t", _cluster_id(self.count), "-c", str(config)],
+            capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            procs.log_file(self.name).parent.mkdir(parents=True, exist_ok=True)
+            procs.log_file(self.name).write_text(result.stdout + result.stderr)
+            raise StackError(f"formatting Kafka's storage failed; see {procs.log_file(self.name)}")
+
+    def launch(self) -> int | None:
+        """Start the node unless it runs; its pid, or None when it was running already."""
+        if procs.running_pid(self.name):
+            return None
+        java = find_java(17, "Kafka", "KAFKA_JAVA_HOME")
+        procs.require_free_ports("Kafka", self.port, self.controller_port)
+        _, libs = kafka_libs()
+        classpath = f"{libs}/*"
+        config = self._config()
+        self._format_once(java, classpath, config)
+        return procs.start(
+            self.name,
+            [str(java), *HEAP.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true", *_log_config(),
+             "-cp", classpath, "kafka.Kafka", str(config)],
+        )
+
+    def start(self) -> float:
+        """Start the node unless it runs; returns the seconds it took to become ready."""
+        pid = self.launch()
+        if pid is None:
+            return 0.0
+        return procs.wait_until(self.healthy, self.name, "the Kafka broker", 90, pid)
 
 
-def healthy(timeout: float = 2.0) -> bool:
-    """The broker answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": address(), "logger": _SILENT})
-    try:
-        admin.list_topics(timeout=timeout)
-    except Exception:  # any failure means not (yet) healthy
-        return False
-    return True
+def nodes(count: int) -> list[Node]:
+    return [Node(i, count) for i in range(1, count + 1)]
 
 
-def _config() -> Path:
-    DATA.mkdir(parents=True, exist_ok=True)
-    text = Template((TEMPLATES / "server.properties").read_text()).substitute(
-        port=PORT, controller_port=CONTROLLER_PORT, data_dir=DATA / "data"
-    )
-    path = DATA / "server.properties"
-    path.write_text(text)
-    return path
+def bootstrap_servers(count: int) -> str:
+    return ",".join(node.address() for node in nodes(count))
 
 
-def _format_once(java: Path, classpath: str, config: Path) -> None:
-    """Format the storage the first time; later starts reuse the data (it survives restarts)."""
-    if (DATA / "data" / "meta.properties").exists():
-        return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    result = subprocess.run(
-        [str(java), "-cp", classpath, *_log_config(), "kafka.tools.StorageTool", "format",
-         "-t", cluster_id, "-c", str(config)],
-        capture_output=True, text=True, timeout=120,
-    )
-    if result.returncode != 0:
-        procs.log_file(NAME).parent.mkdir(parents=True, exist_ok=True)
-        procs.log_file(NAME).write_text(result.stdout + result.stderr)
-        raise StackError(f"formatting Kafka's storage failed; see {procs.log_file(NAME)}")
+def _cluster_id(count: int) -> str:
+    """One id for every node of a cluster, made once and kept with its state."""
+    path = (STATE / "kafka" if count == 1 else STATE / "kafka-cluster") / "cluster.id"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return path.read_text().strip()
 
 
 def _log_config() -> list[str]:
     return [f"-Dlog4j2.configurationFile={TEMPLATES / 'log4j2.properties'}"]
-
-
-def start() -> float:
-    """Start the broker unless it runs; returns the seconds it took to become ready."""
-    if procs.running_pid(NAME):
-        return 0.0
-    java = find_java(17, "Kafka", "KAFKA_JAVA_HOME")
-    procs.require_free_ports("Kafka", PORT, CONTROLLER_PORT)
-    _, libs = kafka_libs()
-    classpath = f"{libs}/*"
-    config = _config()
-    _format_once(java, classpath, config)
-    pid = procs.start(
-        NAME,
-        [str(java), *HEAP.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true", *_log_config(),
-         "-cp", classpath, "kafka.Kafka", str(config)],
-    )
-    return procs.wait_until(healthy, NAME, "the Kafka broker", 90, pid)

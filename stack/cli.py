@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stack import broker, procs, registry
-from stack.services import SERVICES
+from stack.services import services
 from stack.errors import StackError
 
 __all__ = ["main"]
@@ -26,42 +26,76 @@ class Component:
     address: Callable[[], str]
 
 
-INFRASTRUCTURE = (
-    Component(broker.NAME, broker.start, broker.healthy, broker.address),
-    Component(registry.NAME, registry.start, registry.healthy, registry.address),
-)
+@dataclass(frozen=True)
+class Shape:
+    """How many of each: BROKERS (1 or 3), WORKERS (invoice and score processes), DASHBOARDS."""
+
+    brokers: int
+    workers: int
+    dashboards: int
+
+    @classmethod
+    def from_env(cls) -> Shape:
+        shape = cls(*(int(os.environ.get(name) or 1) for name in ("BROKERS", "WORKERS", "DASHBOARDS")))
+        if shape.brokers not in (1, 3) or shape.workers < 1 or shape.dashboards < 1:
+            raise StackError(f"BROKERS must be 1 or 3, WORKERS and DASHBOARDS at least 1; got {shape}")
+        return shape
+
+    def brokers_(self) -> list[broker.Node]:
+        return broker.nodes(self.brokers)
+
+    def infrastructure(self) -> list[Component]:
+        nodes = [Component(n.name, n.start, n.healthy, n.address) for n in self.brokers_()]
+        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address)]
+
+    def application(self) -> list[Component]:
+        return [Component(s.name, s.start, s.healthy, s.address) for s in services(self.workers, self.dashboards)]
 
 
-APPLICATION = tuple(Component(s.name, s.start, s.healthy, s.address) for s in SERVICES)
+def components() -> list[Component]:
+    shape = Shape.from_env()
+    return shape.infrastructure() + shape.application()
 
 
-def components() -> tuple[Component, ...]:
-    return INFRASTRUCTURE + APPLICATION
-
-
-def _start(component: Component) -> None:
-    seconds = component.start()
+def _show(name: str, seconds: float, address: str) -> None:
     state = f"ready in {seconds:4.1f} s" if seconds else "already running"
-    print(f"{component.name:<10} {state:<18} {component.address():<42} log {procs.log_file(component.name)}")
+    print(f"{name:<12} {state:<18} {address:<42} log {procs.log_file(name)}")
 
 
 def up(_: argparse.Namespace) -> int:
     began = time.monotonic()
-    for component in INFRASTRUCTURE:
-        _start(component)
+    shape = Shape.from_env()
+    # Everything started from here talks to this cluster unless told otherwise.
+    os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers(shape.brokers))
+    _start_brokers(shape.brokers_())
+    _show(registry.NAME, registry.start(), registry.address())
     print("provisioning topics and schemas from contracts/topics.toml")
-    subprocess.run([sys.executable, "-m", "contracts", "provision"], check=True)
-    for component in APPLICATION:
-        _start(component)
+    durability = {"TOPIC_REPLICATION_FACTOR": "3", "TOPIC_MIN_INSYNC_REPLICAS": "2"} if shape.brokers == 3 else {}
+    subprocess.run([sys.executable, "-m", "contracts", "provision"], check=True, env={**os.environ, **durability})
+    for component in shape.application():
+        _show(component.name, component.start(), component.address())
     print(f"up in {time.monotonic() - began:.1f} s; the dashboard is at http://127.0.0.1:8000")
     return 0
 
 
+def _start_brokers(nodes: list[broker.Node]) -> None:
+    # The nodes of a quorum are launched together: none is ready before a majority of them runs.
+    began = time.monotonic()
+    launched = {node: node.launch() for node in nodes}
+    for node, pid in launched.items():
+        ready = 0.0 if pid is None else procs.wait_until(node.healthy, node.name, "the Kafka broker", 120, pid)
+        _show(node.name, ready and time.monotonic() - began, node.address())
+
+
 def down(_: argparse.Namespace) -> int:
-    # Stop in reverse order: services before the registry, the registry before the broker it uses.
-    for component in reversed(components()):
-        stopped = procs.stop(component.name, timeout=60)
-        print(f"{component.name:<10} {'stopped' if stopped else 'was not running'}")
+    # Whatever shape was started: services first, then the registry, then the brokers it uses.
+    running = procs.running_names()
+    order = sorted(running, key=lambda name: (name.startswith("kafka"), name == registry.NAME, name))
+    for name in order:
+        procs.stop(name, timeout=60)
+        print(f"{name:<12} stopped")
+    if not running:
+        print("nothing was running")
     # Whatever lost its pid file (a crashed `up`, a deleted var/) is found by its environment marker.
     for pid in procs.leftovers():
         print(f"stopping leftover process {pid}")
@@ -74,14 +108,17 @@ def down(_: argparse.Namespace) -> int:
 
 
 def status(_: argparse.Namespace) -> int:
-    print(f"{'component':<10} {'state':<8} {'pid':>7}  {'address':<42} health")
+    print(f"{'component':<12} {'state':<8} {'pid':>7}  {'address':<42} health")
     all_well = True
-    for component in components():
+    expected = components()
+    extra = [Component(n, lambda: 0.0, lambda: True, lambda: "-") for n in procs.running_names()
+             if n not in {c.name for c in expected}]
+    for component in expected + extra:
         pid = procs.running_pid(component.name)
         health = "healthy" if pid and component.healthy() else "unhealthy" if pid else "-"
         all_well &= health == "healthy"
         state = "running" if pid else "stopped"
-        print(f"{component.name:<10} {state:<8} {pid or '-':>7}  {component.address():<42} {health}")
+        print(f"{component.name:<12} {state:<8} {pid or '-':>7}  {component.address():<42} {health}")
     return 0 if all_well else 1
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from stack.errors import StackError
 from stack.paths import LOGS, PIDS, REPO
 
-__all__ = ["leftovers", "log_file", "port_is_free", "require_free_ports", "running_pid", "start", "stop", "wait_until"]
+__all__ = ["leftovers", "log_file", "port_is_free", "require_free_ports", "running_names", "running_pid", "start", "stop", "wait_until"]
 
 
 def log_file(name: str) -> Path:
@@ -38,6 +38,11 @@ def running_pid(name: str) -> int | None:
         path.unlink(missing_ok=True)
         return None
     return pid
+
+
+def running_names() -> list[str]:
+    """Every component of ours with a live pid file."""
+    return sorted(path.stem for path in PIDS.glob("*.pid") if running_pid(path.stem))
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -40,7 +40,7 @@ def _settings() -> dict[str, str]:
         "quarkus.management.port": str(MANAGEMENT_PORT),
         # Schemas live in a Kafka topic (like Confluent's _schemas), so they survive restarts.
         "apicurio.storage.kind": "kafkasql",
-        "apicurio.kafkasql.bootstrap.servers": broker.address(),
+        "apicurio.kafkasql.bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or broker.bootstrap_servers(1),
         "apicurio.rules.global.compatibility": GLOBAL_COMPATIBILITY,
     }
 

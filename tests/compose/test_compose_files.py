@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from stack.services import services as local_stack_services
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,12 +229,8 @@ def local_provisioning_arguments() -> list[str]:
 
 @pytest.fixture(scope="module")
 def local_services() -> dict[str, dict[str, Any]]:
-    """stack/services.py's SERVICES: {name: {module, port, port_variable}}."""
-    found = {}
-    for call in _calls(ROOT / "stack" / "services.py"):
-        if ast.unparse(call.func) == "Service" and len(call.args) == 4:
-            name, module, port, variable = (ast.literal_eval(arg) for arg in call.args)
-            found[name] = {"module": module, "port": port, "port_variable": variable}
+    """The services `make up` starts in its default shape: {name: {module, port, port_variable}}."""
+    found = {s.name: {"module": s.module, "port": s.port, "port_variable": s.port_variable} for s in local_stack_services()}
     assert set(found) == {"invoice", "score", "dashboard"}, f"unexpected services in stack/services.py: {found}"
     return found
 
