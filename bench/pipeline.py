@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from messaging.runtime import Outgoing, Runtime
@@ -101,12 +101,35 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _catch_up(servers: str, groups: list[str], topic: str, deadline_s: float = 600) -> None:
+    """Wait until the restarted consumers have read the replies the bench produced, so the next
+    measurement does not queue behind them."""
+    admin = AdminClient({"bootstrap.servers": servers})
+    probe = Consumer({"bootstrap.servers": servers, "group.id": f"bench-{uuid.uuid4()}"})
+    ends = _ends(probe, topic)
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        lag = 0
+        for group in groups:
+            request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
+            committed = admin.list_consumer_group_offsets([request])[group].result().topic_partitions
+            lag += sum(max(0, ends[tp.partition] - max(tp.offset, 0)) for tp in committed)
+        print(f"  waiting for the dashboard and the score history to read the bench's replies: {lag:,} left   ",
+              end="\r", flush=True)
+        if lag == 0:
+            break
+        time.sleep(1)
+    print()
+    probe.close()
+
+
 def measure(count: int = 100_000, workers: tuple[int, ...] = (1, 2, 4)) -> list[dict[str, Any]]:
     runtime = Runtime("bench")
     admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
     if SCRATCH not in admin.list_topics(timeout=10).topics:
         admin.create_topics([NewTopic(SCRATCH, 6, 1)])[SCRATCH].result(timeout=30)
     requests = runtime.manifest.carrying("invoice_request").name
+    replies_topic = runtime.manifest.carrying("invoice_reply").name
     # The consumers of the replies would compete for the two cores; they catch up after the bench.
     for name in ("score", "dashboard", "invoice"):
         procs.stop(name)
@@ -124,6 +147,7 @@ def measure(count: int = 100_000, workers: tuple[int, ...] = (1, 2, 4)) -> list[
     runtime.close()
     for service in services():  # back as `make up` left them
         service.start()
+    _catch_up(runtime.settings.bootstrap_servers, ["dashboard", "score-history"], replies_topic)
     baseline = baselines[0]
     entries = [{"name": "pipeline.invoice", "unit": "msg/s", "value": round(rates[1]), "n": count,
                 "baseline": {"name": "raw consume-produce passthrough", "value": round(baseline)},

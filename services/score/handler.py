@@ -59,7 +59,7 @@ def make_request_handler(
             "invoices_considered": score.invoices_considered,
             "calculated_at": now,
         }
-        log.info("scored", extra={"score": score.score, "tier": score.tier})
+        log.debug("scored", extra={"score": score.score, "tier": score.tier})
         return [Outgoing(replies, {"user_id": request["user_id"]}, reply, str(request["request_id"]))]
 
     return answer
