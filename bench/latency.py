@@ -28,6 +28,7 @@ class User:
         self.sent: dict[str, float] = {}
         self.answered: dict[str, float] = {}
         self.connected = asyncio.Event()
+        self.errors = 0
 
     async def sign_up(self) -> None:
         response = await self.client.post(
@@ -36,19 +37,29 @@ class User:
         response.raise_for_status()
 
     async def listen(self) -> None:
-        async with self.client.stream("GET", "/events", timeout=None) as stream:
-            async for line in stream.aiter_lines():
-                self.connected.set()
-                if line.startswith("data: "):
-                    event = json.loads(line[6:])
-                    if event["status"] != "pending":
-                        self.answered.setdefault(event["request_id"], time.perf_counter())
+        while True:  # an overloaded server may drop the stream: reconnect, as a browser does
+            try:
+                async with self.client.stream("GET", "/events", timeout=None) as stream:
+                    async for line in stream.aiter_lines():
+                        self.connected.set()
+                        if line.startswith("data: "):
+                            event = json.loads(line[6:])
+                            if event["status"] != "pending":
+                                self.answered.setdefault(event["request_id"], time.perf_counter())
+            except httpx.HTTPError:
+                await asyncio.sleep(0.5)
 
     async def ask(self) -> None:
         began = time.perf_counter()
-        response = await self.client.post("/api/invoices", json=INVOICE)
+        try:
+            response = await self.client.post("/api/invoices", json=INVOICE)
+        except httpx.HTTPError:
+            self.errors += 1
+            return
         if response.status_code == 202:
             self.sent[response.json()["request_id"]] = began
+        else:
+            self.errors += 1
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -60,6 +71,7 @@ async def _at_rate(users: list[User], rate: float, seconds: float) -> dict[str, 
     for user in users:
         user.sent.clear()
         user.answered.clear()
+        user.errors = 0
     tasks = []
     began = time.perf_counter()
     total = int(rate * seconds)
@@ -82,6 +94,7 @@ async def _at_rate(users: list[User], rate: float, seconds: float) -> dict[str, 
         "requests": total,
         "accepted": sent,
         "answered": len(waits),
+        "errors": sum(u.errors for u in users),
         "p50_ms": round(_percentile(waits, 0.50), 1) if waits else None,
         "p95_ms": round(_percentile(waits, 0.95), 1) if waits else None,
         "p99_ms": round(_percentile(waits, 0.99), 1) if waits else None,
