@@ -10,12 +10,13 @@ Several generator processes on one host share the file; SQLite's write lock seri
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+
+from messaging.sqlite import savepoint, write_transaction
 
 __all__ = ["Decision", "InvoiceStore"]
 
@@ -50,28 +51,13 @@ class InvoiceStore:
         self._db.execute("PRAGMA synchronous=FULL")  # a decision must survive a power cut, like the broker's data
         self._db.executescript(SCHEMA)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """One write transaction for a whole batch: one disk sync instead of one per request."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return write_transaction(self._db)
 
-    @contextmanager
-    def each(self) -> Iterator[None]:
+    def each(self) -> AbstractContextManager[None]:
         """A savepoint for one request, so a request that fails after numbering gives its number back."""
-        self._db.execute("SAVEPOINT request")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK TO request")
-            self._db.execute("RELEASE request")
-            raise
-        self._db.execute("RELEASE request")
+        return savepoint(self._db)
 
     def decide(self, request_id: str, user_id: str, accepted: bool, iss_rate: Decimal) -> Decision:
         """The request's decision, made now (numbering it when accepted) unless it was made before."""

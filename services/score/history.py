@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from messaging.sqlite import write_transaction
 from services.score.scoring import InvoiceFact
 
 __all__ = ["History"]
@@ -47,16 +48,9 @@ class History:
             self._local.db = sqlite3.connect(self._path, isolation_level=None, timeout=30)
         return self._local.db
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """One transaction per batch of replies: one disk sync instead of one per reply."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return write_transaction(self._db)
 
     def each(self) -> AbstractContextManager[object]:
         return nullcontext()  # adding a fact is one statement: it happens whole or not at all
