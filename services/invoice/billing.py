@@ -74,8 +74,8 @@ class Totals:
 
 
 def digits_of(tax_id: str) -> str:
-    """Strip the usual punctuation (. / - and spaces) from a CPF or CNPJ; keep anything else."""
-    return tax_id.translate(_PUNCTUATION)
+    """Strip the usual punctuation (. / - and spaces) from a CPF or CNPJ and upper-case it; keep anything else."""
+    return tax_id.translate(_PUNCTUATION).upper()
 
 
 def is_valid_cpf(digits: str) -> bool:
@@ -84,8 +84,19 @@ def is_valid_cpf(digits: str) -> bool:
 
 
 def is_valid_cnpj(digits: str) -> bool:
-    """Whether `digits` is 14 digits with correct check digits, not all the same."""
-    return _is_valid(digits, _CNPJ_WEIGHTS)
+    """Whether `digits` is a CNPJ with correct check digits, not all the same: 14 digits, or, since July
+    2026, 12 digits or capital letters followed by 2 check digits (the alphanumeric CNPJ)."""
+    return (
+        len(digits) == 14
+        and _is_cnpj_body(digits[:12])
+        and _is_ascii_digits(digits[12:])
+        and not _all_same(digits)
+        and _check_digits_match(digits, _CNPJ_WEIGHTS)
+    )
+
+
+def _is_cnpj_body(text: str) -> bool:
+    return text.isascii() and all(c.isdigit() or "A" <= c <= "Z" for c in text)
 
 
 def _is_valid(digits: str, weights: tuple[int, ...]) -> bool:
@@ -116,7 +127,8 @@ def _check_digits_match(digits: str, weights: tuple[int, ...]) -> bool:
 
 
 def _check_digit(digits: str, weights: Sequence[int]) -> str:
-    remainder = sum(int(d) * w for d, w in zip(digits, weights)) % 11
+    # A character counts as its code point minus 48: the digit itself for 0-9, 17-42 for A-Z.
+    remainder = sum((ord(c) - 48) * w for c, w in zip(digits, weights)) % 11
     return "0" if remainder < 2 else str(11 - remainder)
 
 
@@ -148,10 +160,12 @@ def _tax_id_problems(tax_id: Any) -> list[Problem]:
     digits = digits_of(tax_id)
     if not digits:
         return [Problem(field, "must not be blank")]
-    if not _is_ascii_digits(digits):
-        return [Problem(field, "must contain only digits, dots, slashes, dashes and spaces")]
+    alphanumeric_cnpj = len(digits) == 14 and _is_cnpj_body(digits[:12]) and _is_ascii_digits(digits[12:])
+    if not (_is_ascii_digits(digits) or alphanumeric_cnpj):
+        return [Problem(field, "must contain only digits (a CNPJ also capital letters before its 2 check digits),"
+                               " dots, slashes, dashes and spaces")]
     if len(digits) not in (11, 14):
-        return [Problem(field, f"must have 11 digits (CPF) or 14 digits (CNPJ) (got {len(digits)})")]
+        return [Problem(field, f"must have 11 digits (CPF) or 14 characters (CNPJ) (got {len(digits)})")]
     kind, weights = ("CPF", _CPF_WEIGHTS) if len(digits) == 11 else ("CNPJ", _CNPJ_WEIGHTS)
     if _all_same(digits):
         return [Problem(field, f"is not a valid {kind}: all digits are the same")]

@@ -214,8 +214,8 @@ def test_one_field_can_have_several_problems() -> None:
     [
         ("", "must not be blank"),
         (" ./- ", "must not be blank"),
-        ("529.982.247-2X", "must contain only digits, dots, slashes, dashes and spaces"),
-        ("5299822472", "must have 11 digits (CPF) or 14 digits (CNPJ) (got 10)"),
+        ("529.982.247-2X", "must contain only digits (a CNPJ also capital letters before its 2 check digits), dots, slashes, dashes and spaces"),
+        ("5299822472", "must have 11 digits (CPF) or 14 characters (CNPJ) (got 10)"),
         ("111.111.111-11", "is not a valid CPF: all digits are the same"),
         ("529.982.247-52", "is not a valid CPF: wrong check digits"),
         ("00.000.000/0000-00", "is not a valid CNPJ: all digits are the same"),
@@ -443,3 +443,13 @@ def test_iss_rate_outside_zero_and_one_or_too_precise_is_rejected(text: str, mes
 @given(iss_rates)
 def test_iss_rate_round_trips_through_its_text(rate: Decimal) -> None:
     assert parse_iss_rate(str(rate)) == rate
+
+
+def test_the_alphanumeric_cnpj_of_july_2026_is_accepted_with_its_check_digits() -> None:
+    # The Receita Federal's own example: letters count as their code point minus 48 (A is 17).
+    assert is_valid_cnpj(digits_of("12.ABC.345/01DE-35"))
+    assert digits_of("12.abc.345/01de-35") == "12ABC34501DE35"
+    assert not is_valid_cnpj("12ABC34501DE36")  # a wrong check digit
+    assert not is_valid_cnpj("12ABC34501DEA5")  # check digits are always digits
+    assert validate_request({"name": "ACME", "tax_id": "12.ABC.345/01DE-35"}, [{"description": "x", "quantity": Decimal("1"), "unit_price": Decimal("1")}]) == []
+    assert not is_valid_cpf("1234567890A")  # a CPF stays digits only
