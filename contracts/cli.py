@@ -13,7 +13,8 @@ from confluent_kafka.admin import AdminClient
 from contracts.compat import MODES, check
 from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import Durability, ProvisioningError, provision
-from contracts.review import ReviewInputError, render_markdown, review, write_reports
+from contracts.report import render_markdown, write_reports
+from contracts.review import ReviewInputError, review
 from messaging.registry import Registry, RegistryError
 from messaging.settings import Settings
 
@@ -45,7 +46,7 @@ def _review(args: argparse.Namespace) -> int:
     except ReviewInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(render_markdown(result), end="")
+    print(render_markdown(result).rstrip("\n"))
     markdown, document = write_reports(result, Path(args.out) if args.out else root / "results")
     print(f"(written to {markdown} and {document})", file=sys.stderr)
     return result.exit_status

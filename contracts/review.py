@@ -10,7 +10,7 @@ Everything here takes the project root (the folder holding `contracts/`) and the
 a temporary repository as on the real one:
 
     result = review(root, "HEAD~1", registry_url=None)   # None: do not consult a registry
-    print(render_markdown(result)); write_reports(result, root / "results"); result.exit_status
+    print(render_markdown(result)); write_reports(result, root / "results")   # contracts.report
 
 Exit status: 0 when nothing breaks, 1 when a change breaks its subject's level or a published version was
 edited (or deleted); unusable input (not a git repository, unknown ref, unreadable manifest) raises
@@ -35,7 +35,7 @@ from messaging.registry import Registry, RegistryError
 
 __all__ = [
     "EDITED", "REMOVED", "Problem", "RegistryState", "Review", "ReviewInputError", "SubjectReview", "VersionReview",
-    "render_markdown", "review", "rollout", "write_reports",
+    "review", "rollout",
 ]
 
 EDITED, REMOVED = "edited", "removed"
@@ -160,10 +160,32 @@ class Review:
     def exit_status(self) -> int:
         return 1 if self.problems or self.breaking else 0
 
+    @property
+    def summary(self) -> str:
+        """One sentence: what changed and whether it may be approved."""
+        base = f"`{self.base}` ({self.base_commit[:7]})"
+        registry = self.registry
+        if not self.changed:
+            if registry.compared:
+                return f"No schema changes since {base}, and the registry at {registry.url} holds exactly what the tree publishes."
+            if registry.status == "unreachable":
+                return f"No schema changes since {base} (the registry at {registry.url} was not reachable, so it was not compared)."
+            return f"No schema changes since {base} (registry not consulted)."
+        problems, breaking = self.problems, self.breaking
+        count = f"{len(self.subjects)} subject{'s' if len(self.subjects) != 1 else ''} changed"
+        if problems or breaking:
+            what = []
+            if problems:
+                what.append(f"{len(problems)} published version{'s' if len(problems) != 1 else ''} edited or deleted")
+            if breaking:
+                what.append(f"{len(breaking)} version{'s' if len(breaking) != 1 else ''} breaking the subject's compatibility level")
+            return f"{count}: NOT approvable as is: {'; '.join(what)}."
+        return f"{count}: nothing breaks its subject's compatibility level."
+
     def to_json(self) -> dict[str, Any]:
         return {
             "base": self.base, "base_commit": self.base_commit, "registry": self.registry.to_json(),
-            "changed": self.changed, "exit_status": self.exit_status, "summary": _summary(self),
+            "changed": self.changed, "exit_status": self.exit_status, "summary": self.summary,
             "errors": [p.to_json() for p in self.problems],
             "subjects": [s.to_json() for s in self.subjects], "removed_subjects": list(self.removed_subjects),
         }
@@ -432,154 +454,3 @@ def _registry_snapshot(url: str | None, manifest: Manifest) -> tuple[RegistrySta
 
 
 # ----------------------------------------------------------------------------------------------- reports
-
-
-def write_reports(result: Review, out: Path) -> tuple[Path, Path]:
-    """Write out/schema-review.md and out/schema-review.json; returns their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    markdown, document = out / "schema-review.md", out / "schema-review.json"
-    markdown.write_text(render_markdown(result))
-    document.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
-    return markdown, document
-
-
-def _summary(result: Review) -> str:
-    base = f"`{result.base}` ({result.base_commit[:7]})"
-    registry = result.registry
-    if not result.changed:
-        if registry.compared:
-            return f"No schema changes since {base}, and the registry at {registry.url} holds exactly what the tree publishes."
-        if registry.status == "unreachable":
-            return f"No schema changes since {base} (the registry at {registry.url} was not reachable, so it was not compared)."
-        return f"No schema changes since {base} (registry not consulted)."
-    problems, breaking = result.problems, result.breaking
-    count = f"{len(result.subjects)} subject{'s' if len(result.subjects) != 1 else ''} changed"
-    if problems or breaking:
-        what = []
-        if problems:
-            what.append(f"{len(problems)} published version{'s' if len(problems) != 1 else ''} edited or deleted")
-        if breaking:
-            what.append(f"{len(breaking)} version{'s' if len(breaking) != 1 else ''} breaking the subject's compatibility level")
-        return f"{count}: NOT approvable as is: {'; '.join(what)}."
-    return f"{count}: nothing breaks its subject's compatibility level."
-
-
-def render_markdown(result: Review) -> str:
-    """The review as Markdown, for a pull request; one line when nothing differs."""
-    if not result.changed:
-        return _summary(result) + "\n"
-    lines = [f"# Schema review since `{result.base}` ({result.base_commit[:7]})", ""]
-    registry = result.registry
-    if registry.compared:
-        lines.append(f"Registry: compared with {registry.url}.")
-    elif registry.status == "unreachable":
-        lines.append(f"Registry: **not reachable**: {registry.detail}; compared with `{result.base}` only.")
-    else:
-        lines.append(f"Registry: not consulted; compared with `{result.base}` only.")
-    lines += ["", f"**{_summary(result)}**", ""]
-    if result.problems:
-        lines += ["## Errors", ""]
-        lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems]
-        lines.append("")
-    for subject in result.subjects:
-        lines += _subject_markdown(result, subject)
-    if result.removed_subjects:
-        lines += ["## Subjects no longer in the manifest", ""]
-        lines += [f"- `{name}` (its topic left `contracts/topics.toml`; the registry and the broker keep it)"
-                  for name in result.removed_subjects]
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _subject_markdown(result: Review, subject: SubjectReview) -> list[str]:
-    title = f"## `{subject.subject}`" + (" (new subject)" if subject.new_subject else "")
-    lines = [title, ""]
-    level = subject.compatibility
-    if subject.previous_level:
-        level += f" (was {subject.previous_level} at `{result.base}`)"
-    consumers = ", ".join(f"`{c}`" for c in subject.consumers) or "none"
-    lines += [
-        f"- Topic: `{subject.topic}` (schemas in `contracts/schemas/{subject.family}/`)",
-        f"- Compatibility level: {level}",
-        f"- Services affected: producer `{subject.producer}`; consumers {consumers}",
-    ]
-    if subject.versions:
-        lines.append("- Versions added: " + ", ".join(f"v{v.version} ({_origin(result, v)})" for v in subject.versions))
-    elif subject.new_subject:
-        lines.append("- New subject; every version is already registered")
-    lines.append("")
-    for note in subject.notes:
-        lines += [f"Note: {_md(note)}.", ""]
-    for problem in subject.problems:
-        said = "edited after it was published" if problem.kind == EDITED else "deleted after it was published"
-        where = f"`{result.base}`" if problem.against == "base" else "the registry"
-        lines += [f"**Error: v{problem.version} (`{problem.path}`) was {said}** (compared with {where}).", ""]
-        if problem.changes:
-            lines += [f"What changed in the published v{problem.version}:", ""] + _changes_table(problem.changes) + [""]
-    for version in subject.versions:
-        lines += _version_markdown(subject, version)
-    return lines
-
-
-def _origin(result: Review, version: VersionReview) -> str:
-    said = []
-    if version.new_since_base:
-        said.append(f"new since `{result.base}`")
-    if version.registered is False:
-        said.append("not yet registered")
-    return ", ".join(said)
-
-
-def _version_markdown(subject: SubjectReview, version: VersionReview) -> list[str]:
-    lines = [f"### v{version.version} (`{version.path}`)", ""]
-    if version.previous is None:
-        return lines + ["First version: nothing to diff or to be compatible with.", ""]
-    lines += [f"Changes from v{version.previous}:", ""]
-    lines += (_changes_table(version.changes) if version.changes else ["No field-level difference."]) + [""]
-    if version.previous == 1:
-        heading = "Compatibility with v1:"
-    else:
-        heading = (f"Compatibility with the earlier versions (the transitive modes check v1..v{version.previous},"
-                   f" the others v{version.previous}):")
-    lines += [heading, "", "| mode | verdict |", "|---|---|"]
-    for mode, verdict in version.verdicts.items():
-        mark = " (this subject's level)" if mode == version.level else ""
-        lines.append(f"| {mode}{mark} | {'compatible' if verdict.compatible else '**incompatible**'} |")
-    lines.append("")
-    if version.breaks_level:
-        lines.append(f"**Breaks the subject's level {version.level}.**")
-    else:
-        lines.append(f"Meets the subject's level {version.level}.")
-    lines += ["", f"Rollout: **{version.rollout}**.", ""]
-    reasons = _reasons(version.verdicts)
-    if reasons:
-        lines += ["Why:", "", "| field | against | direction | problem | modes |", "|---|---|---|---|---|"]
-        for reason, modes in reasons:
-            where = f"`{reason.field}`" if reason.field else f"(at `{reason.path}`)"
-            stricter = " (stricter than the registry)" if reason.stricter_than_registry else ""
-            lines.append(f"| {where} | v{reason.against} | {reason.direction} | {_md(reason.message)}{stricter} "
-                         f"| {', '.join(modes)} |")
-        lines.append("")
-    return lines
-
-
-def _reasons(verdicts: Mapping[str, compat.Verdict]) -> list[tuple[compat.Reason, list[str]]]:
-    """Each distinct reason once, with the modes that give it."""
-    found: dict[compat.Reason, list[str]] = {}
-    for mode, verdict in verdicts.items():
-        for reason in verdict.reasons:
-            found.setdefault(reason, []).append(mode)
-    return list(found.items())
-
-
-def _changes_table(changes: tuple[Change, ...]) -> list[str]:
-    lines = ["| change | field | detail |", "|---|---|---|"]
-    for change in changes:
-        where = f"`{change.path}`" if change.path else "(the record itself)"
-        lines.append(f"| {change.kind.replace('_', ' ')} | {where} | {_md(change.detail)} |")
-    return lines
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")

@@ -23,10 +23,9 @@ from contracts.review import (
     CONSUMERS_FIRST,
     PRODUCER_FIRST,
     ReviewInputError,
-    render_markdown,
     review,
-    write_reports,
 )
+from contracts.report import render_markdown, write_reports
 from messaging.registry import Registry
 from messaging.settings import Settings
 
