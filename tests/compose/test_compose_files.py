@@ -38,8 +38,8 @@ CODE_FOLDERS = ("messaging", "services", "contracts", "stack")
 KAFKA_IMAGE = "confluentinc/cp-kafka"
 REGISTRY_IMAGE = "confluentinc/cp-schema-registry"
 
-# Set on the provisioning container by the three-broker override; provisioning is to read them.
-PENDING_VARIABLES = ("TOPIC_REPLICATION_FACTOR", "TOPIC_MIN_INSYNC_REPLICAS")
+# Set on the provisioning container by the three-broker override; provisioning reads them (contracts/provision.py).
+DURABILITY_VARIABLES = ("TOPIC_REPLICATION_FACTOR", "TOPIC_MIN_INSYNC_REPLICAS")
 
 # Keys whose lists a later compose file replaces instead of extending.
 REPLACED_LISTS = {"command", "entrypoint", "test"}
@@ -392,7 +392,7 @@ def test_state_lives_in_named_volumes(config: dict[str, Any]) -> None:
 
 def test_project_services_set_only_variables_the_code_reads(config: dict[str, Any], variables_the_code_reads: set[str]) -> None:
     for name in PROJECT_SERVICES:
-        unknown = set(environment(services(config)[name])) - variables_the_code_reads - set(PENDING_VARIABLES)
+        unknown = set(environment(services(config)[name])) - variables_the_code_reads
         assert not unknown, f"{name} sets variables no code under {', '.join(CODE_FOLDERS)}/ reads: {sorted(unknown)}"
 
 
@@ -414,7 +414,7 @@ def test_every_variable_on_a_project_service_is_in_the_readme_configuration_tabl
 ) -> None:
     for name in PROJECT_SERVICES:
         undocumented = [
-            v for v in environment(services(config)[name]) if f"`{v}`" not in readme_configuration and v not in PENDING_VARIABLES
+            v for v in environment(services(config)[name]) if f"`{v}`" not in readme_configuration
         ]
         assert not undocumented, f"{name} sets variables README.md's configuration table does not document: {undocumented}"
 
@@ -422,16 +422,10 @@ def test_every_variable_on_a_project_service_is_in_the_readme_configuration_tabl
 def test_three_broker_provisioning_variables_are_read_by_the_code(
     three: dict[str, Any], variables_the_code_reads: set[str], readme_configuration: str
 ) -> None:
-    assert set(PENDING_VARIABLES) <= set(environment(services(three)["provision"]))
-    missing = [v for v in PENDING_VARIABLES if v not in variables_the_code_reads]
-    if missing:
-        pytest.skip(
-            f"{' and '.join(missing)}: set on provision by compose/compose.brokers3.yaml but not read by the code yet "
-            "(provisioning should let TOPIC_REPLICATION_FACTOR override the manifest's replication factor for every "
-            "topic and dead-letter topic, and TOPIC_MIN_INSYNC_REPLICAS add min.insync.replicas to each topic's "
-            "config); until then three brokers get topics with one replica"
-        )
-    undocumented = [v for v in PENDING_VARIABLES if f"`{v}`" not in readme_configuration]
+    assert set(DURABILITY_VARIABLES) <= set(environment(services(three)["provision"]))
+    missing = [v for v in DURABILITY_VARIABLES if v not in variables_the_code_reads]
+    assert not missing, f"{missing} are set on provision by compose/compose.brokers3.yaml but provisioning does not read them"
+    undocumented = [v for v in DURABILITY_VARIABLES if f"`{v}`" not in readme_configuration]
     assert not undocumented, f"README.md's configuration table does not document {undocumented}"
 
 
@@ -561,7 +555,7 @@ def test_three_broker_override_provisions_topics_with_replication_three_and_min_
     env = environment(services(three)["provision"])
     assert env.get("TOPIC_REPLICATION_FACTOR") == "3"
     assert env.get("TOPIC_MIN_INSYNC_REPLICAS") == "2"
-    assert not set(PENDING_VARIABLES) & set(environment(services(single)["provision"])), (
+    assert not set(DURABILITY_VARIABLES) & set(environment(services(single)["provision"])), (
         "the single broker keeps the manifest's replication factor"
     )
 
