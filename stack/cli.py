@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from stack import broker, procs, registry
@@ -90,10 +91,14 @@ def _start_brokers(nodes: list[broker.Node]) -> None:
 def down(_: argparse.Namespace) -> int:
     # Whatever shape was started: services first, then the registry, then the brokers it uses.
     running = procs.running_names()
-    order = sorted(running, key=lambda name: (name.startswith("kafka"), name == registry.NAME, name))
-    for name in order:
+    brokers = [name for name in running if name.startswith("kafka")]
+    for name in sorted(set(running) - set(brokers), key=lambda name: (name == registry.NAME, name)):
         procs.stop(name, timeout=60)
         print(f"{name:<12} stopped")
+    # The brokers of a quorum stop together: one left alone waits for a majority that is gone.
+    with ThreadPoolExecutor(max(1, len(brokers))) as pool:
+        for name, _ in zip(brokers, pool.map(lambda name: procs.stop(name, timeout=60), brokers)):
+            print(f"{name:<12} stopped")
     if not running:
         print("nothing was running")
     # Whatever lost its pid file (a crashed `up`, a deleted var/) is found by its environment marker.
