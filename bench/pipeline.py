@@ -15,6 +15,7 @@ import httpx
 from confluent_kafka import ConsumerGroupTopicPartitions, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from messaging.offsets import end_offsets
 from messaging.runtime import Outgoing, Runtime
 from stack import procs
 from stack.services import services
@@ -33,11 +34,6 @@ def _request(user: uuid.UUID, index: int) -> dict[str, Any]:
         "items": [{"description": "Consultoria", "quantity": Decimal("2.000"), "unit_price": Decimal("150.00")},
                   {"description": "Deslocamento", "quantity": Decimal("1.000"), "unit_price": Decimal("80.50")}],
     }
-
-
-def _ends(consumer: Consumer, topic: str) -> dict[int, int]:
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
 
 
 def _fill(runtime: Runtime, count: int) -> None:
@@ -77,13 +73,13 @@ def _drain(runtime: Runtime, workers: int, count: int) -> float:
     """Messages per second of `workers` invoice generator processes answering `count` waiting requests."""
     probe = Consumer({"bootstrap.servers": runtime.settings.bootstrap_servers, "group.id": f"bench-{uuid.uuid4()}"})
     replies = runtime.manifest.carrying("invoice_reply").name
-    before = sum(_ends(probe, replies).values())
+    before = sum(end_offsets(probe, replies).values())
     names = [INVOICE.name] + [f"invoice-{n}" for n in range(2, workers + 1)]
     for n, name in enumerate(names):
         env = {"HEALTH_PORT": str(INVOICE.port + 100 * n), "INSTANCE_ID": name}
         procs.start(name, [sys.executable, "-m", INVOICE.module], env=env)
     began = None
-    while began is None or sum(_ends(probe, replies).values()) - before < count:
+    while began is None or sum(end_offsets(probe, replies).values()) - before < count:
         if began is None and any(_ready(INVOICE.port + 100 * n) for n in range(workers)):
             began = time.perf_counter()
         time.sleep(0.05)
@@ -106,7 +102,7 @@ def _catch_up(servers: str, groups: list[str], topic: str, deadline_s: float = 6
     measurement does not queue behind them."""
     admin = AdminClient({"bootstrap.servers": servers})
     probe = Consumer({"bootstrap.servers": servers, "group.id": f"bench-{uuid.uuid4()}"})
-    ends = _ends(probe, topic)
+    ends = end_offsets(probe, topic)
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         lag = 0
@@ -137,7 +133,7 @@ def measure(count: int = 100_000, workers: tuple[int, ...] = (1, 2, 4)) -> list[
     rates: dict[int, float] = {}
     baselines: list[float] = []
     for run, n in enumerate(workers):
-        starts = _ends(probe, requests)
+        starts = end_offsets(probe, requests)
         _fill(runtime, count)
         baselines.append(_passthrough(runtime.settings.bootstrap_servers, requests, starts, count))
         print(f"  passthrough baseline: {baselines[-1]:,.0f} msg/s", flush=True)

@@ -29,20 +29,15 @@ def _kill(name: str) -> None:
         time.sleep(0.05)
 
 
-def kill_invoice_generator(runtime: Runtime, marker: str) -> None:
-    for _ in range(3):
-        time.sleep(4)
-        _kill("invoice")
-        time.sleep(1)
-        SERVICE["invoice"].start()
+def _kill_and_restart(name: str, times: int) -> Fault:
+    def fault(runtime: Runtime, marker: str) -> None:
+        for _ in range(times):
+            time.sleep(4)
+            _kill(name)
+            time.sleep(1)
+            SERVICE[name].start()
 
-
-def kill_score_calculator(runtime: Runtime, marker: str) -> None:
-    for _ in range(2):
-        time.sleep(4)
-        _kill("score")
-        time.sleep(1)
-        SERVICE["score"].start()
+    return fault
 
 
 def kill_broker(runtime: Runtime, marker: str) -> None:
@@ -79,8 +74,8 @@ def inject_poison(runtime: Runtime, marker: str) -> None:
 
 
 FAULTS: list[tuple[str, Fault]] = [
-    ("kill -9 the invoice generator (3 times)", kill_invoice_generator),
-    ("kill -9 the score calculator (2 times)", kill_score_calculator),
+    ("kill -9 the invoice generator (3 times)", _kill_and_restart("invoice", 3)),
+    ("kill -9 the score calculator (2 times)", _kill_and_restart("score", 2)),
     ("kill -9 the broker, then restart it", kill_broker),
     ("stop the registry for 10 s, then start it", stop_registry),
     (f"inject {POISON_PER_TOPIC} poison records per request topic", inject_poison),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
 
+from messaging.offsets import end_offsets
 from messaging.runtime import Runtime
 
 __all__ = ["Observer", "Reply"]
@@ -38,12 +39,9 @@ class Observer:
         self._dead_topics = {t.dead_letter_topic for t in manifest.topics}
         consumer = Consumer({"bootstrap.servers": self.runtime.settings.bootstrap_servers,
                              "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False})
-        starts = []
-        for name in [*self._reply_topics, *self._dead_topics]:
-            for partition in consumer.list_topics(name, timeout=10).topics[name].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
-                starts.append(TopicPartition(name, partition, high))
-        consumer.assign(starts)
+        consumer.assign([TopicPartition(name, partition, end)
+                         for name in [*self._reply_topics, *self._dead_topics]
+                         for partition, end in end_offsets(consumer, name).items()])
         self._thread = threading.Thread(target=self._run, args=(consumer,), name="observer", daemon=True)
         self._thread.start()
 

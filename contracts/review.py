@@ -31,7 +31,7 @@ from typing import Any
 from contracts import compat
 from contracts.diff import Change, field_diff
 from contracts.manifest import Manifest, ManifestError, SchemaVersion, Subject, Topic, load_manifest
-from messaging.registry import Registry, RegistryError
+from messaging.registry import Registry, RegistryError, same_schema
 
 __all__ = [
     "EDITED", "REMOVED", "Problem", "RegistryState", "Review", "ReviewInputError", "SubjectReview", "VersionReview",
@@ -253,12 +253,12 @@ def _subject(
                 f"{subject.name} version {number}: {path} was published at `{base.ref}` and has been deleted;"
                 " published versions are immutable, restore it",
             ))
-        elif not _same(text, tree[number].text):
+        elif not same_schema(text, tree[number].text):
             problems.append(_edited(root, subject, tree[number], text, "base", f"`{base.ref}`"))
     if registered is not None:
         edited = {p.version for p in problems}
         for number, text in sorted(registered.items()):
-            if number in tree and number not in edited and not _same(text, tree[number].text):
+            if number in tree and number not in edited and not same_schema(text, tree[number].text):
                 problems.append(_edited(root, subject, tree[number], text, "registry", "what the registry holds"))
         extra = sorted(number for number in registered if number not in tree)
         if extra:
@@ -326,14 +326,6 @@ def _edited(root: Path, subject: Subject, published: SchemaVersion, held: Any, a
         f" v{subject.latest.version + 1}.avsc instead",
         changes,
     )
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Compare schemas as parsed JSON, never as strings (registries reformat them)."""
-    try:
-        return (json.loads(a) if isinstance(a, str) else a) == (json.loads(b) if isinstance(b, str) else b)
-    except ValueError:
-        return a == b
 
 
 def _relative(root: Path, path: Path) -> str:

@@ -21,8 +21,12 @@ class IncompatibleSchema(RegistryError):
 
 
 def same_schema(a: str | dict[str, Any], b: str | dict[str, Any]) -> bool:
-    """Registries reformat schema text (Apicurio compacts it): compare the parsed JSON, never the strings."""
-    return (json.loads(a) if isinstance(a, str) else a) == (json.loads(b) if isinstance(b, str) else b)
+    """Registries reformat schema text (Apicurio compacts it): compare the parsed JSON, never the strings
+    (text that is not JSON at all is compared as it is)."""
+    try:
+        return (json.loads(a) if isinstance(a, str) else a) == (json.loads(b) if isinstance(b, str) else b)
+    except ValueError:
+        return a == b
 
 
 class Registry:

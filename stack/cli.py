@@ -42,11 +42,11 @@ class Shape:
             raise StackError(f"BROKERS must be 1 or 3, WORKERS and DASHBOARDS at least 1; got {shape}")
         return shape
 
-    def brokers_(self) -> list[broker.Node]:
+    def nodes(self) -> list[broker.Node]:
         return broker.nodes(self.brokers)
 
     def infrastructure(self) -> list[Component]:
-        nodes = [Component(n.name, n.start, n.healthy, n.address) for n in self.brokers_()]
+        nodes = [Component(n.name, n.start, n.healthy, n.address) for n in self.nodes()]
         return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address)]
 
     def application(self) -> list[Component]:
@@ -68,7 +68,7 @@ def up(_: argparse.Namespace) -> int:
     shape = Shape.from_env()
     # Everything started from here talks to this cluster unless told otherwise.
     os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers(shape.brokers))
-    _start_brokers(shape.brokers_())
+    _start_brokers(shape.nodes())
     _show(registry.NAME, registry.start(), registry.address())
     print("provisioning topics and schemas from contracts/topics.toml")
     durability = {"TOPIC_REPLICATION_FACTOR": "3", "TOPIC_MIN_INSYNC_REPLICAS": "2"} if shape.brokers == 3 else {}

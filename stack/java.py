@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from stack.errors import StackError
@@ -38,6 +39,7 @@ def _candidates(home_variable: str) -> list[Path]:
     return [java for java in dict.fromkeys(found) if java.is_file() and os.access(java, os.X_OK)]
 
 
+@cache  # three brokers ask for the same java: probe the candidates once
 def find_java(minimum: int, needed_by: str, home_variable: str) -> Path:
     """The first java of at least `minimum`, looking at `home_variable`, JAVA_HOME, PATH, then the JVM folders."""
     seen = []

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from messaging.runtime import Runtime
 from services.dashboard import api, pages
 from services.dashboard.actions import BadBody
-from services.dashboard.bus import DELIVERY_TIMEOUT_MS, Bus
+from services.dashboard.bus import Bus
 from services.dashboard.db import Database
 from services.dashboard.events import Hub
 from services.dashboard.settings import DashboardSettings
@@ -70,16 +70,15 @@ async def bad_body(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status)
 
 
-def create_app(settings: DashboardSettings | None = None, runtime: Runtime | None = None) -> Starlette:
-    settings = settings or DashboardSettings.from_env()
+def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
+    """The app; `runtime` is made (and its contracts resolved) before, so start-up fails in one sentence."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database)
         hub = Hub()
         bus = Bus(
-            runtime or Runtime("dashboard", producer_overrides={"message.timeout.ms": DELIVERY_TIMEOUT_MS}),
-            db, hub, settings.consumer_group,
+            runtime, db, hub, settings.consumer_group,
         )
         app.state.db, app.state.hub, app.state.bus = db, hub, bus
         bus.start(asyncio.get_running_loop())

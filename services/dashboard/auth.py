@@ -42,11 +42,12 @@ def log_out(request: Request) -> None:
 
 
 def current_user(request: Request) -> User | None:
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, str):
-        return None
-    db: Database = request.app.state.db
-    return db.user(user_id)
+    """The signed-in user, looked up once per request (a page and its layout both ask)."""
+    if not hasattr(request.state, "user"):
+        user_id = request.session.get("user_id")
+        db: Database = request.app.state.db
+        request.state.user = db.user(user_id) if isinstance(user_id, str) else None
+    return request.state.user  # type: ignore[no-any-return]
 
 
 def csrf_token(request: Request) -> str:

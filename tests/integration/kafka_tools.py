@@ -10,6 +10,7 @@ from typing import Any
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from contracts.manifest import Topic
+from messaging.offsets import end_offsets
 from messaging.runtime import Runtime
 
 __all__ = ["Tail"]
@@ -26,12 +27,9 @@ class Tail:
             "group.id": f"test-tail-{uuid.uuid4()}",
             "enable.auto.commit": False,
         })
-        partitions = self.consumer.list_topics(topic_name, timeout=10).topics[topic_name].partitions
-        starts = []
-        for partition in partitions:
-            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic_name, partition), timeout=10)
-            starts.append(TopicPartition(topic_name, partition, high))
-        self.consumer.assign(starts)
+        self.consumer.assign(
+            [TopicPartition(topic_name, p, end) for p, end in end_offsets(self.consumer, topic_name).items()]
+        )
 
     def messages(self, wanted: Callable[[Message], bool], count: int = 1, timeout: float = 20) -> list[Message]:
         found: list[Message] = []
