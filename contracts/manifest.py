@@ -60,7 +60,8 @@ class Topic:
     producer: str
     consumers: tuple[str, ...]
     config: dict[str, str]
-    dead_letter_topic: str
+    dead_letter_topic: str | None  # None for a changelog, which only its own worker reads
+    changelog_of: str | None = None  # for a changelog: the source topic whose partitions' state it holds
 
     @property
     def subjects(self) -> tuple[Subject, Subject]:
@@ -136,10 +137,24 @@ def _topic(entry: dict[str, Any], schemas: Path) -> Topic:
             producer=entry["producer"],
             consumers=tuple(entry["consumers"]),
             config=_config(entry),
-            dead_letter_topic=entry["dead_letter_topic"],
+            dead_letter_topic=entry.get("dead_letter_topic") if "changelog_of" in entry else entry["dead_letter_topic"],
+            changelog_of=entry.get("changelog_of"),
         )
     except KeyError as missing:
         raise ManifestError(f"topic {name}: missing {missing.args[0]!r}") from None
+
+
+def _check_changelog(changelog: Topic, by_name: dict[str, Topic]) -> None:
+    """A changelog's partition p holds the state of its source's partition p, and a restore needs only
+    the newest entry per key: so the same partition count, and compaction."""
+    source = by_name.get(changelog.changelog_of or "")
+    if source is None:
+        raise ManifestError(f"changelog {changelog.name}: changelog_of names no topic of the manifest ({changelog.changelog_of!r})")
+    if source.partitions != changelog.partitions:
+        raise ManifestError(f"changelog {changelog.name} has {changelog.partitions} partitions, its source"
+                            f" {source.name} {source.partitions}: they must be equal")
+    if changelog.config.get("cleanup.policy") != "compact":
+        raise ManifestError(f"changelog {changelog.name} must be compacted (cleanup.policy = \"compact\")")
 
 
 def _config(entry: dict[str, Any]) -> dict[str, str]:
@@ -152,9 +167,12 @@ def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
     with path.open("rb") as handle:
         document = tomllib.load(handle)
     topics = tuple(_topic(entry, path.parent / "schemas") for entry in document.get("topic", []))
-    names = [topic.name for topic in topics] + [topic.dead_letter_topic for topic in topics]
+    names = [topic.name for topic in topics] + [t.dead_letter_topic for t in topics if t.dead_letter_topic]
     if len(set(names)) != len(names):
         raise ManifestError(f"{path}: a topic name is used twice")
+    for topic in topics:
+        if topic.changelog_of is not None:
+            _check_changelog(topic, {t.name: t for t in topics})
     try:
         dead = document["dead_letters"]
         dead_letters = DeadLetters(int(dead["partitions"]), int(dead["replication_factor"]), _config(dead))

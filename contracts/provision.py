@@ -55,8 +55,9 @@ def provision(
     changes = 0
     for topic in manifest.topics:
         changes += _topic(admin, report, topic.name, topic.partitions, *durability.apply(topic.replication_factor, topic.config))
-        changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions,
-                          *durability.apply(dead.replication_factor, dead.config))
+        if topic.dead_letter_topic:
+            changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions,
+                              *durability.apply(dead.replication_factor, dead.config))
     changes += sum(_subject(subject, registry, report) for subject in manifest.subjects)
     return changes
 

@@ -89,10 +89,10 @@ def replay(settings: Settings, letters: list[DeadLetter]) -> int:
 
 
 def _dead_letter_topics(manifest: Manifest, source: str | None) -> list[str]:
-    topics = [t for t in manifest.topics if source in (None, t.name)]
+    topics = [t for t in manifest.topics if t.dead_letter_topic and source in (None, t.name)]
     if not topics:
         raise SystemExit(f"error: {source!r} is not a topic in the manifest")
-    return [t.dead_letter_topic for t in topics]
+    return [t.dead_letter_topic for t in topics if t.dead_letter_topic]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-__all__ = ["FAILED", "IN", "OUT", "PROCESSING", "serve_health"]
+__all__ = ["FAILED", "IN", "OUT", "PROCESSING", "RESTORED", "RESTORE_SECONDS", "TRANSACTIONS", "serve_health"]
 
 IN = Counter("messages_in", "Messages consumed", ["service", "topic"])
 OUT = Counter("messages_out", "Messages produced", ["service", "topic"])
@@ -17,10 +18,20 @@ PROCESSING = Histogram(
     "processing_seconds", "Time to handle one consumed message", ["service", "topic"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+TRANSACTIONS = Counter("transactions", "Kafka transactions ended, by outcome", ["service", "outcome"])
+RESTORED = Counter("state_restored_entries", "Changelog entries applied while restoring state", ["service", "changelog"])
+RESTORE_SECONDS = Histogram(
+    "state_restore_seconds", "Time to restore one partition's state from its changelog", ["service", "changelog"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
 
 
-def serve_health(port: int, ready: Callable[[], bool], host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Serve /healthz (alive), /readyz (ready: 200 or 503) and /metrics on a daemon thread."""
+def serve_health(port: int, ready: Callable[[], bool], host: str | None = None) -> ThreadingHTTPServer:
+    """Serve /healthz (alive), /readyz (ready: 200 or 503) and /metrics on a daemon thread.
+
+    It listens on `host`, else HEALTH_HOST, else loopback only: a container sets 0.0.0.0 so its
+    platform's probes and scrapers reach it, while a process on a shared machine exposes nothing.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
@@ -44,6 +55,6 @@ def serve_health(port: int, ready: Callable[[], bool], host: str = "127.0.0.1") 
         def log_message(self, *_: object) -> None:  # scrapes every few seconds would drown the logs
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host or os.environ.get("HEALTH_HOST") or "127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server

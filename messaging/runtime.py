@@ -28,6 +28,7 @@ class Outgoing:
     key: Any
     value: Any
     request_id: str | None = None
+    partition: int | None = None  # None: chosen from the key (a changelog names its partition)
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,16 @@ class Encoded:
     """An Outgoing record serialized, ready to hand to the producer."""
 
     topic: str
-    key: bytes
-    value: bytes
-    headers: dict[str, str] | None
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str] | list[tuple[str, bytes]] | None
+    partition: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Roughly what the producer counts against message.max.bytes."""
+        headers = self.headers.items() if isinstance(self.headers, dict) else self.headers or []
+        return len(self.key or b"") + len(self.value or b"") + sum(len(k) + len(v or b"") for k, v in headers)
 
 
 class Runtime:
@@ -54,18 +62,33 @@ class Runtime:
         self.registry = Registry(self.settings.registry_url)
         self.writers = WriterSchemas(self.registry)
         self._codecs: dict[str, Codec] = {}
-        self.producer = Producer(
-            {
-                "bootstrap.servers": self.settings.bootstrap_servers,
-                "client.id": service,
-                # Idempotent with acks=all: a retry never duplicates, an ack means every in-sync replica has it.
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "compression.type": "lz4",
-                **(producer_overrides or {}),
-            }
-        )
+        self.producer = Producer({**self.producer_config(), **(producer_overrides or {})})
+
+    def producer_config(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.settings.bootstrap_servers,
+            "client.id": self.service,
+            # Idempotent with acks=all: a retry never duplicates, an ack means every in-sync replica has it.
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            # Java's partitioner, so a user's records land on the same partition whichever client wrote
+            # them: the request, reply and changelog topics are co-partitioned by user.
+            "partitioner": "murmur2_random",
+        }
+
+    def transactional_producer(self, transactional_id: str) -> Producer:
+        """A producer whose writes become visible together with consumer offsets, or not at all."""
+        producer = Producer({
+            **self.producer_config(),
+            "transactional.id": transactional_id,
+            # A transaction left open by a dead or cut-off process is aborted by the broker after this,
+            # which is also how long a new owner of its partitions may wait to restore their state.
+            "transaction.timeout.ms": 10000,
+        })
+        producer.init_transactions(30)
+        return producer
 
     def codec(self, subject: Subject) -> Codec:
         """The subject's codec at the version this service is built against (the newest unless pinned)."""
@@ -91,22 +114,27 @@ class Runtime:
             self.codec(topic.key).encode(outgoing.key),
             self.codec(topic.value).encode(outgoing.value),
             {"request_id": outgoing.request_id} if outgoing.request_id else None,
+            outgoing.partition,
         )
 
-    def send(self, encoded: Encoded, on_delivery: DeliveryCallback | None = None) -> None:
-        self.producer.produce(
-            encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers, on_delivery=on_delivery
+    def send(self, encoded: Encoded, on_delivery: DeliveryCallback | None = None, producer: Producer | None = None) -> None:
+        extra = {} if encoded.partition is None else {"partition": encoded.partition}
+        (producer or self.producer).produce(
+            encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers, on_delivery=on_delivery,
+            **extra,
         )
 
     def produce(self, outgoing: Outgoing, on_delivery: DeliveryCallback | None = None) -> None:
         self.send(self.encode(outgoing), on_delivery)
 
     def consumer(self, group: str, **overrides: Any) -> Consumer:
+        """A member of `group`; it sees only committed records (what aborted transactions wrote never shows)."""
         config = {
             "bootstrap.servers": self.settings.bootstrap_servers,
             "group.id": group,
             "client.id": self.service,
-            # Offsets are committed by hand, only after the outputs of a batch are acknowledged.
+            "isolation.level": "read_committed",
+            # Offsets are committed by hand (by the worker's transactions).
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "cooperative-sticky",
@@ -118,6 +146,17 @@ class Runtime:
             # Static membership: a restarted instance takes its partitions back at once, no rebalance.
             config["group.instance.id"] = f"{group}/{self.settings.instance_id}"
         return Consumer({**config, **overrides})
+
+    def reader(self, **overrides: Any) -> Consumer:
+        """A consumer assigned to partitions by hand, outside any group's membership; committed records only."""
+        return Consumer({
+            "bootstrap.servers": self.settings.bootstrap_servers,
+            "group.id": f"{self.service}-reader",  # never joined nor committed to: librdkafka asks for one
+            "client.id": self.service,
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            **overrides,
+        })
 
     def close(self) -> None:
         self.producer.flush(30)

@@ -51,7 +51,7 @@ class WriterSchemas:
         if schema_id not in self._parsed:
             text = self.registry.schema_by_id(schema_id)
             if text is None:
-                raise PoisonRecord(f"unknown schema id {schema_id}: the registry has no such schema")
+                raise PoisonRecord(f"names schema id {schema_id}, which the registry does not have")
             with self._lock:
                 self._parsed[schema_id] = fastavro.parse_schema(json.loads(text))
         return self._parsed[schema_id]
@@ -77,7 +77,7 @@ class Codec:
         self.schema_id = schema_id
         self._header = HEADER.pack(0, schema_id)
         self._writers = writers
-        self._known = writers._parsed  # read without a call on the hot path; WriterSchemas fills it
+        self._readable: dict[int, Any] = {schema_id: self.schema}  # writer schemas checked to be this record
         writers.remember(schema_id, self.schema)
 
     def encode(self, record: Any) -> bytes:
@@ -92,17 +92,20 @@ class Codec:
         return buffer.getvalue()
 
     def decode(self, data: bytes | None) -> Any:
-        """The record as this contract version sees it; PoisonRecord when the bytes cannot be read."""
+        """The record as this contract version sees it; PoisonRecord, saying in words what is wrong, when the
+        bytes cannot be read (the caller names the part: "the key ...", "the value ...")."""
         # One unpack checks the framing: it refuses None (TypeError) and fewer than 5 bytes (struct.error).
         try:
             magic, schema_id = _unpack_header(data)
-        except (TypeError, struct.error):
-            magic = -1
+        except TypeError:
+            raise PoisonRecord("is missing (null, as in a tombstone)") from None
+        except struct.error:
+            raise PoisonRecord(f"is {len(data or b'')} bytes, too short for the Confluent wire format"
+                               " (a zero byte, a 4-byte schema id, then the Avro body)") from None
         if magic != 0:
-            raise PoisonRecord("not in the Confluent wire format (no magic byte and schema id)")
-        writer = self._known.get(schema_id)
-        if writer is None:
-            writer = self._writers.get(schema_id)
+            raise PoisonRecord(f"is not in the Confluent wire format: it starts with byte 0x{data[0]:02x}"  # type: ignore[index]
+                               " where a zero byte and a 4-byte schema id were expected")
+        writer = self._readable.get(schema_id) or self._writer(schema_id)
         body = io.BytesIO(data)
         body.seek(HEADER.size)
         try:
@@ -110,7 +113,24 @@ class Codec:
                 body, writer, None if schema_id == self.schema_id else self.schema
             )
         except Exception as error:  # truncated or mismatched bytes surface as assorted exceptions
-            raise PoisonRecord(f"bytes do not match schema id {schema_id}: {type(error).__name__}: {error}") from None
-        if body.tell() != len(data):
-            raise PoisonRecord(f"bytes do not match schema id {schema_id}: {len(data) - body.tell()} bytes left over")
+            raise PoisonRecord(f"does not match schema id {schema_id} of {self.subject}"
+                               f" ({type(error).__name__}: {_first_line(error)})") from None
+        if body.tell() != len(data):  # type: ignore[arg-type]
+            raise PoisonRecord(f"does not match schema id {schema_id} of {self.subject}:"
+                               f" {len(data) - body.tell()} bytes left over after the record")  # type: ignore[arg-type]
         return record
+
+    def _writer(self, schema_id: int) -> Any:
+        """A writer schema seen for the first time: it must be a version of the same record."""
+        writer = self._writers.get(schema_id)
+        if writer.get("name") != self.schema.get("name"):
+            raise PoisonRecord(f"was written with schema id {schema_id} ({writer.get('name')}), which is not a"
+                               f" version of {self.subject} ({self.schema.get('name')})")
+        self._readable[schema_id] = writer
+        return writer
+
+
+def _first_line(error: Exception) -> str:
+    """fastavro's messages can embed whole schemas: the first line, cut short, is the useful part."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -24,6 +24,15 @@ log = logging.getLogger(__name__)
 STARTUP_ERRORS = (RegistryError, SchemaNotRegistered, SettingsError, KafkaException, LookupError, OSError)
 
 
+def _broker_reachable(runtime: Runtime) -> bool:
+    """Whether a broker answers a metadata request now: not ready while cut off, even with partitions."""
+    try:
+        runtime.producer.list_topics(timeout=1.0)
+    except KafkaException:
+        return False
+    return True
+
+
 def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_port: int) -> int:
     """Build the service's workers and run them until SIGTERM or SIGINT; returns the exit status.
 
@@ -34,7 +43,8 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_
     try:
         runtime = Runtime(name)
         workers = build(runtime)
-        server = serve_health(health_port, ready=lambda: all(w.assigned.is_set() for w in workers))
+        server = serve_health(health_port, ready=lambda: all(w.assigned.is_set() for w in workers)
+                              and _broker_reachable(runtime))
     except STARTUP_ERRORS as error:
         print(f"{name} cannot start: {error}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["Settings", "SettingsError", "env_int"]
 
@@ -39,12 +40,15 @@ class Settings:
     registry_url: str
     contract_versions: dict[str, int] = field(default_factory=dict)
     instance_id: str | None = None
+    state_dir: Path = Path("var/state")  # a worker's partition stores; never shared between processes
 
     @classmethod
     def from_env(cls) -> Settings:
+        instance_id = os.environ.get("INSTANCE_ID") or None
         return cls(
             bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             registry_url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
             contract_versions=_pins(os.environ.get("CONTRACT_VERSIONS", "")),
-            instance_id=os.environ.get("INSTANCE_ID") or None,
+            instance_id=instance_id,
+            state_dir=Path(os.environ.get("STATE_DIR") or Path("var/state") / (instance_id or "default")),
         )

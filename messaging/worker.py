@@ -1,36 +1,49 @@
-"""The consume-handle-produce loop every worker runs.
+"""The consume-transform-produce loop every worker runs, exactly once, with Kafka transactions.
 
-A batch is consumed, each record decoded with the service's contract version and handed to its
-handler inside one transaction of the service's state, the outputs produced once that transaction is
-committed, and the batch's offsets committed only once every output is acknowledged by the broker: a
-crash at any point means the batch is handled again (at least once), so handlers are idempotent. A record that cannot be handled goes to its topic's dead-letter topic with
-the reason, and the loop moves on; a failure that a retry may cure (registry or broker unreachable)
-rewinds the batch and retries it with backoff.
+A batch is consumed and handled record by record; each record's outputs, its changes to the
+partition's state (as changelog entries) or its dead letter are produced inside one Kafka transaction
+per batch, which also carries the batch's consumer offsets (with the group's metadata, so a member
+that lost its partitions is fenced). Either all of that becomes visible to read_committed readers, or
+none of it does and the batch is handled again from the same offsets against the same state.
+
+Containment: whatever goes wrong with one record (undecodable bytes, a handler error, an output the
+broker would refuse) sets that record aside as a dead letter and the loop goes on; only failures
+that a retry may cure (registry or broker unreachable, a transaction the broker aborted) rewind the
+batch, with backoff.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from contracts.manifest import Topic
 from messaging import logs
-from messaging.metrics import FAILED, IN, OUT, PROCESSING
+from messaging.metrics import FAILED, IN, OUT, PROCESSING, TRANSACTIONS
 from messaging.registry import RegistryError
-from messaging.runtime import Encoded, Runtime
+from messaging.runtime import Encoded, Outgoing, Runtime
+from messaging.serde import PoisonRecord
+from messaging.state import PartitionState
+from messaging.stores import StateSpec, Stores
 
-__all__ = ["Handler", "Incoming", "NoState", "State", "Worker"]
+__all__ = ["Handler", "Incoming", "RecordTooLarge", "StateSpec", "Worker"]
 
 log = logging.getLogger(__name__)
+
+# What the producer refuses (librdkafka's message.max.bytes default), less room for the record's framing.
+MAX_RECORD_BYTES = 1_000_000 - 1024
+# Headers of a dead letter whose original does not fit beside them: it keeps only its coordinates.
+DEAD_LETTER_HEADER_BYTES = 4000
 
 
 @dataclass(frozen=True)
@@ -38,64 +51,71 @@ class Incoming:
     topic: Topic
     partition: int
     offset: int
-    key: Any
+    key: Any  # None when the key could not be read: key_problem says why
     value: Any
+    state: Any = None  # the PartitionState of this partition, for a worker that keeps state
+    key_problem: str | None = None
 
 
-Handler = Callable[[Incoming], Iterable[Any]]
+Handler = Callable[[Incoming], Iterable[Outgoing]]
+
+
+class RecordTooLarge(ValueError):
+    """An output the broker would refuse for its size."""
 
 
 class _Retry(Exception):
     """The batch must be handled again after a pause."""
 
 
-class State(Protocol):
-    """Where a service keeps what it decided: one transaction per batch, undoable per record."""
-
-    def batch(self) -> AbstractContextManager[object]: ...
-
-    def each(self) -> AbstractContextManager[object]: ...
-
-
-class NoState:
-    def batch(self) -> AbstractContextManager[object]:
-        return nullcontext()
-
-    def each(self) -> AbstractContextManager[object]:
-        return nullcontext()
-
-
 class Worker:
+    """One consumer group's loop.
+
+    `state` gives the worker a store per owned partition, backed by a changelog. `after` maps a topic to
+    another that is co-partitioned with it: a record of the first is handled only once the second's
+    partition of the same number has been read to where it ended when the record was handled (so an
+    answer counts everything written there before the question was asked).
+    """
+
     def __init__(
-        self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], batch_size: int = 500,
-        state: State | None = None,
+        self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], *, state: StateSpec | None = None,
+        state_dir: Path | None = None, after: Mapping[Topic, Topic] | None = None, batch_size: int = 500,
     ) -> None:
         self.runtime = runtime
         self.group = group
-        self.state = state or NoState()
         self.handlers = {topic.name: (topic, handler) for topic, handler in handlers.items()}
         self.batch_size = batch_size
+        self.after = {first.name: second.name for first, second in (after or {}).items()}
+        self.stores = Stores(runtime, state, runtime.settings.state_dir / group) if state else None
         self.assigned = threading.Event()
+        self.transactional_id = f"{group}/{runtime.settings.instance_id or uuid.uuid4()}"
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+        self._reached: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset read up to, for `after`
+        self._changelog_next: dict[int, int] = {}  # partition -> next changelog offset, from delivery reports
         self._delivery_error: KafkaError | None = None
+
+    # -- the loop -------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished and committed before closing."""
-        consumer = self.runtime.consumer(self.group)
-        consumer.subscribe(
-            list(self.handlers),
-            on_assign=lambda *_: self.assigned.set(),
-            on_lost=lambda *_: log.warning("partitions lost", extra={"group": self.group}),
-        )
+        self._producer = self.runtime.transactional_producer(self.transactional_id)
+        overrides: dict[str, Any] = {}
+        if self.after:
+            # Range assignment gives one member partition p of every topic it reads; end-of-partition
+            # events tell how far a partition has been read even when its last records were markers.
+            overrides = {"partition.assignment.strategy": "range", "enable.partition.eof": True}
+        consumer = self._consumer = self.runtime.consumer(self.group, **overrides)
+        consumer.subscribe(list(self.handlers), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_revoke)
         backoff = 0.5
         try:
             while not stop.is_set():
-                batch = [m for m in self._next_batch(consumer) if self._usable(m)]
+                batch = self._next_batch(consumer)
                 if not batch:
-                    self.runtime.producer.poll(0)
                     continue
                 try:
-                    self._handle(batch)
-                    self._flush()
+                    self._transact(consumer, batch)
                 except _Retry as reason:
                     log.warning("retrying a batch: %s", reason, extra={"group": self.group, "backoff_s": backoff})
                     _rewind(consumer, batch)
@@ -103,9 +123,122 @@ class Worker:
                     backoff = min(backoff * 2, 10.0)
                     continue
                 backoff = 0.5
-                _commit(consumer, batch)
         finally:
             consumer.close()
+            if self.stores:
+                self.stores.close()
+
+    def _next_batch(self, consumer: Consumer) -> list[Message]:
+        # consume() waits for a full batch or its timeout; poll() returns the first record at once,
+        # then whatever else is already fetched joins it without waiting.
+        first = consumer.poll(0.5)
+        if first is None:
+            return []
+        return [m for m in (first, *consumer.consume(self.batch_size - 1, timeout=0)) if self._usable(m)]
+
+    def _usable(self, message: Message) -> bool:
+        """Records, and end-of-partition events (kept in their place: they say how far a partition was read)."""
+        error = message.error()
+        if error is None or error.code() == KafkaError._PARTITION_EOF:
+            return True
+        log.warning("consumer error: %s", error, extra={"group": self.group})
+        return False
+
+    # -- one batch, one transaction --------------------------------------------------------------------
+
+    def _transact(self, consumer: Consumer, batch: list[Message]) -> None:
+        handled: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset handled
+        waiting: dict[tuple[str, int], int] = {}  # (topic, partition) -> first offset put off (see `after`)
+        ends: dict[int, int] = {}
+        touched: dict[int, PartitionState] = {}
+        reached = dict(self._reached)
+        try:
+            if self._producer is None:  # the last one was fenced and its replacement could not start
+                self._producer = self.runtime.transactional_producer(self.transactional_id)
+            producer = self._producer
+            producer.begin_transaction()
+            for message in batch:
+                where = (message.topic(), message.partition())
+                if message.error() is not None:  # end of partition: everything before it has been handled
+                    self._reach(*where, message.offset())
+                    continue
+                if where in waiting or not self._may_handle(message, ends):
+                    waiting.setdefault(where, message.offset())
+                    continue
+                if self.stores:
+                    touched[message.partition()] = self.stores[message.partition()]
+                self._handle(message)
+                handled[where] = message.offset()
+                self._reach(*where, message.offset() + 1)
+            offsets = [TopicPartition(t, p, o + 1) for (t, p), o in handled.items()]
+            if offsets:
+                producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+            self._commit(producer)
+        except (KafkaException, RegistryError, sqlite3.Error, _Retry) as error:
+            self._reached = reached
+            self._abandon(touched.values(), error)
+            raise _Retry(str(error)) from None
+        TRANSACTIONS.labels(self.runtime.service, "committed").inc()
+        for partition, store in touched.items():
+            try:
+                store.commit(self._changelog_next.get(partition))
+            except sqlite3.Error as error:  # the changelog has the batch: restore the local copy from it
+                log.warning("could not keep a store's batch locally (%s); restoring it", error,
+                            extra={"partition": partition})
+                assert self.stores is not None
+                self.stores.reopen(partition)
+        for (topic, partition), offset in waiting.items():  # read again once the other topic caught up
+            _seek(consumer, topic, partition, offset)
+
+    def _commit(self, producer: Producer) -> None:
+        for attempt in range(5):
+            try:
+                producer.commit_transaction(30)
+                break
+            except KafkaException as error:
+                if not error.args[0].retriable() or attempt == 4:
+                    raise
+        if self._delivery_error is not None:  # cannot happen once committed, but never ignore it
+            error, self._delivery_error = self._delivery_error, None
+            raise _Retry(f"an output was not delivered: {error}")
+
+    def _abandon(self, stores: Iterable[PartitionState], error: BaseException) -> None:
+        """Undo a batch: abort its transaction (or replace a fenced producer) and roll its state back."""
+        for store in stores:
+            store.rollback()
+        self._changelog_next.clear()
+        self._delivery_error = None
+        TRANSACTIONS.labels(self.runtime.service, "aborted").inc()
+        kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
+        fatal = isinstance(kafka_error, KafkaError) and kafka_error.fatal()
+        if not fatal and self._producer is not None:
+            try:
+                self._producer.abort_transaction(30)
+                return
+            except KafkaException as abort_error:
+                if not abort_error.args[0].fatal():
+                    return  # nothing was open, or the broker ended it already
+        # Fenced: another instance took this transactional id or our partitions. A new producer is made
+        # before the next batch; the consumer learns of its new assignment at its next poll.
+        log.warning("the producer was fenced; a new one will be started", extra={"group": self.group})
+        self._producer = None
+
+    def _may_handle(self, message: Message, ends: dict[int, int]) -> bool:
+        """For a topic with `after`: whether the other topic's partition has been read to its current end."""
+        other = self.after.get(message.topic())
+        if other is None:
+            return True
+        partition = message.partition()
+        if partition not in ends:
+            assert self._consumer is not None
+            ends[partition] = self._consumer.get_watermark_offsets(TopicPartition(other, partition), 10, cached=False)[1]
+        return self._reached.get((other, partition), -1) >= ends[partition]
+
+    def _reach(self, topic: str, partition: int, offset: int) -> None:
+        if self._reached.get((topic, partition), -1) < offset:
+            self._reached[(topic, partition)] = offset
+
+    # -- one record ------------------------------------------------------------------------------------
 
     # Looking a labelled metric up costs more than handling a small record: look each up once.
     @cache
@@ -116,103 +249,123 @@ class Worker:
     def _produced(self, topic: str) -> Any:
         return OUT.labels(self.runtime.service, topic)
 
-    def _next_batch(self, consumer: Consumer) -> list[Message]:
-        # consume() waits for a full batch or its timeout; poll() returns the first record at once,
-        # then whatever else is already fetched joins it without waiting.
-        first = consumer.poll(0.5)
-        if first is None:
-            return []
-        return [first, *consumer.consume(self.batch_size - 1, timeout=0)]
-
-    def _usable(self, message: Message) -> bool:
-        if message.error() is None:
-            return True
-        if message.error().code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer error: %s", message.error(), extra={"group": self.group})
-        return False
-
-    def _handle(self, batch: list[Message]) -> None:
-        """Handle a batch inside the state's transaction; send its outputs only once that is committed,
-        so no output ever announces a decision the state could still lose."""
-        ready: list[Encoded] = []
-        failed: list[tuple[Topic, Message, Exception]] = []
-        try:
-            with self.state.batch():
-                for message in batch:
-                    self._handle_one(message, ready, failed)
-        except _Retry:
-            raise
-        except Exception as error:  # the state store could not commit: nothing was sent, try again
-            raise _Retry(f"the state store failed: {error}") from error
-        for encoded in ready:
-            self.runtime.send(encoded, self._delivered)
-        for topic, message, error in failed:
-            self._dead_letter(topic, message, error)
-
-    def _handle_one(self, message: Message, ready: list[Encoded], failed: list[tuple[Topic, Message, Exception]]) -> None:
+    def _handle(self, message: Message) -> None:
+        """Handle one record inside the open transaction; anything it did is undone if it fails."""
         topic, handler = self.handlers[message.topic()]
         consumed, processing = self._meters(topic.name)
         consumed.inc()
         started = time.perf_counter()
+        store = self.stores[message.partition()] if self.stores else None
         try:
-            # Each record's changes to the state are undone if any step for it fails, so a record set
-            # aside leaves no trace (an invoice number is never used up by a request that got no invoice).
-            with self.state.each():
-                incoming = Incoming(
-                    topic,
-                    message.partition(),
-                    message.offset(),
-                    self.runtime.codec(topic.key).decode(message.key()),
-                    self.runtime.codec(topic.value).decode(message.value()),
-                )
-                token = logs.request_id.set(_request_id(incoming.value))
-                try:
-                    ready.extend(self.runtime.encode(outgoing) for outgoing in handler(incoming))
-                finally:
-                    logs.request_id.reset(token)
-        except RegistryError as error:
-            raise _Retry(str(error)) from None
+            if store is None:
+                ready = self._outputs(topic, handler, message, None)
+            else:
+                with store.record():
+                    ready = self._outputs(topic, handler, message, store)
+            for encoded in ready:
+                self._send(encoded)
+        except (RegistryError, KafkaException, sqlite3.Error, _Retry):
+            raise  # not this record's fault (outputs were checked to fit before any was produced)
+        except (PoisonRecord, RecordTooLarge) as error:
+            self._dead_letter(topic, message, error, str(error))
         except Exception as error:  # anything else is this record's fault: set it aside, carry on
-            failed.append((topic, message, error))
+            self._dead_letter(topic, message, error, f"handling failed: {type(error).__name__}: {_clip(str(error))}")
         finally:
             processing.observe(time.perf_counter() - started)
 
-    def _dead_letter(self, topic: Topic, message: Message, error: Exception) -> None:
+    def _outputs(self, topic: Topic, handler: Handler, message: Message, store: PartitionState | None) -> list[Encoded]:
+        """The record's outputs and state changes, encoded and checked to fit, before anything is produced."""
+        try:
+            value = self.runtime.codec(topic.value).decode(message.value())
+        except PoisonRecord as error:
+            raise PoisonRecord(f"the value {error}") from None
+        key, key_problem = None, None
+        try:
+            key = self.runtime.codec(topic.key).decode(message.key())
+        except PoisonRecord as error:
+            key_problem = f"the key {error}"
+        incoming = Incoming(topic, message.partition(), message.offset(), key, value, store, key_problem)
+        token = logs.request_id.set(_request_id(value))
+        try:
+            ready = [self.runtime.encode(outgoing) for outgoing in handler(incoming)]
+        finally:
+            logs.request_id.reset(token)
+        if key_problem is not None and not ready:  # the handler had no answer for an unreadable key
+            raise PoisonRecord(key_problem)
+        if store is not None and self.stores is not None:
+            changelog = self.stores.spec.changelog
+            ready += [self.runtime.encode(Outgoing(changelog, k, v, partition=store.partition))
+                      for k, v in store.take_changes()]
+        for encoded in ready:
+            if encoded.size > MAX_RECORD_BYTES:
+                raise RecordTooLarge(f"an output to {encoded.topic} would be {encoded.size:,} bytes, more than"
+                                     f" the {MAX_RECORD_BYTES:,} the broker takes")
+        return ready
+
+    def _send(self, encoded: Encoded) -> None:
+        while True:
+            try:
+                self.runtime.send(encoded, self._delivered, self._producer)
+                return
+            except BufferError:  # the producer's queue is full: let it deliver some first
+                assert self._producer is not None
+                self._producer.poll(0.05)
+
+    def _dead_letter(self, topic: Topic, message: Message, error: Exception, reason: str) -> None:
+        """Set the record aside, untouched, with why; one whose original is too large to carry beside
+        the reason keeps only its coordinates and size."""
         FAILED.labels(self.runtime.service, topic.name, type(error).__name__).inc()
-        log.error(
-            "dead-lettered a record: %s",
-            error,
-            extra={"topic": topic.name, "partition": message.partition(), "offset": message.offset(),
-                   "error_class": type(error).__name__, "dead_letter_topic": topic.dead_letter_topic},
-        )
+        where = {"topic": topic.name, "partition": message.partition(), "offset": message.offset()}
+        log.error("dead-lettered a record: %s", reason, extra={**where, "dead_letter_topic": topic.dead_letter_topic})
+        size = len(message.key() or b"") + len(message.value() or b"")
         headers = [
             ("dlq.source.topic", topic.name.encode()),
             ("dlq.source.partition", str(message.partition()).encode()),
             ("dlq.source.offset", str(message.offset()).encode()),
+            ("dlq.source.bytes", str(size).encode()),
             ("dlq.error.class", type(error).__name__.encode()),
-            ("dlq.error.message", str(error)[:2000].encode()),
+            ("dlq.error.message", reason[:2000].encode()),
             ("dlq.service", self.runtime.service.encode()),
             ("dlq.time", datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode()),
-            *(message.headers() or []),
         ]
-        self.runtime.producer.produce(
-            topic.dead_letter_topic, key=message.key(), value=message.value(), headers=headers,
-            on_delivery=self._delivered,
-        )
+        original = list(message.headers() or [])
+        carried = size + sum(len(k) + len(v or b"") for k, v in [*headers, *original])
+        assert topic.dead_letter_topic is not None
+        if carried + DEAD_LETTER_HEADER_BYTES <= MAX_RECORD_BYTES:
+            letter = Encoded(topic.dead_letter_topic, message.key(), message.value(), headers + original)
+        else:
+            letter = Encoded(topic.dead_letter_topic, None, None,
+                             headers + [("dlq.original.omitted", b"too large to carry beside the reason")])
+        self._send(letter)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self._delivery_error = error
-        else:
-            self._produced(message.topic()).inc()
+            return
+        self._produced(message.topic()).inc()
+        if self.stores is not None and message.topic() == self.stores.spec.changelog.name:
+            self._changelog_next[message.partition()] = message.offset() + 1
 
-    def _flush(self) -> None:
-        # Idempotent producer: an unreachable broker means retries until message.timeout.ms, then an error.
-        while self.runtime.producer.flush(1.0) > 0:
-            pass
-        if self._delivery_error is not None:
-            error, self._delivery_error = self._delivery_error, None
-            raise _Retry(f"an output was not delivered: {error}")
+    # -- ownership -------------------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            # Read the committed offsets first: librdkafka waits (KIP-447) until no transaction of a
+            # previous owner is pending on them, so the changelog is final up to where we restore.
+            committed = consumer.committed(partitions, timeout=60)
+            for tp in committed:
+                if tp.offset >= 0:
+                    self._reach(tp.topic, tp.partition, tp.offset)
+            if self.stores is not None:
+                self.stores.take(tp.partition for tp in partitions)
+        self.assigned.set()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._reached.pop((tp.topic, tp.partition), None)
+        if self.stores is not None:
+            still = {tp.partition for tp in consumer.assignment()} - {tp.partition for tp in partitions}
+            self.stores.release({tp.partition for tp in partitions} - still)
 
 
 def _request_id(value: Any) -> str | None:
@@ -220,23 +373,20 @@ def _request_id(value: Any) -> str | None:
     return str(found) if found is not None else None
 
 
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _seek(consumer: Consumer, topic: str, partition: int, offset: int) -> None:
+    try:
+        consumer.seek(TopicPartition(topic, partition, offset))
+    except KafkaException as error:  # the partition moved to another worker, which will handle it
+        log.info("could not seek %s[%d]: %s", topic, partition, error)
+
+
 def _rewind(consumer: Consumer, batch: list[Message]) -> None:
     first: dict[tuple[str, int], int] = {}
     for message in batch:
         first.setdefault((message.topic(), message.partition()), message.offset())
     for (topic, partition), offset in first.items():
-        try:
-            consumer.seek(TopicPartition(topic, partition, offset))
-        except KafkaException as error:  # the partition moved to another worker, which will handle it
-            log.info("could not rewind %s[%d]: %s", topic, partition, error)
-
-
-def _commit(consumer: Consumer, batch: list[Message]) -> None:
-    last: dict[tuple[str, int], int] = {}
-    for message in batch:
-        last[(message.topic(), message.partition())] = message.offset()
-    offsets = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-    try:
-        consumer.commit(offsets=offsets, asynchronous=False)
-    except KafkaException as error:  # e.g. a rebalance: the new owner handles the batch again, idempotently
-        log.warning("commit failed: %s", error)
+        _seek(consumer, topic, partition, offset)

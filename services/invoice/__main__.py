@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 from messaging.runtime import Runtime
 from messaging.service import run_service
 from messaging.settings import SettingsError, env_int
-from messaging.worker import Worker
+from messaging.worker import StateSpec, Worker
 from services.invoice.billing import parse_iss_rate
 from services.invoice.handler import make_handler
-from services.invoice.store import InvoiceStore
+from services.invoice.store import InvoiceState
 
 
 def iss_rates() -> tuple[Decimal, dict[str, Decimal]]:
@@ -31,12 +31,14 @@ def iss_rates() -> tuple[Decimal, dict[str, Decimal]]:
 def build(runtime: Runtime) -> list[Worker]:
     requests = runtime.manifest.carrying("invoice_request")
     replies = runtime.manifest.carrying("invoice_reply")
-    runtime.prepare(requests, replies)
+    changelog = runtime.manifest.carrying("invoice_state")
+    runtime.prepare(requests, replies, changelog)
     default, overrides = iss_rates()
-    store = InvoiceStore(Path(os.environ.get("INVOICE_DB_PATH", "var/db/invoice.sqlite3")))
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
-    handler = make_handler(store, replies, lambda user_id: overrides.get(user_id, default), writes)
-    return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler}, state=store)]
+    handler = make_handler(replies, lambda user_id: overrides.get(user_id, default), writes,
+                           lambda: datetime.now(timezone.utc))
+    return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler},
+                   state=StateSpec(changelog, InvoiceState))]
 
 
 if __name__ == "__main__":

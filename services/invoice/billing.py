@@ -141,8 +141,8 @@ def validate_request(customer: Mapping[str, Any], items: Sequence[Mapping[str, A
     problems += _tax_id_problems(customer.get("tax_id"))
     if not items:
         problems.append(Problem("items", "must have at least one item"))
-    elif len(items) > MAX_ITEMS:
-        problems.append(Problem("items", f"must have at most {MAX_ITEMS} items (got {len(items)})"))
+    elif len(items) > MAX_ITEMS:  # too many to be worth reading one by one
+        return [*problems, Problem("items", f"must have at most {MAX_ITEMS} items (got {len(items)})")]
     item_problems = [problem for i, item in enumerate(items) for problem in _item_problems(f"items[{i}]", item)]
     problems += item_problems
     # The sums only mean something, and are only safe to compute, once every item is valid.

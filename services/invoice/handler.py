@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -11,11 +12,22 @@ from contracts.manifest import Topic
 from messaging.runtime import Outgoing
 from messaging.worker import Incoming
 from services.invoice.billing import Problem, compute_totals, digits_of, validate_request, verification_code
-from services.invoice.store import Decision, InvoiceStore
+from services.invoice.store import Decision, InvoiceState
 
-__all__ = ["build_reply", "make_handler"]
+__all__ = ["MAX_REASONS", "build_reply", "fingerprint", "make_handler", "rejection"]
 
 log = logging.getLogger(__name__)
+
+# A rejection lists the first reasons and how many more there were: one reply per request must stay
+# far below what the broker takes, whatever the request holds.
+MAX_REASONS = 20
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """What the request asks for (customer and items, fields in the contract's order), so a request_id
+    reused for another invoice is told apart from a repeat of the same request, even one whose
+    requested_at was set anew when it was sent again."""
+    return hashlib.sha256(repr((request["customer"], request["items"])).encode()).hexdigest()
 
 
 def build_reply(
@@ -30,7 +42,7 @@ def build_reply(
         "user_id": request["user_id"],
         "status": "REJECTED" if problems else "GENERATED",
         "invoice": None,
-        "rejection_reasons": [{"field": p.field, "message": p.message} for p in problems],
+        "rejection_reasons": _bounded(problems),
         "processed_at": decision.decided_at,
     }
     if not problems:
@@ -56,19 +68,61 @@ def build_reply(
     return reply
 
 
+def rejection(request: Mapping[str, Any], problems: list[Problem], processed_at: Any) -> dict[str, Any]:
+    """A rejection that decides nothing: it takes no number and is not remembered."""
+    return {
+        "request_id": request["request_id"], "user_id": request["user_id"], "status": "REJECTED", "invoice": None,
+        "rejection_reasons": _bounded(problems), "processed_at": processed_at,
+    }
+
+
+def _bounded(problems: list[Problem]) -> list[dict[str, str]]:
+    shown = [{"field": p.field, "message": p.message} for p in problems[:MAX_REASONS]]
+    if len(problems) > MAX_REASONS:
+        shown.append({"field": "request", "message": f"and {len(problems) - MAX_REASONS} more problems not listed"})
+    return shown
+
+
 def make_handler(
-    store: InvoiceStore, replies: Topic, rate_for: Callable[[str], Decimal], contract_version: int
+    replies: Topic, rate_for: Callable[[str], Decimal], contract_version: int, clock: Callable[[], Any]
 ) -> Callable[[Incoming], list[Outgoing]]:
     def handle(incoming: Incoming) -> list[Outgoing]:
         request = incoming.value
-        user_id = str(request["user_id"])
+        state: InvoiceState = incoming.state
+        user_id = request["user_id"]
+        refused = _refusal(incoming)
+        if refused is not None:
+            return [_reply(replies, rejection(request, [refused], clock()))]
+        content = fingerprint(request)
+        decision = state.find(user_id, request["request_id"])
+        if decision is not None and decision.fingerprint != content:
+            problem = Problem("request_id", "was already used by this user for a request with other content;"
+                                            " this one was not invoiced (send it with a new request_id)")
+            return [_reply(replies, rejection(request, [problem], clock()))]
         problems = validate_request(request["customer"], request["items"])
-        decision = store.decide(str(request["request_id"]), user_id, not problems, rate_for(user_id))
+        if decision is None:
+            decision = state.decide(user_id, request["request_id"], content, not problems, rate_for(str(user_id)))
+        elif decision.number is None and not problems:  # the rules changed since: the first answer stands
+            problems = [Problem("request", "was rejected when it was first decided")]
+        elif decision.number is not None:
+            problems = []
         reply = build_reply(request, problems, decision, contract_version)
         # Per-record lines are DEBUG: at INFO, formatting them cost more than computing the invoice.
-        log.debug(
-            "answered", extra={"status": reply["status"], "number": decision.number, "repeated": decision.repeated}
-        )
-        return [Outgoing(replies, {"user_id": request["user_id"]}, reply, str(request["request_id"]))]
+        log.debug("answered", extra={"status": reply["status"], "number": decision.number, "repeated": decision.repeated})
+        return [_reply(replies, reply)]
 
     return handle
+
+
+def _refusal(incoming: Incoming) -> Problem | None:
+    """A request whose key does not name its user would be numbered in the wrong user's partition."""
+    if incoming.key_problem is not None:
+        return Problem("key", f"{incoming.key_problem}; the key must be the user_key of the request's user_id")
+    key_user, value_user = incoming.key["user_id"], incoming.value["user_id"]
+    if key_user != value_user:
+        return Problem("key", f"names user {key_user} but the request is for user {value_user}; they must be equal")
+    return None
+
+
+def _reply(replies: Topic, reply: dict[str, Any]) -> Outgoing:
+    return Outgoing(replies, {"user_id": reply["user_id"]}, reply, str(reply["request_id"]))

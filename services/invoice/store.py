@@ -1,91 +1,92 @@
-"""The invoice generator's idempotency store: which requests were answered, and each user's last number.
+"""The invoice generator's state for one partition of its requests: every decision, and each user's last number.
 
-A request's outcome (its invoice number, or that it was rejected, with the time and the tax rate) is
-decided once, keyed by request_id, in the transaction of the batch it came in (committed before any
-reply of that batch is sent). A redelivered or repeated request finds
-its decision and gets the same reply again: it never yields a second invoice or consumes a number.
-Several generator processes on one host share the file; SQLite's write lock serialises decisions.
+A request is `(user_id, request_id)`. Its outcome (the invoice number, or that it was rejected; the
+time; the tax rate; a fingerprint of its content) is decided once. The same request again finds its
+decision and gets the identical reply; the same request_id with other content is refused; numbers
+are given per user, gap-free, and only to accepted requests. The requests are partitioned by user,
+so a user's decisions and counter live in exactly one partition's store.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
+from uuid import UUID
 
-from messaging.sqlite import savepoint, write_transaction
+from messaging.state import PartitionState
 
-__all__ = ["Decision", "InvoiceStore"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    request_id TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL,
-    number     INTEGER,             -- NULL when the request was rejected
-    decided_at INTEGER NOT NULL,    -- epoch milliseconds, UTC
-    iss_rate   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters (
-    user_id     TEXT PRIMARY KEY,
-    last_number INTEGER NOT NULL
-);
-"""
+__all__ = ["Decision", "InvoiceState"]
 
 
 @dataclass(frozen=True)
 class Decision:
-    number: int | None
+    number: int | None  # None when the request was rejected
     decided_at: datetime
     iss_rate: Decimal
+    fingerprint: str
     repeated: bool  # True when the request had been decided before
 
 
-class InvoiceStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a decision must survive a power cut, like the broker's data
-        self._db.executescript(SCHEMA)
+class InvoiceState(PartitionState):
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS decisions (
+        user_id     TEXT NOT NULL,
+        request_id  TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        number      INTEGER,           -- NULL when the request was rejected
+        decided_at  INTEGER NOT NULL,  -- epoch milliseconds, UTC
+        iss_rate    TEXT NOT NULL,
+        PRIMARY KEY (user_id, request_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS counters (
+        user_id     TEXT PRIMARY KEY,
+        last_number INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """
 
-    def batch(self) -> AbstractContextManager[None]:
-        """One write transaction for a whole batch: one disk sync instead of one per request."""
-        return write_transaction(self._db)
-
-    def each(self) -> AbstractContextManager[None]:
-        """A savepoint for one request, so a request that fails after numbering gives its number back."""
-        return savepoint(self._db)
-
-    def decide(self, request_id: str, user_id: str, accepted: bool, iss_rate: Decimal) -> Decision:
-        """The request's decision, made now (numbering it when accepted) unless it was made before."""
-        if not self._db.in_transaction:
-            with self.batch():
-                return self.decide(request_id, user_id, accepted, iss_rate)
-        row = self._db.execute(
-            "SELECT number, decided_at, iss_rate FROM decisions WHERE request_id = ?", (request_id,)
-        ).fetchone()
-        if row is not None:
-            return Decision(row[0], _time(row[1]), Decimal(row[2]), repeated=True)
-        number = self._next_number(user_id) if accepted else None
-        decided_at = int(datetime.now(timezone.utc).timestamp() * 1000)
-        self._db.execute(
-            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)", (request_id, user_id, number, decided_at, str(iss_rate))
+    def apply(self, key: Any, value: Any) -> None:
+        user_id = str(key["user_id"])
+        self.db.execute(
+            "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, str(key["request_id"]), value["fingerprint"], value["number"],
+             _millis(value["decided_at"]), str(value["iss_rate"])),
         )
-        return Decision(number, _time(decided_at), iss_rate, repeated=False)
+        if value["number"] is not None:
+            self.db.execute(
+                "INSERT INTO counters VALUES (?, ?) ON CONFLICT(user_id)"
+                " DO UPDATE SET last_number = max(last_number, excluded.last_number)",
+                (user_id, value["number"]),
+            )
 
-    def _next_number(self, user_id: str) -> int:
-        row = self._db.execute(
-            "INSERT INTO counters VALUES (?, 1) ON CONFLICT(user_id) DO UPDATE SET last_number = last_number + 1"
-            " RETURNING last_number",
-            (user_id,),
+    def find(self, user_id: UUID, request_id: UUID) -> Decision | None:
+        row = self.db.execute(
+            "SELECT number, decided_at, iss_rate, fingerprint FROM decisions WHERE user_id = ? AND request_id = ?",
+            (str(user_id), str(request_id)),
         ).fetchone()
-        return int(row[0])
+        return None if row is None else Decision(row[0], _time(row[1]), Decimal(row[2]), row[3], repeated=True)
 
-    def close(self) -> None:
-        self._db.close()
+    def decide(self, user_id: UUID, request_id: UUID, fingerprint: str, accepted: bool, iss_rate: Decimal) -> Decision:
+        """Record a new request's decision, numbering it when accepted (the caller checked `find` first)."""
+        number = self._last_number(user_id) + 1 if accepted else None
+        decided_at = datetime.now(timezone.utc)
+        decided_at = decided_at.replace(microsecond=decided_at.microsecond // 1000 * 1000)  # as the changelog keeps it
+        self.put({"user_id": user_id, "request_id": request_id},
+                 {"fingerprint": fingerprint, "number": number, "decided_at": decided_at, "iss_rate": iss_rate})
+        return Decision(number, decided_at, iss_rate, fingerprint, repeated=False)
+
+    def _last_number(self, user_id: UUID) -> int:
+        row = self.db.execute("SELECT last_number FROM counters WHERE user_id = ?", (str(user_id),)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def last_numbers(self) -> dict[str, int]:
+        """Every user's last invoice number in this partition (for tests and operators)."""
+        return {str(u): int(n) for u, n in self.db.execute("SELECT user_id, last_number FROM counters")}
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _time(millis: int) -> datetime:

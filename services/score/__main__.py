@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from messaging.runtime import Runtime
 from messaging.service import run_service
 from messaging.settings import env_int
-from messaging.worker import Worker
+from messaging.worker import StateSpec, Worker
 from services.score.handler import make_history_handler, make_request_handler
 from services.score.history import History
 
@@ -17,14 +16,15 @@ def build(runtime: Runtime) -> list[Worker]:
     invoices = runtime.manifest.carrying("invoice_reply")
     requests = runtime.manifest.carrying("score_request")
     replies = runtime.manifest.carrying("score_reply")
-    runtime.prepare(invoices, requests, replies)
-    history = History(Path(os.environ.get("SCORE_DB_PATH", "var/db/score.sqlite3")))
-    return [
-        # Its own consumer group: the history is built from every invoice reply, whoever else reads them.
-        Worker(runtime, os.environ.get("SCORE_HISTORY_GROUP", "score-history"), {invoices: make_history_handler(history)},
-               state=history),
-        Worker(runtime, os.environ.get("SCORE_GROUP", "score-calculator"), {requests: make_request_handler(history, replies)}),
-    ]
+    changelog = runtime.manifest.carrying("score_state")
+    runtime.prepare(invoices, requests, replies, changelog)
+    writes = runtime.codec(replies.value).version
+    # One group reads both topics: partition p of the replies and of the requests belong to one member,
+    # which answers a request only once it has read the replies up to where they ended at that moment.
+    return [Worker(runtime, os.environ.get("SCORE_GROUP", "score-calculator"),
+                   {invoices: make_history_handler(), requests: make_request_handler(replies, writes)},
+                   state=StateSpec(changelog, History),
+                   after={requests: invoices})]
 
 
 if __name__ == "__main__":

@@ -11,43 +11,35 @@ from contracts.manifest import Topic
 from messaging.runtime import Outgoing
 from messaging.worker import Incoming
 from services.score.history import History
-from services.score.scoring import WINDOW, InvoiceFact, calculate_score
+from services.score.scoring import WINDOW, calculate_score
 
-__all__ = ["fact_of", "make_history_handler", "make_request_handler"]
+__all__ = ["make_history_handler", "make_request_handler"]
 
 log = logging.getLogger(__name__)
 
 
-def fact_of(reply: dict[str, Any]) -> InvoiceFact:
-    invoice = reply.get("invoice")
-    return InvoiceFact(
-        request_id=str(reply["request_id"]),
-        status=str(reply["status"]),
-        processed_at=reply["processed_at"],
-        total=invoice["total"] if invoice else None,
-        customer_tax_id=invoice["customer"]["tax_id"] if invoice else None,
-    )
-
-
-def make_history_handler(history: History) -> Callable[[Incoming], list[Outgoing]]:
+def make_history_handler() -> Callable[[Incoming], list[Outgoing]]:
     def remember(incoming: Incoming) -> list[Outgoing]:
-        reply = incoming.value
-        added = history.add(str(reply["user_id"]), fact_of(reply))
-        log.debug("remembered an invoice reply", extra={"new": added})
+        history: History = incoming.state
+        history.remember(incoming.value, incoming.offset)
         return []
 
     return remember
 
 
 def make_request_handler(
-    history: History, replies: Topic, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    replies: Topic, contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 ) -> Callable[[Incoming], list[Outgoing]]:
     def answer(incoming: Incoming) -> list[Outgoing]:
         request = incoming.value
-        user_id = str(request["user_id"])
-        now = clock()
-        score = calculate_score(history.of(user_id, now - WINDOW), now)
-        reply = {
+        history: History = incoming.state
+        told = history.of(request["user_id"])
+        # The window ends now, or at the newest reply if this host's clock is behind the generator's:
+        # a reply the user was told of is never "in the future" of their score.
+        now = max([clock(), *(fact.processed_at for fact, _ in told[-1:])])
+        counted = [(fact, number) for fact, number in told if fact.processed_at > now - WINDOW]
+        score = calculate_score([fact for fact, _ in counted], now)
+        reply: dict[str, Any] = {
             "request_id": request["request_id"],
             "user_id": request["user_id"],
             "score": score.score,
@@ -59,6 +51,10 @@ def make_request_handler(
             "invoices_considered": score.invoices_considered,
             "calculated_at": now,
         }
+        if contract_version >= 2:
+            newest = counted[-1] if counted else None
+            reply["newest_counted"] = None if newest is None else {
+                "request_id": newest[0].request_id, "number": newest[1], "processed_at": newest[0].processed_at}
         log.debug("scored", extra={"score": score.score, "tier": score.tier})
         return [Outgoing(replies, {"user_id": request["user_id"]}, reply, str(request["request_id"]))]
 

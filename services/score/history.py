@@ -1,94 +1,78 @@
-"""The score calculator's copy of each user's invoicing history, built from the invoice replies.
+"""The score calculator's state for one partition: each user's invoice replies, as the user was told of them.
 
-Each reply is stored once, keyed by request_id, so a reply delivered twice (after a crash or a
-rebalance) is never counted twice. The file survives restarts; several calculator processes on one
-host share it.
+The invoice replies and the score requests are both keyed and partitioned by user, and one worker
+owns partition p of both: so a user's history and score requests meet in one store. A reply stored
+twice (the same request answered again) is one fact, keyed by (user_id, request_id).
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
+from uuid import UUID
 
-from messaging.sqlite import write_transaction
+from messaging.state import PartitionState
 from services.score.scoring import InvoiceFact
 
 __all__ = ["History"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS facts (
-    request_id      TEXT PRIMARY KEY,
-    user_id         TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    processed_at    INTEGER NOT NULL,  -- epoch milliseconds, UTC
-    total           TEXT,              -- Decimal as text; NULL when rejected
-    customer_tax_id TEXT
-);
-CREATE INDEX IF NOT EXISTS facts_by_user ON facts (user_id, processed_at);
-"""
 
+class History(PartitionState):
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS facts (
+        user_id         TEXT NOT NULL,
+        request_id      TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        number          INTEGER,           -- NULL when rejected
+        processed_at    INTEGER NOT NULL,  -- epoch milliseconds, UTC
+        total           TEXT,              -- Decimal as text; NULL when rejected
+        customer_tax_id TEXT,
+        reply_offset    INTEGER NOT NULL,  -- where the reply is in its partition: the order the user saw
+        PRIMARY KEY (user_id, request_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS facts_by_user ON facts (user_id, reply_offset);
+    """
 
-class History:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._local = threading.local()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        # One connection per thread: the history writer's batch transaction never mixes with a reader's queries.
-        if not hasattr(self._local, "db"):
-            self._local.db = sqlite3.connect(self._path, isolation_level=None, timeout=30)
-        return self._local.db
-
-    def batch(self) -> AbstractContextManager[None]:
-        """One transaction per batch of replies: one disk sync instead of one per reply."""
-        return write_transaction(self._db)
-
-    def each(self) -> AbstractContextManager[object]:
-        return nullcontext()  # adding a fact is one statement: it happens whole or not at all
-
-    def add(self, user_id: str, fact: InvoiceFact) -> bool:
-        """Record a fact; False when it was already recorded."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO facts VALUES (?, ?, ?, ?, ?, ?)",
-            (fact.request_id, user_id, fact.status, _millis(fact.processed_at),
-             None if fact.total is None else str(fact.total), fact.customer_tax_id),
+    def apply(self, key: Any, value: Any) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(key["user_id"]), str(key["request_id"]), value["status"], value["number"],
+             _millis(value["processed_at"]), None if value["total"] is None else str(value["total"]),
+             value["customer_tax_id"], value["offset"]),
         )
-        return cursor.rowcount == 1
 
-    def of(self, user_id: str, since: datetime) -> list[InvoiceFact]:
-        rows = self._db.execute(
-            "SELECT request_id, status, processed_at, total, customer_tax_id FROM facts"
-            " WHERE user_id = ? AND processed_at > ? ORDER BY processed_at, request_id",
-            (user_id, _millis(since)),
+    def remember(self, reply: dict[str, Any], offset: int) -> None:
+        """Keep the first reply to a request: a later one is the same answer again, or a refusal of a
+        reused request_id, which must not replace the invoice the user was told of."""
+        if self.db.execute("SELECT 1 FROM facts WHERE user_id = ? AND request_id = ?",
+                           (str(reply["user_id"]), str(reply["request_id"]))).fetchone():
+            return
+        invoice = reply.get("invoice")
+        self.put(
+            {"user_id": reply["user_id"], "request_id": reply["request_id"]},
+            {"status": str(reply["status"]), "number": invoice["number"] if invoice else None,
+             "processed_at": reply["processed_at"], "total": invoice["total"] if invoice else None,
+             "customer_tax_id": invoice["customer"]["tax_id"] if invoice else None, "offset": offset},
         )
-        return [_fact(row) for row in rows]
 
-    def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM facts").fetchone()[0])
-
-    def close(self) -> None:
-        self._db.close()
+    def of(self, user_id: UUID) -> list[tuple[InvoiceFact, int | None]]:
+        """The user's facts with their invoice numbers, in the order the user was told of them."""
+        rows = self.db.execute(
+            "SELECT request_id, status, processed_at, total, customer_tax_id, number FROM facts"
+            " WHERE user_id = ? ORDER BY reply_offset",
+            (str(user_id),),
+        )
+        return [
+            (InvoiceFact(request_id, status, _time(processed_at), None if total is None else Decimal(total), tax_id),
+             number)
+            for request_id, status, processed_at, total, tax_id, number in rows
+        ]
 
 
 def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _fact(row: Iterable[object]) -> InvoiceFact:
-    request_id, status, processed_at, total, tax_id = row
-    return InvoiceFact(
-        request_id=str(request_id),
-        status=str(status),
-        processed_at=datetime.fromtimestamp(int(processed_at) / 1000, timezone.utc),  # type: ignore[arg-type]
-        total=None if total is None else Decimal(str(total)),
-        customer_tax_id=None if tax_id is None else str(tax_id),
-    )
+def _time(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, timezone.utc)

@@ -312,11 +312,10 @@ def test_invoice_total_that_could_not_fit_with_iss_is_a_problem() -> None:
     ]
 
 
-def test_too_many_items_and_too_large_total_are_both_reported() -> None:
-    items = [item(quantity="1000", unit_price="999999999999.99")] * (MAX_ITEMS + 1)
+def test_too_many_items_is_reported_without_reading_them_one_by_one() -> None:
+    items = [item(quantity="0", unit_price="-1")] * 10_000  # every one invalid: none is looked at
     assert [problem.message for problem in validate_request(CUSTOMER, items)] == [
-        f"must have at most {MAX_ITEMS} items (got {MAX_ITEMS + 1})",
-        "invoice total too large (subtotal 50999999999999490.00, at most 49999999999999.99)",
+        f"must have at most {MAX_ITEMS} items (got 10000)",
     ]
 
 

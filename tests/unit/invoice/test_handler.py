@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from services.invoice.billing import Problem
-from services.invoice.handler import build_reply
+from services.invoice.handler import MAX_REASONS, build_reply, fingerprint
 from services.invoice.store import Decision
 
 REQUEST = {
@@ -15,7 +15,7 @@ REQUEST = {
     "customer": {"name": " ACME ", "tax_id": "11.222.333/0001-81"},
     "items": [{"description": "Audit", "quantity": Decimal("3"), "unit_price": Decimal("33.33")}],
 }
-DECIDED = Decision(7, datetime(2026, 1, 1, 12, tzinfo=timezone.utc), Decimal("0.05"), repeated=False)
+DECIDED = Decision(7, datetime(2026, 1, 1, 12, tzinfo=timezone.utc), Decimal("0.05"), "f", repeated=False)
 
 
 def test_an_accepted_request_becomes_a_numbered_invoice() -> None:
@@ -39,7 +39,21 @@ def test_a_repeated_decision_gives_the_identical_reply() -> None:
 
 def test_a_rejection_carries_every_reason_and_no_invoice() -> None:
     problems = [Problem("customer.tax_id", "bad"), Problem("items[0].quantity", "zero")]
-    reply = build_reply(REQUEST, problems, Decision(None, DECIDED.decided_at, Decimal("0.05"), False))
+    reply = build_reply(REQUEST, problems, Decision(None, DECIDED.decided_at, Decimal("0.05"), "f", False))
     assert reply["status"] == "REJECTED" and reply["invoice"] is None
     assert reply["rejection_reasons"] == [{"field": "customer.tax_id", "message": "bad"},
                                           {"field": "items[0].quantity", "message": "zero"}]
+
+
+def test_a_rejection_lists_the_first_reasons_and_counts_the_rest() -> None:
+    problems = [Problem(f"items[{i}].quantity", "zero") for i in range(5000)]
+    reasons = build_reply(REQUEST, problems, Decision(None, DECIDED.decided_at, Decimal("0.05"), "f", False))[
+        "rejection_reasons"]
+    assert len(reasons) == MAX_REASONS + 1
+    assert reasons[-1] == {"field": "request", "message": f"and {5000 - MAX_REASONS} more problems not listed"}
+
+
+def test_the_fingerprint_is_the_content_asked_for_not_when_it_was_sent() -> None:
+    resent = {**REQUEST, "requested_at": datetime(2026, 2, 2, tzinfo=timezone.utc)}
+    other = {**REQUEST, "items": [{**REQUEST["items"][0], "quantity": Decimal("4")}]}  # type: ignore[index]
+    assert fingerprint(resent) == fingerprint(REQUEST) != fingerprint(other)

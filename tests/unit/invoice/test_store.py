@@ -1,46 +1,79 @@
-"""The idempotency store: one decision per request, numbers without gaps, undone with a failed record."""
+"""The invoice generator's partition state: one decision per (user, request), numbers without gaps,
+every change recorded for the changelog, undone with a failed record, rebuilt from the changelog."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from services.invoice.store import InvoiceStore
+from services.invoice.store import InvoiceState
 
-RATE = Decimal("0.05")
+RATE = Decimal("0.0500")
+ANA, BIA = uuid.uuid4(), uuid.uuid4()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> InvoiceStore:
-    return InvoiceStore(tmp_path / "invoice.sqlite3")
+def state(tmp_path: Path) -> InvoiceState:
+    return InvoiceState(tmp_path / "p0.sqlite3", 0)
 
 
-def test_a_repeated_request_gets_its_first_decision_and_consumes_no_number(store: InvoiceStore) -> None:
-    first = store.decide("r1", "ana", True, RATE)
-    again = store.decide("r1", "ana", True, Decimal("0.02"))
-    assert (first.number, again.number, again.repeated, again.iss_rate) == (1, 1, True, RATE)
-    assert again.decided_at == first.decided_at
-    assert store.decide("r2", "ana", True, RATE).number == 2
+def test_numbers_are_per_user_gap_free_and_rejections_take_none(state: InvoiceState) -> None:
+    assert state.decide(ANA, uuid.uuid4(), "f", True, RATE).number == 1
+    assert state.decide(BIA, uuid.uuid4(), "f", False, RATE).number is None
+    assert state.decide(BIA, uuid.uuid4(), "f", True, RATE).number == 1
+    assert state.decide(ANA, uuid.uuid4(), "f", True, RATE).number == 2
 
 
-def test_numbers_are_per_user_and_rejections_take_none(store: InvoiceStore) -> None:
-    assert store.decide("r1", "ana", True, RATE).number == 1
-    assert store.decide("r2", "bia", False, RATE).number is None
-    assert store.decide("r3", "bia", True, RATE).number == 1
+def test_a_decision_is_found_by_user_and_request_not_by_request_alone(state: InvoiceState) -> None:
+    request = uuid.uuid4()
+    first = state.decide(ANA, request, "content", True, RATE)
+    found = state.find(ANA, request)
+    assert found is not None and (found.number, found.fingerprint, found.decided_at) == (1, "content", first.decided_at)
+    assert state.find(BIA, request) is None
 
 
-def test_a_record_that_fails_after_numbering_gives_its_number_back(store: InvoiceStore) -> None:
-    with store.batch():
-        with pytest.raises(RuntimeError), store.each():
-            store.decide("failed", "ana", True, RATE)
-            raise RuntimeError("the reply could not be encoded")
-        with store.each():
-            assert store.decide("next", "ana", True, RATE).number == 1
-    assert store.decide("failed", "ana", True, RATE).number == 2  # decided afresh: it was undone
+def test_every_change_is_recorded_for_the_changelog(state: InvoiceState) -> None:
+    request = uuid.uuid4()
+    state.decide(ANA, request, "f", True, RATE)
+    (key, value), = state.take_changes()
+    assert key == {"user_id": ANA, "request_id": request}
+    assert (value["number"], value["fingerprint"], value["iss_rate"]) == (1, "f", RATE)
+    assert state.take_changes() == []
 
 
-def test_decisions_survive_reopening(tmp_path: Path) -> None:
-    InvoiceStore(tmp_path / "s.sqlite3").decide("r1", "ana", True, RATE)
-    assert InvoiceStore(tmp_path / "s.sqlite3").decide("r1", "ana", True, RATE).repeated
+def test_a_record_that_fails_after_numbering_gives_its_number_back(state: InvoiceState) -> None:
+    with pytest.raises(RuntimeError), state.record():
+        state.decide(ANA, uuid.uuid4(), "f", True, RATE)
+        raise RuntimeError("the reply could not be encoded")
+    assert state.changes == []
+    with state.record():
+        assert state.decide(ANA, uuid.uuid4(), "f", True, RATE).number == 1
+
+
+def test_a_rolled_back_batch_leaves_nothing_and_a_committed_one_keeps_its_checkpoint(tmp_path: Path) -> None:
+    state = InvoiceState(tmp_path / "p.sqlite3", 0)
+    with state.record():
+        state.decide(ANA, uuid.uuid4(), "f", True, RATE)
+    state.rollback()  # the Kafka transaction was aborted
+    assert state.last_numbers() == {} and state.checkpoint is None
+    with state.record():
+        state.decide(ANA, uuid.uuid4(), "f", True, RATE)
+    state.commit(17)
+    state.close()
+    again = InvoiceState(tmp_path / "p.sqlite3", 0)
+    assert again.last_numbers() == {str(ANA): 1} and again.checkpoint == 17
+
+
+def test_applying_the_changelog_rebuilds_decisions_and_counters(state: InvoiceState, tmp_path: Path) -> None:
+    for _ in range(3):
+        state.decide(ANA, uuid.uuid4(), "f", True, RATE)
+    state.decide(ANA, uuid.uuid4(), "f", False, RATE)
+    changelog = state.take_changes()
+    rebuilt = InvoiceState(tmp_path / "rebuilt.sqlite3", 0)
+    for key, value in reversed(changelog):  # any order: the counter keeps the highest number
+        rebuilt.apply(key, value)
+    assert rebuilt.last_numbers() == {str(ANA): 3}
+    assert rebuilt.decide(ANA, uuid.uuid4(), "f", True, RATE).number == 4

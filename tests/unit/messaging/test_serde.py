@@ -84,9 +84,10 @@ def test_an_outgoing_record_that_breaks_the_contract_is_refused_naming_the_field
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"plain text", "not in the Confluent wire format"),
-        (b"\x00\x00\x00\x00\x63abc", "unknown schema id 99"),
-        (None, "not in the Confluent wire format"),
+        (b"plain text", "is not in the Confluent wire format: it starts with byte 0x70"),
+        (b"\x00\x00", "is 2 bytes, too short for the Confluent wire format"),
+        (b"\x00\x00\x00\x00\x63abc", "names schema id 99, which the registry does not have"),
+        (None, "is missing"),
     ],
 )
 def test_unreadable_bytes_are_poison_with_a_reason(codec: Codec, data: bytes | None, reason: str) -> None:
@@ -96,7 +97,7 @@ def test_unreadable_bytes_are_poison_with_a_reason(codec: Codec, data: bytes | N
 
 def test_truncated_or_padded_bodies_are_poison(codec: Codec) -> None:
     data = codec.encode(request())
-    with pytest.raises(PoisonRecord, match="do not match"):
+    with pytest.raises(PoisonRecord, match="does not match schema id"):
         codec.decode(data[:-3])
     with pytest.raises(PoisonRecord, match="left over"):
         codec.decode(data + b"\x00")

@@ -65,7 +65,8 @@ def wire(family: str) -> Wire:
 
 
 def test_every_value_schema_of_the_manifest_is_covered() -> None:
-    assert sorted(FAMILIES) == ["invoice_reply", "invoice_request", "score_reply", "score_request"]
+    assert sorted(FAMILIES) == ["invoice_reply", "invoice_request", "invoice_state", "score_reply", "score_request",
+                                "score_state"]
     for family in FAMILIES:
         assert wire(family).codec.schema_id == wire(family).schema_id
 
