@@ -38,7 +38,8 @@ class Observer:
         self._reply_topics = {t.name: t for t in (manifest.carrying("invoice_reply"), manifest.carrying("score_reply"))}
         self._dead_topics = {t.dead_letter_topic for t in manifest.topics if t.dead_letter_topic}
         consumer = Consumer({"bootstrap.servers": self.runtime.settings.bootstrap_servers,
-                             "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False})
+                             "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False,
+                             "isolation.level": "read_committed"})
         consumer.assign([TopicPartition(name, partition, end)
                          for name in [*self._reply_topics, *self._dead_topics]
                          for partition, end in end_offsets(consumer, name).items()])

@@ -50,6 +50,7 @@ class DeadLetter:
 def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadLetter]:
     """Every record currently in a dead-letter topic, oldest first."""
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"dead-letters-{uuid.uuid4()}",
+                         "isolation.level": "read_committed",
                          "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions

@@ -26,6 +26,7 @@ class Tail:
             "bootstrap.servers": runtime.settings.bootstrap_servers,
             "group.id": f"test-tail-{uuid.uuid4()}",
             "enable.auto.commit": False,
+            "isolation.level": "read_committed",  # what aborted transactions wrote never shows
         })
         self.consumer.assign(
             [TopicPartition(topic_name, p, end) for p, end in end_offsets(self.consumer, topic_name).items()]
