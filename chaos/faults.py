@@ -1,4 +1,5 @@
-"""The faults: each takes the running stack down in one way and brings it back."""
+"""The faults: each takes the running stack down in one way and brings it back (a killed service is
+brought back by the stack's supervisor, which the fault waits for)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import uuid
 from collections.abc import Callable
 
 from messaging.runtime import Runtime
-from stack import broker, procs, registry
-from stack.services import services
+from stack import broker, procs, registry, supervision, supervisor
+from stack.services import Service, services
 
 __all__ = ["FAULTS", "Fault"]
 
 Fault = Callable[[Runtime, str], None]  # (runtime, run marker) -> None; blocks until the fault is over
 SERVICE = {service.name: service for service in services()}
 BROKER = broker.nodes(1)[0]
+RESTART_DEADLINE_SECONDS = 90  # the supervisor's longest wait (30 s) and a slow start under load
 
 
 def _kill(name: str) -> None:
@@ -29,15 +31,28 @@ def _kill(name: str) -> None:
         time.sleep(0.05)
 
 
-def _kill_and_restart(name: str, times: int) -> Fault:
+def _kill_and_await_restart(name: str, times: int) -> Fault:
+    """kill -9 the service `times` times; each time the supervisor, not the fault, must bring it back."""
+
     def fault(runtime: Runtime, marker: str) -> None:
+        if not supervisor.healthy():
+            raise RuntimeError("the supervisor is not running; start the stack with `make up` first")
         for _ in range(times):
             time.sleep(4)
+            restarts = supervision.status(name).restarts
             _kill(name)
-            time.sleep(1)
-            SERVICE[name].start()
+            _await_restart(SERVICE[name], restarts)
 
     return fault
+
+
+def _await_restart(service: Service, restarts_before: int) -> None:
+    deadline = time.monotonic() + RESTART_DEADLINE_SECONDS
+    while not (supervision.status(service.name).restarts > restarts_before and service.healthy()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the supervisor did not bring {service.name} back within {RESTART_DEADLINE_SECONDS} s;"
+                               f" see `make status` and {procs.log_file(supervisor.NAME)}")
+        time.sleep(0.25)
 
 
 def kill_broker(runtime: Runtime, marker: str) -> None:
@@ -74,8 +89,8 @@ def inject_poison(runtime: Runtime, marker: str) -> None:
 
 
 FAULTS: list[tuple[str, Fault]] = [
-    ("kill -9 the invoice generator (3 times)", _kill_and_restart("invoice", 3)),
-    ("kill -9 the score calculator (2 times)", _kill_and_restart("score", 2)),
+    ("kill -9 the invoice generator (3 times)", _kill_and_await_restart("invoice", 3)),
+    ("kill -9 the score calculator (2 times)", _kill_and_await_restart("score", 2)),
     ("kill -9 the broker, then restart it", kill_broker),
     ("stop the registry for 10 s, then start it", stop_registry),
     (f"inject {POISON_PER_TOPIC} poison records per request topic", inject_poison),

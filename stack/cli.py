@@ -12,9 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from stack import broker, procs, registry
-from stack.services import services
+from stack import broker, procs, registry, supervision, supervisor
 from stack.errors import StackError
+from stack.services import services
 
 __all__ = ["main"]
 
@@ -53,9 +53,12 @@ class Shape:
         return [Component(s.name, s.start, s.healthy, s.address) for s in services(self.workers, self.dashboards)]
 
 
+SUPERVISOR = Component(supervisor.NAME, supervisor.start, supervisor.healthy, lambda: "-")
+
+
 def components() -> list[Component]:
     shape = Shape.from_env()
-    return shape.infrastructure() + shape.application()
+    return [*shape.infrastructure(), SUPERVISOR, *shape.application()]
 
 
 def _show(name: str, seconds: float, address: str) -> None:
@@ -73,7 +76,7 @@ def up(_: argparse.Namespace) -> int:
     print("provisioning topics and schemas from contracts/topics.toml")
     durability = {"TOPIC_REPLICATION_FACTOR": "3", "TOPIC_MIN_INSYNC_REPLICAS": "2"} if shape.brokers == 3 else {}
     subprocess.run([sys.executable, "-m", "contracts", "provision"], check=True, env={**os.environ, **durability})
-    for component in shape.application():
+    for component in [SUPERVISOR, *shape.application()]:
         _show(component.name, component.start(), component.address())
     print(f"up in {time.monotonic() - began:.1f} s; the dashboard is at http://127.0.0.1:8000")
     return 0
@@ -89,7 +92,11 @@ def _start_brokers(nodes: list[broker.Node]) -> None:
 
 
 def down(_: argparse.Namespace) -> int:
-    # Whatever shape was started: services first, then the registry, then the brokers it uses.
+    # The supervisor first, so nothing is started again behind us; then whatever shape was started:
+    # services, then the registry, then the brokers it uses.
+    supervisor_ran = procs.stop(supervisor.NAME, timeout=10)
+    if supervisor_ran:
+        print(f"{supervisor.NAME:<12} stopped")
     running = procs.running_names()
     brokers = [name for name in running if name.startswith("kafka")]
     for name in sorted(set(running) - set(brokers), key=lambda name: (name == registry.NAME, name)):
@@ -99,7 +106,8 @@ def down(_: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max(1, len(brokers))) as pool:
         for name, _ in zip(brokers, pool.map(lambda name: procs.stop(name, timeout=60), brokers)):
             print(f"{name:<12} stopped")
-    if not running:
+    supervision.clear()
+    if not running and not supervisor_ran:
         print("nothing was running")
     # Whatever lost its pid file (a crashed `up`, a deleted var/) is found by its environment marker.
     for pid in procs.leftovers():
@@ -113,17 +121,24 @@ def down(_: argparse.Namespace) -> int:
 
 
 def status(_: argparse.Namespace) -> int:
-    print(f"{'component':<12} {'state':<8} {'pid':>7}  {'address':<42} health")
+    print(f"{'component':<12} {'state':<10} {'pid':>7}  {'address':<42} {'health':<9} {'restarts':>8}  last exit")
     all_well = True
     expected = components()
-    extra = [Component(n, lambda: 0.0, lambda: True, lambda: "-") for n in procs.running_names()
+    wanted = supervision.programs()
+    supervised = supervision.supervised()
+    restarting = supervisor.healthy()  # a wanted service that is down comes back only while it runs
+    extra = [Component(n, lambda: 0.0, lambda: True, lambda: "-") for n in sorted({*procs.running_names(), *supervised})
              if n not in {c.name for c in expected}]
+    now = time.time()
     for component in expected + extra:
         pid = procs.running_pid(component.name)
         health = "healthy" if pid and component.healthy() else "unhealthy" if pid else "-"
         all_well &= health == "healthy"
-        state = "running" if pid else "stopped"
-        print(f"{component.name:<12} {state:<8} {pid or '-':>7}  {component.address():<42} {health}")
+        state = "running" if pid else "restarting" if restarting and component.name in wanted else "stopped"
+        record = supervision.status(component.name)
+        restarts = str(record.restarts) if component.name in supervised else "-"
+        print(f"{component.name:<12} {state:<10} {pid or '-':>7}  {component.address():<42} {health:<9} {restarts:>8}  "
+              f"{record.last_exit_text(now)}")
     return 0 if all_well else 1
 
 

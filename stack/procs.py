@@ -10,10 +10,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from stack import supervision
 from stack.errors import StackError
-from stack.paths import LOGS, PIDS, REPO
+from stack.paths import LOGS, PIDS, REPO, STATE
 
-__all__ = ["leftovers", "log_file", "port_is_free", "require_free_ports", "running_names", "running_pid", "start", "stop", "wait_until"]
+__all__ = [
+    "leftovers", "log_file", "port_is_free", "require_free_ports", "running_names", "running_pid", "spawn", "start",
+    "stop", "wait_until",
+]
 
 
 def log_file(name: str) -> Path:
@@ -63,6 +67,13 @@ def require_free_ports(what: str, *ports: int) -> None:
 
 def start(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO) -> int:
     """Start `argv` in its own session, output appended to its log file; returns the pid."""
+    return spawn(name, argv, env, cwd).pid
+
+
+def spawn(
+    name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.Popen[bytes]:
+    """`start`, keeping the process object: its parent alone learns how it exited (the supervisor)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     PIDS.mkdir(parents=True, exist_ok=True)
     with log_file(name).open("ab") as log:
@@ -74,15 +85,20 @@ def start(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, 
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=cwd,
-            env={**os.environ, **(env or {}), "STACK_COMPONENT": name, "STACK_HOME": str(REPO)},
+            env={**os.environ, **(env or {}), "STACK_COMPONENT": name, "STACK_HOME": str(STATE)},
             start_new_session=True,
         )
     _pid_file(name).write_text(str(process.pid))
-    return process.pid
+    return process
 
 
 def stop(name: str, timeout: float = 30.0) -> bool:
-    """SIGTERM the process group, SIGKILL it after `timeout`; False if it was not running."""
+    """SIGTERM the process group, SIGKILL it after `timeout`; False if it was not running.
+
+    A stop is deliberate: the supervisor is told first, so it neither restarts the process nor starts one
+    it was about to restart.
+    """
+    supervision.release(name)
     pid = running_pid(name)
     if pid is None:
         return False
@@ -133,8 +149,11 @@ def wait_until(
 
 
 def leftovers() -> list[int]:
-    """Pids of processes this checkout started that are still alive, pid file or not."""
-    marker = f"STACK_HOME={REPO}".encode()
+    """Pids of processes this stack started that are still alive, pid file or not.
+
+    They carry the stack's state folder as their marker, so a second stack (STACK_STATE) is not ours.
+    """
+    marker = f"STACK_HOME={STATE}".encode()
     found = []
     for environ in Path("/proc").glob("[0-9]*/environ"):
         try:

@@ -1,13 +1,15 @@
-"""The project's own services as local processes, each with its health endpoint."""
+"""The project's own services as local processes under the supervisor, each with its health endpoint."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 
 import httpx
 
-from stack import procs
+from stack import procs, supervision, supervisor
+from stack.paths import REPO
 
 __all__ = ["Service", "services"]
 
@@ -30,12 +32,21 @@ class Service:
             return False
 
     def start(self) -> float:
-        if procs.running_pid(self.name):
+        """Have the supervisor start the service and keep it running; the seconds it took to become ready.
+
+        One found running is left as it is and handed to the supervisor. Its restarts run the command,
+        environment and folder it is started with here.
+        """
+        running = procs.running_pid(self.name) is not None
+        if not running:
+            procs.require_free_ports(f"the {self.name} service", self.port)
+        env = {**os.environ, self.port_variable: str(self.port), "INSTANCE_ID": self.name, **self.env}
+        supervision.want(supervision.Program(self.name, [sys.executable, "-m", self.module], env, str(REPO)))
+        supervisor.start()
+        if running:
             return 0.0
-        procs.require_free_ports(f"the {self.name} service", self.port)
-        env = {self.port_variable: str(self.port), "INSTANCE_ID": self.name, **self.env}
-        pid = procs.start(self.name, [sys.executable, "-m", self.module], env=env)
-        return procs.wait_until(self.healthy, self.name, f"the {self.name} service", 60, pid)
+        # Up to 60 s to become ready, which outlasts the longest wait between two attempts (30 s).
+        return supervisor.await_ready(self.name, self.healthy, f"the {self.name} service", 60)
 
 
 def _name(base: str, index: int) -> str:
