@@ -14,6 +14,7 @@ from typing import Any
 
 from chaos.faults import FAULTS, POISON_PER_TOPIC, Fault, inject_poison
 from chaos.load import Load
+from chaos.multihost import HOST_FAULTS, HOSTS, two_hosts
 from chaos.observe import Observer
 from messaging.runtime import Runtime
 
@@ -47,7 +48,10 @@ async def scenario(name: str, fault: Fault, runtime: Runtime) -> dict[str, Any]:
         await asyncio.sleep(1)
     observer.stop()
     await load.close()
-    return _tally(name, fault, marker, load, accepted, states, observer, time.monotonic() - began)
+    row = _tally(name, fault, marker, load, accepted, states, observer, time.monotonic() - began)
+    if HOSTS:  # how often the faulted host found its batch aborted or itself fenced, and started over
+        row["abandoned_batches"] = HOSTS[0].fenced_batches()
+    return row
 
 
 def _tally(name: str, fault: Fault, marker: str, load: Load, accepted: dict, states: dict[str, str],
@@ -112,6 +116,11 @@ async def main() -> int:
         for name, fault in FAULTS:
             print(f"running: {name} ...", flush=True)
             rows.append(await scenario(name, fault, runtime))
+            print(table(rows[-1:]).splitlines()[1], flush=True)
+        for name, fault in HOST_FAULTS:
+            print(f"running: {name} ...", flush=True)
+            with two_hosts(runtime):
+                rows.append(await scenario(name, fault, runtime))
             print(table(rows[-1:]).splitlines()[1], flush=True)
     finally:
         runtime.close()

@@ -34,6 +34,12 @@ def _pins(raw: str) -> dict[str, int]:
     return pins
 
 
+def _guarantee(raw: str) -> bool:
+    if raw not in ("exactly_once", "at_least_once"):
+        raise SettingsError(f"PROCESSING_GUARANTEE must be exactly_once or at_least_once, got {raw!r}")
+    return raw == "exactly_once"
+
+
 @dataclass(frozen=True)
 class Settings:
     bootstrap_servers: str
@@ -41,6 +47,7 @@ class Settings:
     contract_versions: dict[str, int] = field(default_factory=dict)
     instance_id: str | None = None
     state_dir: Path = Path("var/state")  # a worker's partition stores; never shared between processes
+    exactly_once: bool = True  # PROCESSING_GUARANTEE: exactly_once (Kafka transactions) or at_least_once
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,4 +58,5 @@ class Settings:
             contract_versions=_pins(os.environ.get("CONTRACT_VERSIONS", "")),
             instance_id=instance_id,
             state_dir=Path(os.environ.get("STATE_DIR") or Path("var/state") / (instance_id or "default")),
+            exactly_once=_guarantee(os.environ.get("PROCESSING_GUARANTEE", "exactly_once")),
         )

@@ -88,6 +88,7 @@ class Worker:
         self.after = {first.name: second.name for first, second in (after or {}).items()}
         self.stores = Stores(runtime, state, runtime.settings.state_dir / group) if state else None
         self.assigned = threading.Event()
+        self.exactly_once = runtime.settings.exactly_once
         self.transactional_id = f"{group}/{runtime.settings.instance_id or uuid.uuid4()}"
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
@@ -99,7 +100,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished and committed before closing."""
-        self._producer = self.runtime.transactional_producer(self.transactional_id)
+        self._producer = self._new_producer()
         overrides: dict[str, Any] = {}
         if self.after:
             # Range assignment gives one member partition p of every topic it reads; end-of-partition
@@ -154,9 +155,10 @@ class Worker:
         reached = dict(self._reached)
         try:
             if self._producer is None:  # the last one was fenced and its replacement could not start
-                self._producer = self.runtime.transactional_producer(self.transactional_id)
+                self._producer = self._new_producer()
             producer = self._producer
-            producer.begin_transaction()
+            if self.exactly_once:
+                producer.begin_transaction()
             for message in batch:
                 where = (message.topic(), message.partition())
                 if message.error() is not None:  # end of partition: everything before it has been handled
@@ -171,9 +173,14 @@ class Worker:
                 handled[where] = message.offset()
                 self._reach(*where, message.offset() + 1)
             offsets = [TopicPartition(t, p, o + 1) for (t, p), o in handled.items()]
-            if offsets:
-                producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
-            self._commit(producer)
+            if self.exactly_once:
+                if offsets:
+                    producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+                self._commit(producer)
+            else:  # at least once: offsets only after every output is acknowledged
+                self._flush(producer)
+                if offsets:
+                    consumer.commit(offsets=offsets, asynchronous=False)
         except (KafkaException, RegistryError, sqlite3.Error, _Retry) as error:
             self._reached = reached
             self._abandon(touched.values(), error)
@@ -202,6 +209,18 @@ class Worker:
             error, self._delivery_error = self._delivery_error, None
             raise _Retry(f"an output was not delivered: {error}")
 
+    def _flush(self, producer: Producer) -> None:
+        while producer.flush(1.0) > 0:
+            pass
+        if self._delivery_error is not None:
+            error, self._delivery_error = self._delivery_error, None
+            raise _Retry(f"an output was not delivered: {error}")
+
+    def _new_producer(self) -> Producer:
+        if self.exactly_once:
+            return self.runtime.transactional_producer(self.transactional_id)
+        return Producer(self.runtime.producer_config())
+
     def _abandon(self, stores: Iterable[PartitionState], error: BaseException) -> None:
         """Undo a batch: abort its transaction (or replace a fenced producer) and roll its state back."""
         for store in stores:
@@ -211,6 +230,8 @@ class Worker:
         TRANSACTIONS.labels(self.runtime.service, "aborted").inc()
         kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
         fatal = isinstance(kafka_error, KafkaError) and kafka_error.fatal()
+        if not self.exactly_once:
+            return  # nothing to abort: what was produced stays, and is produced again (at least once)
         if not fatal and self._producer is not None:
             try:
                 self._producer.abort_transaction(30)

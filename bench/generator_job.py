@@ -1,0 +1,72 @@
+"""`pipeline.invoice`: the project's own invoice generator (its worker, state and handler) on the bench's
+scratch topics, run by bench/peers.py as `python -m bench.generator_job JOB.json` in a process of its own.
+
+The manifest's topics are renamed to the scratch ones and nothing else changes: the same subjects and
+schema ids, the same handler, the per-partition store and its changelog, exactly-once transactions or
+at least once as the job says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.bare import ISS_RATE, Meter
+from messaging.runtime import Outgoing, Runtime
+from messaging.settings import Settings
+from messaging.worker import Incoming, StateSpec, Worker
+from services.invoice.handler import make_handler
+from services.invoice.store import InvoiceState
+
+
+def run(job: Mapping[str, Any]) -> None:
+    settings = dataclasses.replace(Settings.from_env(), state_dir=Path(job["state_dir"]),
+                                   exactly_once=job["guarantee"] == "exactly-once", instance_id=job.get("instance"))
+    runtime = Runtime("bench-generator", settings)
+    manifest = runtime.manifest
+    requests = dataclasses.replace(manifest.carrying("invoice_request"), name=job["requests"])
+    replies = dataclasses.replace(manifest.carrying("invoice_reply"), name=job["replies"])
+    changelog = dataclasses.replace(manifest.carrying("invoice_state"), name=job["changelog"],
+                                    changelog_of=requests.name)
+    _create_changelog(runtime, changelog.name, changelog.partitions, changelog.config)
+    runtime.prepare(requests, replies, changelog)
+    meter, stop = Meter(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the harness's word that every reply is visible
+    handled = 0
+    answer = make_handler(replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
+                          lambda: datetime.now(timezone.utc))
+
+    def handle(incoming: Incoming) -> list[Outgoing]:
+        nonlocal handled
+        meter.first()
+        handled += 1
+        return answer(incoming)
+
+    worker = Worker(runtime, job["group"], {requests: handle}, state=StateSpec(changelog, InvoiceState))
+    worker.run(stop)
+    meter.write(job["result"], handled)
+    runtime.close()
+
+
+def _create_changelog(runtime: Runtime, name: str, partitions: int, config: dict[str, str]) -> None:
+    admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
+    if name not in admin.list_topics(timeout=10).topics:
+        future = admin.create_topics([NewTopic(name, partitions, 1, config=config)])[name]
+        try:
+            future.result(timeout=30)
+        except Exception:  # another process of the same run made it first
+            if name not in admin.list_topics(timeout=10).topics:
+                raise
+
+
+if __name__ == "__main__":
+    run(json.loads(Path(sys.argv[1]).read_text()))
