@@ -78,14 +78,16 @@ class Codec:
         self._header = HEADER.pack(0, schema_id)
         self._writers = writers
         self._readable: dict[int, Any] = {schema_id: self.schema}  # writer schemas checked to be this record
+        self._branches = _record_branches(self.schema)
         writers.remember(schema_id, self.schema)
 
     def encode(self, record: Any) -> bytes:
         """The record in the wire format; ContractViolation (naming the field) when it does not fit the contract."""
         buffer = io.BytesIO()
         buffer.write(self._header)
+        named = self._name_branches(record) if self._branches and isinstance(record, dict) else record
         try:
-            fastavro.schemaless_writer(buffer, self.schema, record, strict=True)
+            fastavro.schemaless_writer(buffer, self.schema, named, strict=True)
         except Exception as error:  # fastavro raises assorted types without the field's path: find it
             reason = first_problem(self.contract, record) or f"{type(error).__name__}: {error}"
             raise ContractViolation(f"{self.subject} v{self.version}: {reason}") from None
@@ -120,6 +122,16 @@ class Codec:
                                f" {len(data) - body.tell()} bytes left over after the record")  # type: ignore[arg-type]
         return record
 
+    def _name_branches(self, record: dict[str, Any]) -> dict[str, Any]:
+        # Told which branch a value takes, fastavro writes it at once; left to guess, it first validates the
+        # whole value against each branch (a quarter of an invoice reply's encoding time).
+        named = dict(record)
+        for field, branch in self._branches:
+            value = named.get(field)
+            if isinstance(value, dict):
+                named[field] = (branch, value)
+        return named
+
     def _writer(self, schema_id: int) -> Any:
         """A writer schema seen for the first time: it must be a version of the same record."""
         writer = self._writers.get(schema_id)
@@ -128,6 +140,17 @@ class Codec:
                                f" version of {self.subject} ({self.schema.get('name')})")
         self._readable[schema_id] = writer
         return writer
+
+
+def _record_branches(parsed: Any) -> list[tuple[str, str]]:
+    """(field, record name) for each top-level field whose type is a union of null and one record."""
+    found = []
+    for field in parsed.get("fields", []) if isinstance(parsed, dict) else []:
+        branches = field["type"] if isinstance(field["type"], list) else []
+        records = [b for b in branches if isinstance(b, dict) and b.get("type") == "record"]
+        if len(records) == 1 and len(branches) == 2 and "null" in branches:
+            found.append((field["name"], records[0]["name"]))
+    return found
 
 
 def _first_line(error: Exception) -> str:

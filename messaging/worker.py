@@ -95,6 +95,7 @@ class Worker:
         self._reached: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset read up to, for `after`
         self._changelog_next: dict[int, int] = {}  # partition -> next changelog offset, from delivery reports
         self._delivery_error: KafkaError | None = None
+        self._keys: dict[tuple[str, bytes | None], Any] = {}
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -302,7 +303,7 @@ class Worker:
             raise PoisonRecord(f"the value {error}") from None
         key, key_problem = None, None
         try:
-            key = self.runtime.codec(topic.key).decode(message.key())
+            key = self._key(topic, message.key())
         except PoisonRecord as error:
             key_problem = f"the key {error}"
         incoming = Incoming(topic, message.partition(), message.offset(), key, value, store, key_problem)
@@ -322,6 +323,18 @@ class Worker:
                 raise RecordTooLarge(f"an output to {encoded.topic} would be {encoded.size:,} bytes, more than"
                                      f" the {MAX_RECORD_BYTES:,} the broker takes")
         return ready
+
+    def _key(self, topic: Topic, data: bytes | None) -> Any:
+        """A key as read, remembered by its bytes: a user's key is the same on each of their records
+        (the handlers treat keys as read-only)."""
+        known = (topic.name, data)
+        key = self._keys.get(known)
+        if key is None:
+            key = self.runtime.codec(topic.key).decode(data)
+            if len(self._keys) >= 100_000:
+                self._keys.clear()
+            self._keys[known] = key
+        return key
 
     def _send(self, encoded: Encoded) -> None:
         while True:

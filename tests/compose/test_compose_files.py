@@ -374,8 +374,8 @@ def test_state_lives_in_named_volumes(config: dict[str, Any]) -> None:
         sources = [str(v).split(":")[0] for v in service.get("volumes", [])]
         assert sources and all(source in declared for source in sources), f"{name} keeps its state outside a named volume"
     paths = {
-        "invoice": environment(services(config)["invoice"])["INVOICE_DB_PATH"],
-        "score": environment(services(config)["score"])["SCORE_DB_PATH"],
+        "invoice": environment(services(config)["invoice"])["STATE_DIR"],
+        "score": environment(services(config)["score"])["STATE_DIR"],
         "dashboard": environment(services(config)["dashboard"])["DATABASE_URL"].removeprefix("sqlite:///"),
     }
     for name, path in paths.items():
