@@ -24,23 +24,28 @@ def machine() -> dict[str, Any]:
             "commit": commit, "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+COLUMNS = ["measurement", "value", "CPU per record", "baseline (same run)", "ratio", "target"]
+
+
 def _row(entry: dict[str, Any]) -> list[str]:
     baseline = entry.get("baseline")
-    return [entry["name"], f"{entry['value']} {entry['unit']}",
-            f"{baseline['value']} ({baseline['name']})" if baseline else "",
-            f"{entry['ratio']}x" if "ratio" in entry else ""]
+    return [entry["name"], f"{entry['value']:,} {entry['unit']}" if isinstance(entry["value"], int) else
+            f"{entry['value']} {entry['unit']}",
+            f"{entry['cpu_us_per_record']} us" if "cpu_us_per_record" in entry else "",
+            f"{baseline['value']:,} ({baseline['name']})" if baseline else "",
+            f"{entry['ratio']}x" if "ratio" in entry else "", entry.get("target", "")]
 
 
 def table(entries: list[dict[str, Any]]) -> str:
-    rows = [["measurement", "value", "baseline (same run)", "ratio"], *(_row(e) for e in entries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows = [COLUMNS, *(_row(e) for e in entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
 
 
 def _markdown(entries: list[dict[str, Any]], host: dict[str, Any]) -> str:
     lines = [f"Measured {host['when']} at commit {host['commit']} on {host['cores']} cores ({host['cpu']}),"
              f" {host['memory_gib']} GiB, Python {host['python']}.", "",
-             "| measurement | value | baseline (same run) | ratio |", "|---|---|---|---|"]
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_row(e)) + " |" for e in entries]
     latency = [e for e in entries if e["name"].startswith("latency.")]
     if latency:
@@ -71,12 +76,15 @@ def _plots(entries: list[dict[str, Any]], out: Path) -> list[Path]:
     scaling = [e for e in entries if e["name"].startswith("pipeline.scaling.")]
     if scaling:
         figure, axes = plt.subplots(figsize=(6, 4))
-        axes.plot([e["workers"] for e in scaling], [e["value"] for e in scaling], marker="o", label="invoice generators")
-        axes.plot([e["workers"] for e in scaling], [e["baseline"]["value"] for e in scaling], marker="s",
-                  linestyle="--", label="raw passthrough (same run)")
-        axes.set(xlabel="invoice generator processes", ylabel="messages/s", title="Throughput against worker count")
-        axes.set_xticks([e["workers"] for e in scaling])
-        axes.legend()
+        workers = [e["workers"] for e in scaling]
+        axes.plot(workers, [e["value"] for e in scaling], marker="o", label="messages/s (left)")
+        axes.set(xlabel="invoice generator processes", ylabel="messages/s", title="Generators on 2 cores")
+        axes.set_xticks(workers)
+        cpu = axes.twinx()
+        cpu.plot(workers, [e["cpu_us_per_record"] for e in scaling], marker="s", linestyle="--", color="tab:red",
+                 label="CPU per record, us (right)")
+        cpu.set(ylabel="us of CPU per record", ylim=(0, max(e["cpu_us_per_record"] for e in scaling) * 1.3))
+        figure.legend(loc="lower right")
         figure.savefig(out / "bench-scaling.png", dpi=100, bbox_inches="tight")
         written.append(out / "bench-scaling.png")
     return written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from messaging.worker import Worker
 __all__ = ["run_service"]
 
 log = logging.getLogger(__name__)
+EXIT_HUNG = 75  # EX_TEMPFAIL: try again
 STARTUP_ERRORS = (RegistryError, SchemaNotRegistered, SettingsError, KafkaException, LookupError, OSError)
 
 
@@ -43,7 +45,7 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_
     try:
         runtime = Runtime(name)
         workers = build(runtime)
-        server = serve_health(health_port, ready=lambda: all(w.assigned.is_set() for w in workers)
+        server = serve_health(health_port, ready=lambda: all(w.assigned.is_set() and not w.hung() for w in workers)
                               and _broker_reachable(runtime))
     except STARTUP_ERRORS as error:
         print(f"{name} cannot start: {error}", file=sys.stderr)
@@ -67,6 +69,12 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_
     log.info("started", extra={"health_port": health_port, "groups": [w.group for w in workers]})
     while any(thread.is_alive() for thread in threads):
         stop.wait(0.5)
+        if any(worker.hung() for worker in workers):
+            # Its thread cannot be interrupted: exit, so the supervisor starts a new process, whose
+            # producer fences this one's transaction. Nothing of the hung batch was committed.
+            log.critical("a Kafka call hung past its timeout; exiting to be restarted",
+                         extra={"groups": [w.group for w in workers if w.hung()]})
+            os._exit(EXIT_HUNG)
     for thread in threads:
         thread.join()
     server.shutdown()

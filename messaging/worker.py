@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # What the producer refuses (librdkafka's message.max.bytes default), less room for the record's framing.
 MAX_RECORD_BYTES = 1_000_000 - 1024
+# Every blocking transactional call is given this long; one still blocked well after it is hung.
+CALL_TIMEOUT_SECONDS = 30
+HUNG_AFTER_SECONDS = CALL_TIMEOUT_SECONDS + 15
 # Headers of a dead letter whose original does not fit beside them: it keeps only its coordinates.
 DEAD_LETTER_HEADER_BYTES = 4000
 
@@ -71,7 +74,9 @@ class _Retry(Exception):
 class Worker:
     """One consumer group's loop.
 
-    `state` gives the worker a store per owned partition, backed by a changelog. `after` maps a topic to
+    `state` gives the worker a store per owned partition, backed by a changelog. `exactly_once` overrides
+    PROCESSING_GUARANTEE (a reader that produces nothing and applies records idempotently needs no
+    transaction). `after` maps a topic to
     another that is co-partitioned with it: a record of the first is handled only once the second's
     partition of the same number has been read to where it ended when the record was handled (so an
     answer counts everything written there before the question was asked).
@@ -79,7 +84,7 @@ class Worker:
 
     def __init__(
         self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], *, state: StateSpec | None = None,
-        state_dir: Path | None = None, after: Mapping[Topic, Topic] | None = None, batch_size: int = 500,
+        after: Mapping[Topic, Topic] | None = None, batch_size: int = 500, exactly_once: bool | None = None,
     ) -> None:
         self.runtime = runtime
         self.group = group
@@ -88,7 +93,7 @@ class Worker:
         self.after = {first.name: second.name for first, second in (after or {}).items()}
         self.stores = Stores(runtime, state, runtime.settings.state_dir / group) if state else None
         self.assigned = threading.Event()
-        self.exactly_once = runtime.settings.exactly_once
+        self.exactly_once = runtime.settings.exactly_once if exactly_once is None else exactly_once
         self.transactional_id = f"{group}/{runtime.settings.instance_id or uuid.uuid4()}"
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
@@ -96,6 +101,7 @@ class Worker:
         self._changelog_next: dict[int, int] = {}  # partition -> next changelog offset, from delivery reports
         self._delivery_error: KafkaError | None = None
         self._keys: dict[tuple[str, bytes | None], Any] = {}
+        self._blocked_since: float | None = None
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -159,7 +165,7 @@ class Worker:
                 self._producer = self._new_producer()
             producer = self._producer
             if self.exactly_once:
-                producer.begin_transaction()
+                self._watched(producer.begin_transaction)
             for message in batch:
                 where = (message.topic(), message.partition())
                 if message.error() is not None:  # end of partition: everything before it has been handled
@@ -176,7 +182,8 @@ class Worker:
             offsets = [TopicPartition(t, p, o + 1) for (t, p), o in handled.items()]
             if self.exactly_once:
                 if offsets:
-                    producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+                    self._watched(producer.send_offsets_to_transaction, offsets, consumer.consumer_group_metadata(),
+                                  CALL_TIMEOUT_SECONDS)
                 self._commit(producer)
             else:  # at least once: offsets only after every output is acknowledged
                 self._flush(producer)
@@ -201,7 +208,7 @@ class Worker:
     def _commit(self, producer: Producer) -> None:
         for attempt in range(5):
             try:
-                producer.commit_transaction(30)
+                self._watched(producer.commit_transaction, CALL_TIMEOUT_SECONDS)
                 break
             except KafkaException as error:
                 if not error.args[0].retriable() or attempt == 4:
@@ -209,6 +216,20 @@ class Worker:
         if self._delivery_error is not None:  # cannot happen once committed, but never ignore it
             error, self._delivery_error = self._delivery_error, None
             raise _Retry(f"an output was not delivered: {error}")
+
+    def _watched(self, call: Callable[..., Any], *args: Any) -> Any:
+        """A blocking transactional call, timed: some can hang past their own timeout after the group
+        coordinator restarts (librdkafka issues 5456 and 5511), and `hung` tells the service."""
+        self._blocked_since = time.monotonic()
+        try:
+            return call(*args)
+        finally:
+            self._blocked_since = None
+
+    def hung(self) -> bool:
+        """Stuck in a Kafka call well past its timeout: only a new process recovers (see `_watched`)."""
+        since = self._blocked_since
+        return since is not None and time.monotonic() - since > HUNG_AFTER_SECONDS
 
     def _flush(self, producer: Producer) -> None:
         while producer.flush(1.0) > 0:
@@ -235,7 +256,7 @@ class Worker:
             return  # nothing to abort: what was produced stays, and is produced again (at least once)
         if not fatal and self._producer is not None:
             try:
-                self._producer.abort_transaction(30)
+                self._watched(self._producer.abort_transaction, CALL_TIMEOUT_SECONDS)
                 return
             except KafkaException as abort_error:
                 if not abort_error.args[0].fatal():

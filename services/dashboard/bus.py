@@ -41,8 +41,10 @@ class Bus:
         invoice_replies = manifest.carrying("invoice_reply")
         score_replies = manifest.carrying("score_reply")
         runtime.prepare(self.invoice_requests, self.score_requests, invoice_replies, score_replies)
+        # It produces nothing and applies each reply idempotently by request_id: at least once is exact here.
         self.worker = Worker(
-            runtime, group, {invoice_replies: self._on_invoice_reply, score_replies: self._on_score_reply}
+            runtime, group, {invoice_replies: self._on_invoice_reply, score_replies: self._on_score_reply},
+            exactly_once=False,
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
