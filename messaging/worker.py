@@ -42,9 +42,10 @@ log = logging.getLogger(__name__)
 
 # What the producer refuses (librdkafka's message.max.bytes default), less room for the record's framing.
 MAX_RECORD_BYTES = 1_000_000 - 1024
-# Every blocking transactional call is given this long; one still blocked well after it is hung.
-CALL_TIMEOUT_SECONDS = 30
-HUNG_AFTER_SECONDS = CALL_TIMEOUT_SECONDS + 15
+# Every blocking transactional call is given this long (a transaction lives 10 s at most, see
+# Runtime.transactional_producer); one still blocked well after it is hung.
+CALL_TIMEOUT_SECONDS = 10
+HUNG_AFTER_SECONDS = CALL_TIMEOUT_SECONDS + 10
 # Headers of a dead letter whose original does not fit beside them: it keeps only its coordinates.
 DEAD_LETTER_HEADER_BYTES = 4000
 
