@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-__all__ = ["FAILED", "IN", "OUT", "PROCESSING", "RESTORED", "RESTORE_SECONDS", "TRANSACTIONS", "serve_health"]
+__all__ = ["FAILED", "IN", "OUT", "PROCESSING", "BATCH_SECONDS", "RESTORED", "RESTORE_SECONDS", "TRANSACTIONS", "serve_health"]
 
 IN = Counter("messages_in", "Messages consumed", ["service", "topic"])
 OUT = Counter("messages_out", "Messages produced", ["service", "topic"])
@@ -19,6 +19,10 @@ PROCESSING = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 TRANSACTIONS = Counter("transactions", "Kafka transactions ended, by outcome", ["service", "outcome"])
+BATCH_SECONDS = Histogram(
+    "batch_seconds", "Time from a batch's first record in hand to its transaction (or offsets) committed",
+    ["service"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 RESTORED = Counter("state_restored_entries", "Changelog entries applied while restoring state", ["service", "changelog"])
 RESTORE_SECONDS = Histogram(
     "state_restore_seconds", "Time to restore one partition's state from its changelog", ["service", "changelog"],

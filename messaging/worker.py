@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from contracts.manifest import Topic
 from messaging import logs
-from messaging.metrics import FAILED, IN, OUT, PROCESSING, TRANSACTIONS
+from messaging.metrics import BATCH_SECONDS, FAILED, IN, OUT, PROCESSING, TRANSACTIONS
 from messaging.registry import RegistryError
 from messaging.runtime import Encoded, Outgoing, Runtime
 from messaging.serde import PoisonRecord
@@ -161,6 +161,7 @@ class Worker:
         ends: dict[int, int] = {}
         touched: dict[int, PartitionState] = {}
         reached = dict(self._reached)
+        began = time.perf_counter()
         try:
             if self._producer is None:  # the last one was fenced and its replacement could not start
                 self._producer = self._new_producer()
@@ -195,6 +196,7 @@ class Worker:
             self._abandon(touched.values(), error)
             raise _Retry(str(error)) from None
         TRANSACTIONS.labels(self.runtime.service, "committed").inc()
+        BATCH_SECONDS.labels(self.runtime.service).observe(time.perf_counter() - began)
         for partition, store in touched.items():
             try:
                 store.commit(self._changelog_next.get(partition))
