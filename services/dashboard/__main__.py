@@ -13,6 +13,7 @@ from messaging.settings import SettingsError
 from messaging.runtime import Runtime
 from services.dashboard.app import create_app
 from services.dashboard.bus import CONTRACTS, DELIVERY_TIMEOUT_MS
+from services.dashboard.server import with_deadlines
 from services.dashboard.settings import DashboardSettings
 
 
@@ -28,7 +29,8 @@ def main() -> int:
         print(f"dashboard cannot start: {error}", file=sys.stderr)
         return 1
     uvicorn.run(create_app(settings, runtime), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5)
+                access_log=False, timeout_graceful_shutdown=5,
+                http=with_deadlines(settings.header_timeout_seconds, settings.body_timeout_seconds))
     return 0
 
 

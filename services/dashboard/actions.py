@@ -1,8 +1,10 @@
-"""What the pages and the API both do: submit a request to Kafka, and read JSON bodies safely."""
+"""What the pages and the API both do: read JSON bodies strictly, and submit a request to Kafka once per key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -10,13 +12,17 @@ from typing import Any
 
 from starlette.requests import Request
 
-from services.dashboard.bus import Bus, Unavailable
+from services.dashboard.bus import DELIVERY_TIMEOUT_MS, Bus, Unavailable
 from services.dashboard.db import Database, User
 from services.dashboard.views import jsonable
 
-__all__ = ["BadBody", "MAX_BODY_BYTES", "read_json", "submit"]
+__all__ = ["IDEMPOTENCY_HEADER", "IDEMPOTENCY_TTL_SECONDS", "BadBody", "KeyConflict", "read_json", "submit"]
 
-MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# Bus.ask gives up 5 s after librdkafka's own delivery timeout; a key still 'sending' well after that was
+# left by a process that stopped mid-send, and its request is answered as made (it may show timed out).
+SENDING_DEADLINE_MS = DELIVERY_TIMEOUT_MS + 10_000
 
 
 class BadBody(Exception):
@@ -25,33 +31,76 @@ class BadBody(Exception):
         self.status = status
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, refused with 413 past MAX_BODY_BYTES whether or not a Content-Length was sent."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise BadBody(413, f"the body must be at most {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise BadBody(413, f"the body must be at most {MAX_BODY_BYTES} bytes")
-    return bytes(body)
+class KeyConflict(Exception):
+    """The idempotency key cannot be honoured: used for another request (422), or its request is in flight (409)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(f"the key {key!r} appears twice in one object: send each field once")
+        found[key] = value
+    return found
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 async def read_json(request: Request) -> Any:
-    """A JSON body, numbers as Decimal so money never passes through a float."""
+    """A JSON body (UTF-8, every key once), numbers as Decimal so nothing passes through a float.
+
+    The body's size and time are bounded by bodies.BodyLimits before this reads it.
+    """
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise BadBody(415, "send the body as application/json")
-    body = await read_body(request)
+    body = await request.body()
     try:
-        return json.loads(body, parse_float=Decimal)
+        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_not_json, object_pairs_hook=_unique)
+    except _DuplicateKey as duplicate:
+        raise BadBody(400, str(duplicate)) from None
     except (ValueError, RecursionError) as error:
         raise BadBody(400, f"the body is not valid JSON: {error}") from None
 
 
-async def submit(db: Database, bus: Bus, user: User, kind: str, fields: dict[str, Any]) -> str:
-    """Record the request as pending and put it on Kafka; its id once Kafka has it, Unavailable if not."""
+def _fingerprint(kind: str, fields: dict[str, Any]) -> str:
+    """What was asked, as parsed: a retry that spells an amount differently (1.5, 1.50) is the same request."""
+    return hashlib.sha256(json.dumps([kind, jsonable(fields)], sort_keys=True).encode()).hexdigest()
+
+
+def _earlier(db: Database, user: User, kind: str, fields: dict[str, Any], key: str, request_id: str) -> str | None:
+    """The request an earlier use of `key` made, None when `key` is now claimed for `request_id`; KeyConflict."""
+    now = int(time.time() * 1000)
+    fingerprint = _fingerprint(kind, fields)
+    claim = db.claim_key(user.id, key, fingerprint, request_id, now - IDEMPOTENCY_TTL_SECONDS * 1000)
+    if claim is None:
+        return None
+    if claim.fingerprint != fingerprint:
+        raise KeyConflict(422, "this idempotency key was already used for a different request: use a new key"
+                               " for a new request")
+    if claim.state == "sending" and claim.created_at > now - SENDING_DEADLINE_MS:
+        raise KeyConflict(409, "the request first sent with this idempotency key is still being sent: retry shortly")
+    return claim.request_id
+
+
+async def submit(db: Database, bus: Bus, user: User, kind: str, fields: dict[str, Any], key: str | None = None) -> str:
+    """Record the request as pending and put it on Kafka; its id once Kafka has it, Unavailable if not.
+
+    With an idempotency `key` (scoped to the user) a repeat returns the first request's id instead of
+    making another; KeyConflict when the key was used for something else or its first request is in flight.
+    """
     request_id = uuid.uuid4()
+    if key is not None and (earlier := _earlier(db, user, kind, fields, key, str(request_id))) is not None:
+        return earlier
     value = {
         "request_id": request_id,
         "user_id": uuid.UUID(user.id),
@@ -64,4 +113,6 @@ async def submit(db: Database, bus: Bus, user: User, kind: str, fields: dict[str
     except Unavailable:
         db.forget_request(str(request_id))
         raise
+    if key is not None:
+        db.key_accepted(str(request_id))
     return str(request_id)

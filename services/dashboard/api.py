@@ -12,10 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.dashboard import auth
-from services.dashboard.actions import BadBody, read_json, submit
+from services.dashboard.actions import IDEMPOTENCY_HEADER, BadBody, KeyConflict, read_json, submit
 from services.dashboard.bus import Unavailable
+from services.dashboard.credentials import Throttled
 from services.dashboard.db import User
-from services.dashboard.intake import FieldError, InvalidInput, parse_credentials, parse_invoice
+from services.dashboard.intake import (
+    FieldError, InvalidInput, parse_idempotency_key, parse_invoice, parse_log_in, parse_sign_up,
+)
 from services.dashboard.openapi import document
 from services.dashboard.views import invoice_view, score_view
 
@@ -25,11 +28,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 UserEndpoint = Callable[[Request, User], Awaitable[Response]]
 
 
-def error(status: int, message: str, errors: list[dict[str, str]] | None = None, **headers: str) -> JSONResponse:
+def error(status: int, message: str, errors: list[dict[str, str]] | None = None,
+          retry_after: int | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, headers=headers or None)
+    return JSONResponse(body, status_code=status, headers={"Retry-After": str(retry_after)} if retry_after else None)
 
 
 def guarded(endpoint: UserEndpoint | Endpoint, *, signed_in: bool = True) -> Endpoint:
@@ -49,7 +53,13 @@ def guarded(endpoint: UserEndpoint | Endpoint, *, signed_in: bool = True) -> End
         except InvalidInput as invalid:
             return error(422, "the request is invalid", [{"field": e.field, "message": e.message} for e in invalid.errors])
         except Unavailable as unavailable:
-            return error(503, f"the request was not accepted, try again shortly ({unavailable})", **{"Retry-After": "5"})
+            return error(503, f"the request was not accepted, try again shortly ({unavailable})", retry_after=5)
+        except Throttled as throttled:
+            return error(429, str(throttled), retry_after=throttled.retry_after)
+        except KeyConflict as conflict:
+            if conflict.status == 409:
+                return error(409, str(conflict), retry_after=1)
+            return error(conflict.status, str(conflict), [{"field": IDEMPOTENCY_HEADER, "message": str(conflict)}])
 
     return wrapper
 
@@ -71,8 +81,8 @@ def _paging(request: Request) -> tuple[int, int]:
 
 
 async def create_user(request: Request) -> Response:
-    email, password = parse_credentials(await read_json(request))
-    user = auth.sign_up(request.app.state.db, email, password)
+    email, password = parse_sign_up(await read_json(request))
+    user = await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
     if user is None:
         return error(409, "an account with this email exists", [{"field": "email", "message": "is taken"}])
     auth.log_in(request, user)
@@ -80,8 +90,8 @@ async def create_user(request: Request) -> Response:
 
 
 async def create_session(request: Request) -> Response:
-    email, password = parse_credentials(await read_json(request))
-    user = auth.verify(request.app.state.db, email, password)
+    email, password = parse_log_in(await read_json(request))
+    user = await request.app.state.credentials.verify(email, password, auth.client_address(request))
     if user is None:
         return error(401, "wrong email or password")
     auth.log_in(request, user)
@@ -93,9 +103,14 @@ async def delete_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _idempotency_key(request: Request) -> str | None:
+    return parse_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER), IDEMPOTENCY_HEADER)
+
+
 async def create_invoice(request: Request, user: User) -> Response:
+    key = _idempotency_key(request)
     fields = parse_invoice(await read_json(request))
-    request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields)
+    request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields, key)
     url = f"/api/invoices/{request_id}"
     return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
 
@@ -114,7 +129,7 @@ async def get_invoice(request: Request, user: User) -> Response:
 
 
 async def create_score(request: Request, user: User) -> Response:
-    request_id = await submit(request.app.state.db, request.app.state.bus, user, "score", {})
+    request_id = await submit(request.app.state.db, request.app.state.bus, user, "score", {}, _idempotency_key(request))
     url = f"/api/scores/{request_id}"
     return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,11 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from messaging.runtime import Runtime
 from services.dashboard import api, pages
-from services.dashboard.actions import BadBody
+from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
+from services.dashboard.bodies import BodyLimits
 from services.dashboard.bus import Bus
+from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database
 from services.dashboard.events import Hub
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.throttle import Throttle
 
 __all__ = ["create_app"]
 
@@ -70,6 +74,13 @@ async def bad_body(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status)
 
 
+async def forget_old_keys(db: Database) -> None:
+    """Every hour, forget idempotency keys older than their lifetime: a retry that late is a new request."""
+    while True:
+        db.forget_keys(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000))
+        await asyncio.sleep(3600)
+
+
 def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
     """The app; `runtime` is made (and its contracts resolved) before, so start-up fails in one sentence."""
 
@@ -80,13 +91,21 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
         bus = Bus(
             runtime, db, hub, settings.consumer_group,
         )
-        app.state.db, app.state.hub, app.state.bus = db, hub, bus
+        credentials = Credentials(
+            db, settings.password_threads,
+            per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
+            per_address=Throttle(settings.address_attempts, settings.address_window_seconds),
+        )
+        app.state.db, app.state.hub, app.state.bus, app.state.credentials = db, hub, bus, credentials
         bus.start(asyncio.get_running_loop())
-        expiry = asyncio.create_task(bus.expire_forever(settings.request_timeout_seconds))
+        chores = [asyncio.create_task(bus.expire_forever(settings.request_timeout_seconds)),
+                  asyncio.create_task(forget_old_keys(db))]
         try:
             yield
         finally:
-            expiry.cancel()
+            for chore in chores:
+                chore.cancel()
+            credentials.close()
             await asyncio.to_thread(bus.stop)
             db.close()
 
@@ -101,6 +120,7 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeaders),
+            Middleware(BodyLimits, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds),
             Middleware(SessionMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age_seconds,
                        same_site="lax", https_only=False),
         ],

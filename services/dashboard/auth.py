@@ -1,35 +1,14 @@
-"""Who is signed in: argon2 password hashes, a signed session cookie, and CSRF tokens for forms."""
+"""Who is signed in: a signed session cookie, CSRF tokens for forms, and where a request comes from."""
 
 from __future__ import annotations
 
 import secrets
-import uuid
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 
 from services.dashboard.db import Database, User
 
-__all__ = ["csrf_token", "current_user", "log_in", "log_out", "sign_up", "valid_csrf", "verify"]
-
-_hasher = PasswordHasher()
-# Verifying against a dummy hash for unknown emails keeps the response time from telling who has an account.
-_DUMMY_HASH = _hasher.hash("not a real password")
-
-
-def sign_up(db: Database, email: str, password: str) -> User | None:
-    """The new user; None when the email is taken."""
-    return db.create_user(str(uuid.uuid4()), email, _hasher.hash(password))
-
-
-def verify(db: Database, email: str, password: str) -> User | None:
-    user = db.user_by_email(email)
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user
+__all__ = ["client_address", "csrf_token", "current_user", "has_csrf_token", "log_in", "log_out", "valid_csrf"]
 
 
 def log_in(request: Request, user: User) -> None:
@@ -50,10 +29,20 @@ def current_user(request: Request) -> User | None:
     return request.state.user  # type: ignore[no-any-return]
 
 
+def client_address(request: Request) -> str:
+    """The client's IP address: the connection's, or X-Forwarded-For's from a proxy in uvicorn's FORWARDED_ALLOW_IPS."""
+    return request.client.host if request.client else "unknown"
+
+
 def csrf_token(request: Request) -> str:
     if "csrf" not in request.session:
         request.session["csrf"] = secrets.token_urlsafe(24)
     return str(request.session["csrf"])
+
+
+def has_csrf_token(request: Request) -> bool:
+    """Whether this session was ever given a form: without that no posted form can be valid."""
+    return isinstance(request.session.get("csrf"), str)
 
 
 def valid_csrf(request: Request, submitted: object) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Database", "Request", "User"]
+__all__ = ["Claim", "Database", "Request", "User"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -31,6 +31,16 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_by_user ON requests (user_id, kind, created_at);
 CREATE INDEX IF NOT EXISTS requests_pending ON requests (status, created_at);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     TEXT NOT NULL REFERENCES users (id),
+    key         TEXT NOT NULL,      -- as the client sent it: each user has their own keys
+    fingerprint TEXT NOT NULL,      -- of what was asked, to tell a retry from another request
+    request_id  TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('sending', 'accepted')),
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);
 """
 
 
@@ -51,6 +61,16 @@ class Request:
     updated_at: int
     request: dict[str, Any]
     reply: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An idempotency key already used: for what, which request it made, and whether Kafka has that request."""
+
+    fingerprint: str
+    request_id: str
+    state: str
+    created_at: int
 
 
 def _now() -> int:
@@ -97,8 +117,34 @@ class Database:
         )
 
     def forget_request(self, request_id: str) -> None:
-        """Drop a request that never reached Kafka (the client was told 503)."""
+        """Drop a request that never reached Kafka (the client was told 503), and free its idempotency key."""
+        self._run("DELETE FROM idempotency_keys WHERE request_id = ?", request_id)
         self._run("DELETE FROM requests WHERE request_id = ? AND status = 'pending'", request_id)
+
+    def claim_key(self, user_id: str, key: str, fingerprint: str, request_id: str, expired_before_ms: int) -> Claim | None:
+        """Take `key` for `request_id` (state 'sending'); the earlier claim instead when the key is in use.
+
+        A claim made before `expired_before_ms` no longer counts. The insert is the lock: of two dashboards
+        claiming one key at once, one inserts and the other reads that claim.
+        """
+        self._run("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at < ?",
+                  user_id, key, expired_before_ms)
+        inserted = self._run(
+            "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
+            user_id, key, fingerprint, request_id, _now(),
+        ).rowcount
+        if inserted:
+            return None
+        row = self._run("SELECT fingerprint, request_id, state, created_at FROM idempotency_keys"
+                        " WHERE user_id = ? AND key = ?", user_id, key).fetchone()
+        # Gone between the insert and the select (given up by a failed send): try again.
+        return Claim(*row) if row else self.claim_key(user_id, key, fingerprint, request_id, expired_before_ms)
+
+    def key_accepted(self, request_id: str) -> None:
+        self._run("UPDATE idempotency_keys SET state = 'accepted' WHERE request_id = ?", request_id)
+
+    def forget_keys(self, older_than_ms: int) -> None:
+        self._run("DELETE FROM idempotency_keys WHERE created_at < ?", older_than_ms)
 
     def answer(self, request_id: str, status: str, reply: dict[str, Any]) -> Request | None:
         """Store a reply (also after a time-out: a late answer is still the answer); None for unknown requests."""

@@ -3,20 +3,31 @@
 Business rules (a valid CPF, a positive quantity) are the invoice generator's to judge: a request
 that breaks them is sent and comes back rejected with every reason. What is checked here is what
 must hold for the request to be encoded at all, so an error names the field and nothing is sent.
+Nothing is silently changed: an unknown field, a duplicated form field, a number that would need
+rounding or a control character is refused, never dropped, cut or rounded.
 """
 
 from __future__ import annotations
 
-import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from itertools import zip_longest
 from typing import Any
 
-__all__ = ["FieldError", "InvalidInput", "parse_credentials", "parse_invoice"]
+from services.dashboard.rules import (
+    EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_ITEMS, MAX_PASSWORD, MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD, QUANTITY, TEXT,
+    UNIT_PRICE, DecimalRule,
+)
 
-MAX_ITEMS = 50
-MAX_TEXT = 200
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+__all__ = [
+    "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_idempotency_key", "parse_invoice",
+    "parse_invoice_form", "parse_log_in", "parse_sign_up",
+]
+
+ROW_FIELDS = ("description", "quantity", "unit_price")
+INVOICE_FORM_FIELDS = {"csrf_token", "idempotency_key", "customer_name", "customer_tax_id", *ROW_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -31,102 +42,171 @@ class InvalidInput(ValueError):
         self.errors = errors
 
 
-def _text(data: Any, field: str, errors: list[FieldError], limit: int = MAX_TEXT, path: str = "") -> str:
-    value = data.get(field) if isinstance(data, dict) else None
-    name = f"{path}{field}"
+def _object(data: Any, name: str, known: Sequence[str], errors: list[FieldError]) -> dict[str, Any] | None:
+    """`data` when it is an object; each field not in `known` is an error naming it."""
+    if not isinstance(data, dict):
+        errors.append(FieldError(name or "body", f"is required and must be an object with {', '.join(known)}"))
+        return None
+    prefix = f"{name}." if name else ""
+    errors += [FieldError(f"{prefix}{field}", "is not a known field") for field in data if field not in known]
+    return data
+
+
+def _string(data: dict[str, Any], field: str, path: str, limit: int, errors: list[FieldError]) -> str | None:
+    """The field when it is text of at most `limit` characters that UTF-8 can carry; None after an error."""
+    value, name = data.get(field), f"{path}{field}"
     if not isinstance(value, str):
         errors.append(FieldError(name, "is required and must be text"))
-        return ""
+        return None
     if len(value) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters (got {len(value)})"))
-    elif not _encodable(value):
+        return None
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
         errors.append(FieldError(name, "must be valid Unicode text (it holds an unpaired surrogate)"))
+        return None
     return value
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _text(data: dict[str, Any], field: str, errors: list[FieldError], limit: int = MAX_TEXT, path: str = "") -> str:
+    value = _string(data, field, path, limit, errors)
+    if value is not None and not TEXT.matches(value):
+        culprit = next(char for char in value if not TEXT.matches(char))
+        errors.append(FieldError(f"{path}{field}", f"must not hold control characters or bidirectional overrides"
+                                                   f" (found U+{ord(culprit):04X})"))
+    return value or ""
 
 
-def _decimal(data: dict[str, Any], field: str, places: int, digits: int, path: str, errors: list[FieldError]) -> Decimal:
-    raw = data.get(field)
-    name = f"{path}{field}"
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
-        errors.append(FieldError(name, "is required and must be a decimal number such as \"12.50\""))
+def _decimal(data: dict[str, Any], field: str, rule: DecimalRule, path: str, errors: list[FieldError]) -> Decimal:
+    raw, name = data.get(field), f"{path}{field}"
+    if not isinstance(raw, str):
+        # A JSON number may have been rounded by the sender's floats before it got here: only text is exact.
+        errors.append(FieldError(name, 'is required and must be a string holding a decimal number, like "12.50"'))
         return Decimal(0)
     try:
-        value = Decimal(str(raw).strip().replace(",", "."))
-    except InvalidOperation:
-        errors.append(FieldError(name, f"is not a number: {str(raw)[:40]!r}"))
+        return rule.parse(raw)
+    except ValueError as error:
+        errors.append(FieldError(name, str(error)))
         return Decimal(0)
-    if not value.is_finite():
-        errors.append(FieldError(name, "must be a finite number"))
-        return Decimal(0)
-    exponent = value.normalize().as_tuple().exponent  # trailing zeros do not count: 1.50 is 1.5
-    if isinstance(exponent, int) and -exponent > places:
-        errors.append(FieldError(name, f"has more than {places} decimal places"))
-        return Decimal(0)
-    if abs(value) >= Decimal(10) ** (digits - places):  # checked before quantize, which overflows on huge values
-        errors.append(FieldError(name, f"is too large (at most {digits - places} digits before the point)"))
-        return Decimal(0)
-    return value.quantize(Decimal(1).scaleb(-places))
 
 
 def parse_invoice(data: Any) -> dict[str, Any]:
     """{"customer": {...}, "items": [...]} with Decimal amounts at the contract's scale; InvalidInput otherwise."""
     errors: list[FieldError] = []
-    if not isinstance(data, dict):
-        raise InvalidInput([FieldError("body", "must be a JSON object")])
-    unknown = sorted(set(data) - {"customer", "items"})
-    errors += [FieldError(name, "is not a known field") for name in unknown]
-    customer = data.get("customer")
+    body = _object(data, "", ("customer", "items"), errors)
+    if body is None:
+        raise InvalidInput(errors)
+    customer = _object(body.get("customer"), "customer", ("name", "tax_id"), errors)
     parsed_customer = {"name": "", "tax_id": ""}
-    if isinstance(customer, dict):
+    if customer is not None:
         parsed_customer = {
             "name": _text(customer, "name", errors, path="customer."),
-            "tax_id": _text(customer, "tax_id", errors, limit=32, path="customer."),
+            "tax_id": _text(customer, "tax_id", errors, limit=MAX_TAX_ID, path="customer."),
         }
-    else:
-        errors.append(FieldError("customer", "is required and must be an object with name and tax_id"))
-    items = data.get("items")
+    items = body.get("items")
     parsed_items = []
     if not isinstance(items, list):
         errors.append(FieldError("items", "is required and must be a list"))
     elif len(items) > MAX_ITEMS:
         errors.append(FieldError("items", f"must have at most {MAX_ITEMS} entries (got {len(items)})"))
     else:
-        for index, item in enumerate(items):
-            path = f"items[{index}]."
-            if not isinstance(item, dict):
-                errors.append(FieldError(f"items[{index}]", "must be an object"))
+        for index, entry in enumerate(items):
+            item = _object(entry, f"items[{index}]", ROW_FIELDS, errors)
+            if item is None:
                 continue
-            parsed_items.append(
-                {
-                    "description": _text(item, "description", errors, path=path),
-                    "quantity": _decimal(item, "quantity", 3, 12, path, errors),
-                    "unit_price": _decimal(item, "unit_price", 2, 14, path, errors),
-                }
-            )
+            path = f"items[{index}]."
+            parsed_items.append({
+                "description": _text(item, "description", errors, path=path),
+                "quantity": _decimal(item, "quantity", QUANTITY, path, errors),
+                "unit_price": _decimal(item, "unit_price", UNIT_PRICE, path, errors),
+            })
     if errors:
         raise InvalidInput(errors)
     return {"customer": parsed_customer, "items": parsed_items}
 
 
-def parse_credentials(data: Any) -> tuple[str, str]:
-    """(email, password) from a sign-up or log-in body; InvalidInput otherwise."""
-    errors: list[FieldError] = []
-    if not isinstance(data, dict):
-        raise InvalidInput([FieldError("body", "must be a JSON object")])
-    email = _text(data, "email", errors, limit=320).strip().lower()
-    password = _text(data, "password", errors, limit=200)
-    if email and not EMAIL.fullmatch(email):
-        errors.append(FieldError("email", "is not an email address"))
-    if isinstance(data.get("password"), str) and len(password) < 8:
-        errors.append(FieldError("password", "must be at least 8 characters"))
+def invoice_form_values(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The invoice form in the API's shape, to parse or to show again; rows are kept whole, never cut short."""
+    fields: dict[str, list[str]] = {}
+    for name, value in pairs:
+        fields.setdefault(name, []).append(value)
+
+    def first(name: str) -> str:
+        return fields.get(name, [""])[0]
+
+    rows = zip_longest(*(fields.get(name, []) for name in ROW_FIELDS), fillvalue="")
+    return {
+        "customer": {"name": first("customer_name"), "tax_id": first("customer_tax_id")},
+        # A row left entirely blank is an unused row of the form, not an item.
+        "items": [dict(zip(ROW_FIELDS, row)) for row in rows if any(cell.strip() for cell in row)],
+    }
+
+
+def parse_invoice_form(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """What parse_invoice gives for the form's values; also refuses unknown, repeated and ragged fields."""
+    errors = _form_shape(pairs, INVOICE_FORM_FIELDS, repeatable=ROW_FIELDS)
+    counts = Counter(name for name, _ in pairs)
+    if len({counts[name] for name in ROW_FIELDS}) > 1:
+        got = ", ".join(f"{counts[name]} {name}" for name in ROW_FIELDS)
+        errors.append(FieldError("items", f"every row needs a description, a quantity and a unit price (got {got})"))
+    try:
+        parsed = parse_invoice(invoice_form_values(pairs))
+    except InvalidInput as invalid:
+        errors += invalid.errors
     if errors:
         raise InvalidInput(errors)
-    return email, password
+    return parsed
+
+
+def form_fields(pairs: Sequence[tuple[str, str]], known: set[str]) -> dict[str, str]:
+    """A form of single fields as a dict; InvalidInput when a field is unknown or sent twice."""
+    if errors := _form_shape(pairs, known, repeatable=()):
+        raise InvalidInput(errors)
+    return dict(pairs)
+
+
+def _form_shape(pairs: Sequence[tuple[str, str]], known: set[str], repeatable: Sequence[str]) -> list[FieldError]:
+    counts = Counter(name for name, _ in pairs)
+    return [FieldError(name, "is not a known field") if name not in known else FieldError(name, "was sent more than once")
+            for name, count in counts.items() if name not in known or (count > 1 and name not in repeatable)]
+
+
+def _credentials(data: Any) -> tuple[dict[str, Any], list[FieldError]]:
+    errors: list[FieldError] = []
+    body = _object(data, "", ("email", "password"), errors)
+    if body is None:
+        raise InvalidInput(errors)
+    return body, errors
+
+
+def parse_sign_up(data: Any) -> tuple[str, str]:
+    """(email, password) for a new account; InvalidInput unless the email is an address and the password long enough.
+
+    The email is kept in lower case: addresses are compared without regard to case.
+    """
+    body, errors = _credentials(data)
+    email = _string(body, "email", "", MAX_EMAIL, errors)
+    if email is not None and not EMAIL.matches(email):
+        errors.append(FieldError("email", "is not an email address like name@example.com"))
+    password = _string(body, "password", "", MAX_PASSWORD, errors)
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
+    if errors:
+        raise InvalidInput(errors)
+    return str(email).lower(), str(password)
+
+
+def parse_log_in(data: Any) -> tuple[str, str]:
+    """(email, password) to check; only their types and sizes, so an account made under older rules can sign in."""
+    body, errors = _credentials(data)
+    email = _string(body, "email", "", MAX_EMAIL, errors)
+    password = _string(body, "password", "", MAX_PASSWORD, errors)
+    if errors:
+        raise InvalidInput(errors)
+    return str(email).lower(), str(password)
+
+
+def parse_idempotency_key(value: str | None, field: str) -> str | None:
+    """The key as sent (None when there is none); InvalidInput naming `field` when it breaks the grammar."""
+    if value is None or IDEMPOTENCY_KEY.matches(value):
+        return value
+    raise InvalidInput([FieldError(field, f"must be {IDEMPOTENCY_KEY.description}")])

@@ -4,10 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.dashboard.actions import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL_SECONDS
+from services.dashboard.rules import (
+    EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_ITEMS, MAX_PASSWORD, MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD, QUANTITY, TEXT,
+    UNIT_PRICE, DecimalRule, Grammar,
+)
+
 __all__ = ["document"]
 
-DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+([.,][0-9]+)?$", "examples": ["12.50"]}
-TEXT = {"type": "string", "maxLength": 200}
+
+def _grammar(grammar: Grammar, **schema: Any) -> dict[str, Any]:
+    return {"type": "string", "pattern": grammar.pattern, "description": grammar.description, **schema}
+
+
+def _decimal(rule: DecimalRule, example: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": rule.pattern, "description": f"{rule.description}.", "examples": [example]}
+
+
+def _text(limit: int) -> dict[str, Any]:
+    return _grammar(TEXT, maxLength=limit)
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _closed(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """An object that takes exactly these fields: any other is refused with an error naming it."""
+    return {"type": "object", "required": required, "additionalProperties": False, "properties": properties}
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -29,39 +54,30 @@ ACCEPTED = {
     "required": ["request_id", "status", "url"],
     "properties": {"request_id": {"type": "string", "format": "uuid"}, "status": {"const": "pending"}, "url": {"type": "string"}},
 }
-CREDENTIALS = {
-    "type": "object",
-    "required": ["email", "password"],
-    "properties": {
-        "email": {"type": "string", "maxLength": 320, "pattern": r"^[^@\s]{1,64}@[^@\s]{1,255}$"},
-        "password": {"type": "string", "minLength": 8, "maxLength": 200},
-    },
-}
+SIGN_UP = _closed(["email", "password"], {
+    "email": _grammar(EMAIL, maxLength=MAX_EMAIL),
+    "password": {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD},
+})
+LOG_IN = _closed(["email", "password"], {
+    "email": {"type": "string", "maxLength": MAX_EMAIL},
+    "password": {"type": "string", "maxLength": MAX_PASSWORD},
+})
 USER = {"type": "object", "required": ["id", "email"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}
-INVOICE_INPUT = {
-    "type": "object",
-    "required": ["customer", "items"],
-    "additionalProperties": False,
-    "properties": {
-        "customer": {
-            "type": "object",
-            "required": ["name", "tax_id"],
-            "properties": {"name": TEXT, "tax_id": {"type": "string", "maxLength": 32, "description": "CPF or CNPJ"}},
-        },
-        "items": {
-            "type": "array",
-            "maxItems": 50,
-            "items": {
-                "type": "object",
-                "required": ["description", "quantity", "unit_price"],
-                "properties": {
-                    "description": TEXT,
-                    "quantity": {**DECIMAL, "description": "At most 3 decimal places."},
-                    "unit_price": {**DECIMAL, "description": "BRL, at most 2 decimal places."},
-                },
-            },
-        },
-    },
+INVOICE_INPUT = _closed(["customer", "items"], {
+    "customer": _closed(["name", "tax_id"],
+                        {"name": _text(MAX_TEXT), "tax_id": {**_text(MAX_TAX_ID), "title": "CPF or CNPJ"}}),
+    "items": {"type": "array", "maxItems": MAX_ITEMS, "items": _closed(["description", "quantity", "unit_price"], {
+        "description": _text(MAX_TEXT),
+        "quantity": _decimal(QUANTITY, "1.5"),
+        "unit_price": {**_decimal(UNIT_PRICE, "12.50"), "title": "BRL"},
+    })},
+})
+IDEMPOTENCY = {
+    "name": IDEMPOTENCY_HEADER, "in": "header", "required": False, "schema": _grammar(IDEMPOTENCY_KEY),
+    "description": f"Makes a retry safe: a POST repeated with the same key (per user, for"
+                   f" {IDEMPOTENCY_TTL_SECONDS // 3600} hours) makes no new request and gets the first one's answer"
+                   f" again, the same status and body. The same key with a different body is refused (422); while"
+                   f" the first request is still being sent, a repeat gets 409 and Retry-After.",
 }
 INVOICE = {
     "type": "object",
@@ -100,13 +116,19 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    text = {400: "Malformed JSON", 401: "Not signed in", 404: "Not found (or not yours)", 409: "Conflict",
-            413: "Body too large", 415: "Not JSON", 422: "Invalid fields, each named", 503: "Kafka unavailable; nothing was sent"}
+    text = {400: "Malformed JSON, or a key twice in one object", 401: "Not signed in", 404: "Not found (or not yours)",
+            408: "The body did not arrive in time", 409: "Conflict", 413: "Body too large", 415: "Not JSON",
+            422: "Invalid fields, each named", 503: "Kafka unavailable; nothing was sent"}
     return {str(status): _json(ERROR, text[status]) for status in statuses}
 
 
+def _throttled() -> dict[str, Any]:
+    """429: too many sign-up or log-in attempts for the account or from the address."""
+    return {"429": {**_json(ERROR, "Too many attempts; retry after Retry-After seconds"),
+                    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}}}
+
+
 def document() -> dict[str, Any]:
-    body = lambda schema: {"required": True, "content": {"application/json": {"schema": schema}}}  # noqa: E731
     request_id = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paging = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
@@ -119,17 +141,19 @@ def document() -> dict[str, Any]:
         "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
         "security": [{"session": []}],
         "paths": {
-            "/api/users": {"post": {"summary": "Sign up (and sign in)", "security": [], "requestBody": body(CREDENTIALS),
-                                    "responses": {"201": _json(USER, "Signed up"), **_errors(400, 409, 413, 415, 422)}}},
+            "/api/users": {"post": {"summary": "Sign up (and sign in)", "security": [], "requestBody": _body(SIGN_UP),
+                                    "responses": {"201": _json(USER, "Signed up"), **_errors(400, 408, 409, 413, 415, 422),
+                                                  **_throttled()}}},
             "/api/session": {
-                "post": {"summary": "Sign in", "security": [], "requestBody": body(CREDENTIALS),
-                         "responses": {"200": _json(USER, "Signed in"), **_errors(400, 401, 413, 415, 422)}},
+                "post": {"summary": "Sign in", "security": [], "requestBody": _body(LOG_IN),
+                         "responses": {"200": _json(USER, "Signed in"), **_errors(400, 401, 408, 413, 415, 422),
+                                       **_throttled()}},
                 "delete": {"summary": "Sign out", "security": [], "responses": {"204": {"description": "Signed out"}}},
             },
             "/api/invoices": {
-                "post": {"summary": "Ask for an invoice", "requestBody": body(INVOICE_INPUT),
+                "post": {"summary": "Ask for an invoice", "requestBody": _body(INVOICE_INPUT), "parameters": [IDEMPOTENCY],
                          "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
-                                       **_errors(400, 401, 413, 415, 422, 503)}},
+                                       **_errors(400, 401, 408, 409, 413, 415, 422, 503)}},
                 "get": {"summary": "My invoices, newest first", "parameters": paging,
                         "responses": {"200": _json({"type": "object", "required": ["invoices"], "properties": {
                             "invoices": {"type": "array", "items": INVOICE}, "limit": {"type": "integer"},
@@ -137,9 +161,9 @@ def document() -> dict[str, Any]:
             },
             "/api/invoices/{request_id}": {"get": {"summary": "One of my invoices", "parameters": request_id,
                                                    "responses": {"200": _json(INVOICE, "The invoice"), **_errors(401, 404)}}},
-            "/api/scores": {"post": {"summary": "Ask for my score",
+            "/api/scores": {"post": {"summary": "Ask for my score", "parameters": [IDEMPOTENCY],
                                      "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
-                                                   **_errors(401, 503)}}},
+                                                   **_errors(401, 409, 413, 422, 503)}}},
             "/api/scores/latest": {"get": {"summary": "My latest calculated score",
                                            "responses": {"200": _json(SCORE, "The score"), **_errors(401, 404)}}},
             "/api/scores/{request_id}": {"get": {"summary": "One score request of mine", "parameters": request_id,

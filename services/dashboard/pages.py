@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,21 +16,31 @@ from starlette.templating import Jinja2Templates
 from contracts.diff import field_diff
 from messaging.registry import RegistryError
 from services.dashboard import auth
-from services.dashboard.actions import BadBody, submit
+from services.dashboard.actions import BadBody, KeyConflict, submit
 from services.dashboard.bus import Unavailable
+from services.dashboard.credentials import Throttled
 from services.dashboard.events import stream
-from services.dashboard.intake import FieldError, InvalidInput, parse_credentials, parse_invoice
+from services.dashboard.intake import (
+    FieldError, InvalidInput, form_fields, invoice_form_values, parse_idempotency_key, parse_invoice_form,
+    parse_log_in, parse_sign_up,
+)
+from services.dashboard.rules import MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals.update(MAX_TEXT=MAX_TEXT, MAX_TAX_ID=MAX_TAX_ID, MIN_PASSWORD=MIN_PASSWORD)  # for the inputs' hints
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> Response:
     user = auth.current_user(request)
-    base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.bus.broker_reachable}
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+    base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.bus.broker_reachable,
+            # A fresh key each time a form is shown: sending that form twice (a double click, a resent
+            # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
+            "idempotency_key": secrets.token_urlsafe(18)}
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status, headers=headers)
 
 
 def to_login(request: Request) -> Response:
@@ -40,44 +52,65 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-async def _form(request: Request) -> Any:
+def _expired_form() -> BadBody:
+    return BadBody(403, "the form expired or did not come from this site; reload the page and try again")
+
+
+async def _form(request: Request) -> list[tuple[str, str]]:
+    """The posted form's fields, in order, once its CSRF token is checked."""
+    if not auth.has_csrf_token(request):
+        raise _expired_form()  # no form was ever shown to this session: refused before its body is read
     form = await request.form(max_files=0, max_fields=1000)
     if not auth.valid_csrf(request, form.get("csrf_token")):
-        raise BadBody(403, "the form expired or did not come from this site; reload the page and try again")
-    return form
+        raise _expired_form()
+    return [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
 
 
-async def _credentials(request: Request, template: str) -> tuple[Any, tuple[str, str] | Response]:
+async def _credentials(request: Request, template: str, known: set[str],
+                       parse: Callable[[Any], tuple[str, str]]) -> tuple[dict[str, str], tuple[str, str] | Response]:
     """The posted form and its (email, password), or the page again with the errors."""
-    form = await _form(request)
+    pairs = await _form(request)
     try:
-        return form, parse_credentials({"email": form.get("email"), "password": form.get("password")})
+        form = form_fields(pairs, known)
+        return form, parse({"email": form.get("email"), "password": form.get("password")})
     except InvalidInput as invalid:
-        return form, render(request, template, 422, errors=invalid.errors, email=form.get("email", ""))
+        return {}, render(request, template, 422, errors=invalid.errors, email=dict(pairs).get("email", ""))
+
+
+def _throttled(request: Request, template: str, throttled: Throttled, email: str) -> Response:
+    return render(request, template, 429, headers={"Retry-After": str(throttled.retry_after)},
+                  errors=[FieldError("email", str(throttled))], email=email)
 
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "login.html", next=_safe_next(request.query_params.get("next")))
-    form, credentials = await _credentials(request, "login.html")
+    form, credentials = await _credentials(request, "login.html", {"csrf_token", "next", "email", "password"},
+                                           parse_log_in)
     if isinstance(credentials, Response):
         return credentials
     email, password = credentials
-    user = auth.verify(request.app.state.db, email, password)
+    try:
+        user = await request.app.state.credentials.verify(email, password, auth.client_address(request))
+    except Throttled as throttled:
+        return _throttled(request, "login.html", throttled, email)
     if user is None:
         return render(request, "login.html", 401, errors=[FieldError("email", "wrong email or password")], email=email)
     auth.log_in(request, user)
-    return RedirectResponse(_safe_next(str(form.get("next", "/"))), status_code=303)
+    return RedirectResponse(_safe_next(form.get("next", "/")), status_code=303)
 
 
 async def signup(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "signup.html")
-    _, credentials = await _credentials(request, "signup.html")
+    _, credentials = await _credentials(request, "signup.html", {"csrf_token", "email", "password"}, parse_sign_up)
     if isinstance(credentials, Response):
         return credentials
     email, password = credentials
-    user = auth.sign_up(request.app.state.db, email, password)
+    try:
+        user = await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
+    except Throttled as throttled:
+        return _throttled(request, "signup.html", throttled, email)
     if user is None:
         return render(request, "signup.html", 409, errors=[FieldError("email", "is taken")], email=email)
     auth.log_in(request, user)
@@ -100,10 +133,13 @@ async def overview(request: Request) -> Response:
     return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None)
 
 
-def _items_from(form: Any) -> list[dict[str, str]]:
-    rows = zip(form.getlist("description"), form.getlist("quantity"), form.getlist("unit_price"))
-    # A row left entirely blank is an unused row of the form, not an item.
-    return [{"description": d, "quantity": q, "unit_price": p} for d, q, p in rows if (d or q or p).strip()]
+# What a form sent twice with one key is told: another request with it (422), or its first still in flight (409).
+RESENT = {422: "this form was sent before with other values; check them and send it again to make a new request",
+          409: "this form is already being sent; wait a moment, then look for its answer"}
+
+
+def _form_key(pairs: list[tuple[str, str]]) -> str | None:
+    return parse_idempotency_key(dict(pairs).get("idempotency_key"), "idempotency_key")
 
 
 async def new_invoice(request: Request) -> Response:
@@ -112,14 +148,16 @@ async def new_invoice(request: Request) -> Response:
         return to_login(request)
     if request.method == "GET":
         return render(request, "invoice_new.html", values={"items": [{}, {}]})
-    form = await _form(request)
-    values = {"customer": {"name": form.get("customer_name", ""), "tax_id": form.get("customer_tax_id", "")},
-              "items": _items_from(form)}
+    pairs = await _form(request)
+    values = invoice_form_values(pairs)
     try:
-        fields = parse_invoice(values)
-        request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields)
+        fields = parse_invoice_form(pairs)
+        request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields, _form_key(pairs))
     except InvalidInput as invalid:
         return render(request, "invoice_new.html", 422, errors=invalid.errors, values=values)
+    except KeyConflict as conflict:
+        return render(request, "invoice_new.html", conflict.status, values=values,
+                      errors=[FieldError("form", RESENT[conflict.status])])
     except Unavailable:
         return render(request, "invoice_new.html", 503, values=values,
                       errors=[FieldError("kafka", "the request could not be sent just now; nothing was sent, try again")])
@@ -142,9 +180,15 @@ async def score(request: Request) -> Response:
         return to_login(request)
     db = request.app.state.db
     if request.method == "POST":
-        await _form(request)
+        pairs = await _form(request)
         try:
-            await submit(db, request.app.state.bus, user, "score", {})
+            form_fields(pairs, {"csrf_token", "idempotency_key"})
+            await submit(db, request.app.state.bus, user, "score", {}, _form_key(pairs))
+        except InvalidInput as invalid:
+            return render(request, "score.html", 422, scores=[], errors=invalid.errors)
+        except KeyConflict as conflict:
+            return render(request, "score.html", conflict.status, scores=[],
+                          errors=[FieldError("form", RESENT[conflict.status])])
         except Unavailable:
             return render(request, "score.html", 503, scores=[],
                           errors=[FieldError("kafka", "the request could not be sent just now; try again")])

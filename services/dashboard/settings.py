@@ -30,6 +30,12 @@ def _secret(database: Path) -> str:
     return path.read_text().strip()
 
 
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise SettingsError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class DashboardSettings:
     host: str
@@ -39,6 +45,14 @@ class DashboardSettings:
     request_timeout_seconds: int
     session_max_age_seconds: int
     consumer_group: str
+    max_body_bytes: int = 64 * 1024
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 15
+    password_threads: int = 1
+    account_attempts: int = 10
+    account_window_seconds: int = 900
+    address_attempts: int = 60
+    address_window_seconds: int = 60
 
     @classmethod
     def from_env(cls) -> DashboardSettings:
@@ -51,4 +65,16 @@ class DashboardSettings:
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),
             session_max_age_seconds=env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600),
             consumer_group=os.environ.get("DASHBOARD_GROUP", "dashboard"),
+            max_body_bytes=_positive(env_int("MAX_BODY_BYTES", cls.max_body_bytes), "MAX_BODY_BYTES"),
+            header_timeout_seconds=_positive(env_int("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
+                                             "HEADER_TIMEOUT_SECONDS"),
+            body_timeout_seconds=_positive(env_int("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
+                                           "BODY_TIMEOUT_SECONDS"),
+            password_threads=_positive(env_int("PASSWORD_HASH_THREADS", cls.password_threads), "PASSWORD_HASH_THREADS"),
+            account_attempts=_positive(env_int("AUTH_ACCOUNT_ATTEMPTS", cls.account_attempts), "AUTH_ACCOUNT_ATTEMPTS"),
+            account_window_seconds=_positive(env_int("AUTH_ACCOUNT_WINDOW_SECONDS", cls.account_window_seconds),
+                                             "AUTH_ACCOUNT_WINDOW_SECONDS"),
+            address_attempts=_positive(env_int("AUTH_ADDRESS_ATTEMPTS", cls.address_attempts), "AUTH_ADDRESS_ATTEMPTS"),
+            address_window_seconds=_positive(env_int("AUTH_ADDRESS_WINDOW_SECONDS", cls.address_window_seconds),
+                                             "AUTH_ADDRESS_WINDOW_SECONDS"),
         )

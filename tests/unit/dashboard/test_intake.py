@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from services.dashboard.intake import InvalidInput, parse_credentials, parse_invoice
+from services.dashboard.intake import (
+    InvalidInput, form_fields, invoice_form_values, parse_idempotency_key, parse_invoice, parse_invoice_form,
+    parse_log_in, parse_sign_up,
+)
 
-VALID = {"customer": {"name": "ACME", "tax_id": "11.222.333/0001-81"},
-         "items": [{"description": "Audit", "quantity": "1.5", "unit_price": Decimal("10")}]}
+ITEM = {"description": "Audit", "quantity": "1.5", "unit_price": "10"}
+VALID: dict[str, Any] = {"customer": {"name": "ACME", "tax_id": "11.222.333/0001-81"}, "items": [ITEM]}
 
 
 def fields(data: object) -> set[str]:
@@ -18,39 +22,107 @@ def fields(data: object) -> set[str]:
     return {error.field for error in invalid.value.errors}
 
 
+def with_item(**changes: object) -> dict[str, object]:
+    return {**VALID, "items": [{**ITEM, **changes}]}
+
+
 def test_amounts_are_brought_to_the_contracts_scale() -> None:
-    parsed = parse_invoice(VALID)
-    item = parsed["items"][0]
+    item = parse_invoice(VALID)["items"][0]
     assert item["quantity"] == Decimal("1.500") and str(item["quantity"]) == "1.500"
     assert str(item["unit_price"]) == "10.00"
 
 
 def test_business_rules_are_left_to_the_generator() -> None:
     # A negative quantity and a bad CNPJ encode fine; the generator rejects them with reasons.
-    parse_invoice({"customer": {"name": "x", "tax_id": "1"}, "items": [{"description": "a", "quantity": "-1", "unit_price": "0"}]})
+    parse_invoice({"customer": {"name": "x", "tax_id": "1"},
+                   "items": [{"description": "a", "quantity": "-1", "unit_price": "0"}]})
 
 
 def test_every_structural_problem_is_named() -> None:
     assert fields([]) == {"body"}
     assert fields({"customer": "x", "items": {}}) == {"customer", "items"}
-    assert fields({**VALID, "extra": 1}) == {"extra"}
-    bad_item = {"description": 3, "quantity": "1.0001", "unit_price": "ten"}
-    assert fields({**VALID, "items": [bad_item]}) == {"items[0].description", "items[0].quantity", "items[0].unit_price"}
-    assert fields({**VALID, "items": [{"description": "a", "quantity": 1.5, "unit_price": "1"}]}) == {"items[0].quantity"}
-    assert fields({**VALID, "items": [{"description": "a", "quantity": "1e12", "unit_price": "1"}]}) == {"items[0].quantity"}
-    assert fields({**VALID, "items": [{"description": "a", "quantity": "NaN", "unit_price": "1"}]}) == {"items[0].quantity"}
-    assert fields({**VALID, "items": [dict(VALID["items"][0])] * 51}) == {"items"}
+    assert fields({**VALID, "items": [{"description": 3, "quantity": "1.0001", "unit_price": "ten"}]}) == {
+        "items[0].description", "items[0].quantity", "items[0].unit_price"}
+    assert fields({**VALID, "items": [dict(ITEM)] * 51}) == {"items"}
     assert fields({**VALID, "customer": {"name": "x" * 201, "tax_id": "1"}}) == {"customer.name"}
 
 
-def test_credentials_need_an_email_and_eight_characters() -> None:
-    assert parse_credentials({"email": " Ana@Example.com ", "password": "12345678"}) == ("ana@example.com", "12345678")
-    for bad in ({"email": "nope", "password": "12345678"}, {"email": "a@b.c", "password": "short"}, {"email": 1}):
-        with pytest.raises(InvalidInput):
-            parse_credentials(bad)
+def test_an_unknown_field_is_refused_at_every_level_by_name() -> None:
+    assert fields({**VALID, "extra": 1}) == {"extra"}
+    assert fields({**VALID, "customer": {**VALID["customer"], "email": "a@b.co"}}) == {"customer.email"}
+    assert fields(with_item(discount="1")) == {"items[0].discount"}
 
 
-def test_huge_numbers_and_broken_text_are_refused_not_crashed_on() -> None:
-    assert fields({**VALID, "items": [{"description": "a", "quantity": "6290000.3052053553712312275", "unit_price": "1"}]}) == {"items[0].quantity"}
-    assert fields({**VALID, "items": [{"description": "a", "quantity": "1" * 40, "unit_price": "1"}]}) == {"items[0].quantity"}
+def test_an_amount_must_be_a_string_since_a_json_number_may_have_been_a_float() -> None:
+    assert fields(with_item(quantity=1)) == {"items[0].quantity"}
+    assert fields(with_item(unit_price=Decimal("1.5"))) == {"items[0].unit_price"}
+
+
+def test_an_amount_that_would_need_rounding_is_refused_however_many_digits() -> None:
+    # Before: rounded to 28 significant digits first, so this was taken as 0.01.
+    assert fields(with_item(unit_price="0.0099999999999999999999999999999")) == {"items[0].unit_price"}
+    assert fields(with_item(quantity="6290000.3052053553712312275")) == {"items[0].quantity"}
+    assert fields(with_item(quantity="1" * 40)) == {"items[0].quantity"}
+
+
+@pytest.mark.parametrize("written", ["1e2", "1_000", "+5", "1,000", "1,5", " 1", "1 ", "١٢", "１２", "NaN", ".5", "5.",
+                                     ""])
+def test_an_amount_written_any_other_way_than_the_pattern_is_refused(written: str) -> None:
+    assert fields(with_item(quantity=written)) == {"items[0].quantity"}
+
+
+def test_control_characters_and_bidirectional_overrides_are_refused_in_text() -> None:
+    assert fields({**VALID, "customer": {"name": "ACME\x00", "tax_id": "1"}}) == {"customer.name"}
+    assert fields(with_item(description="Audit \u202eTXT.exe")) == {"items[0].description"}
     assert fields({**VALID, "customer": {"name": "\ud972", "tax_id": "1"}}) == {"customer.name"}
+    parse_invoice(with_item(description="Consultoria ✓ 😀 عربى"))  # other text, other scripts: fine
+
+
+def test_the_form_is_read_without_truncating_rows_or_dropping_fields() -> None:
+    row = [("description", "Audit"), ("quantity", "1"), ("unit_price", "2.50")]
+    head = [("csrf_token", "t"), ("customer_name", "ACME"), ("customer_tax_id", "1")]
+    assert parse_invoice_form(head + row + [("description", ""), ("quantity", ""), ("unit_price", "")])["items"] == [
+        {"description": "Audit", "quantity": Decimal("1.000"), "unit_price": Decimal("2.50")}]
+    with pytest.raises(InvalidInput) as ragged:
+        parse_invoice_form(head + row + [("description", "Extra")])
+    assert "items" in {error.field for error in ragged.value.errors}
+    assert invoice_form_values(head + row + [("description", "Extra")])["items"][1] == {
+        "description": "Extra", "quantity": "", "unit_price": ""}
+    with pytest.raises(InvalidInput) as unknown:
+        parse_invoice_form(head + row + [("notes", "x"), ("customer_name", "Other")])
+    assert {(e.field, e.message) for e in unknown.value.errors} == {
+        ("notes", "is not a known field"), ("customer_name", "was sent more than once")}
+
+
+def test_a_form_of_single_fields_refuses_unknown_and_repeated_ones() -> None:
+    assert form_fields([("a", "1"), ("b", "2")], {"a", "b", "c"}) == {"a": "1", "b": "2"}
+    for pairs in ([("a", "1"), ("z", "2")], [("a", "1"), ("a", "2")]):
+        with pytest.raises(InvalidInput):
+            form_fields(pairs, {"a"})
+
+
+def test_sign_up_needs_an_email_address_and_a_long_enough_password() -> None:
+    assert parse_sign_up({"email": "Ana@Example.com", "password": "12345678"}) == ("ana@example.com", "12345678")
+    assert parse_sign_up({"email": "o'brien+tag@mail.xn--p1ai", "password": "12345678"})[0] == "o'brien+tag@mail.xn--p1ai"
+    bad_bodies: list[Any] = [
+        {"email": "nope", "password": "12345678"}, {"email": "a@b", "password": "12345678"},
+        {"email": " a@b.co", "password": "12345678"}, {"email": "a@b.co", "password": "short"},
+        {"email": "a@b.co", "password": "12345678", "admin": True}, {"email": 1}, []]
+    for bad in bad_bodies:
+        with pytest.raises(InvalidInput):
+            parse_sign_up(bad)
+
+
+def test_log_in_only_checks_types_so_older_accounts_can_still_sign_in() -> None:
+    assert parse_log_in({"email": "Old@Localhost", "password": "x"}) == ("old@localhost", "x")
+    with pytest.raises(InvalidInput):
+        parse_log_in({"email": "a@b.co", "password": "x", "remember": True})
+
+
+def test_an_idempotency_key_is_visible_ascii() -> None:
+    assert parse_idempotency_key(None, "k") is None
+    assert parse_idempotency_key("3f2c-ab:1", "k") == "3f2c-ab:1"
+    for bad in ("", "a b", "x" * 256, "clé"):
+        with pytest.raises(InvalidInput) as invalid:
+            parse_idempotency_key(bad, "Idempotency-Key")
+        assert invalid.value.errors[0].field == "Idempotency-Key"

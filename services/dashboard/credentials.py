@@ -1,0 +1,108 @@
+"""Passwords: argon2 hashes made and checked off the event loop, and sign-up and log-in attempts throttled."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.dashboard.db import Database, User
+from services.dashboard.throttle import Throttle
+
+__all__ = ["Credentials", "Throttled", "network"]
+
+T = TypeVar("T")
+_hasher = PasswordHasher()
+# Checking unknown emails against a dummy hash keeps the response time from telling who has an account.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+class Throttled(Exception):
+    """Too many attempts for this account or from this address; the next is allowed in `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def _lower_priority() -> None:
+    # Linux schedules each thread on its own, and argon2's lane threads inherit this: when the CPU is short,
+    # the event loop (and every other request) goes first and only the logins wait. Elsewhere nice() would
+    # lower the whole process, so it is left alone.
+    if sys.platform == "linux":
+        os.nice(10)
+
+
+def network(address: str) -> str:
+    """What an address's attempts are counted against: an IPv4 address, or an IPv6 address's /64, since
+    whoever holds one address of a /64 can usually use them all."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ip.ipv4_mapped or ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class Credentials:
+    """Signs people up and checks their passwords.
+
+    An argon2 hash costs about 100 ms of CPU, so it runs on at most `threads` worker threads (argon2
+    releases the GIL) while the event loop goes on serving everyone else. Each attempt first takes a
+    turn from its account's throttle and its client address's; a refused one raises Throttled and
+    costs no hash. Only failures count against an account: a success gives its turn back.
+    """
+
+    def __init__(self, db: Database, threads: int, per_account: Throttle, per_address: Throttle) -> None:
+        self._db = db
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="argon2", initializer=_lower_priority)
+        self._per_account = per_account
+        self._per_address = per_address
+
+    async def sign_up(self, email: str, password: str, address: str) -> User | None:
+        """The new user; None when the email is taken. Throttled when too many attempts came before."""
+        self._admit(email, address)
+        password_hash = await self._off_loop(_hasher.hash, password)
+        user = self._db.create_user(str(uuid.uuid4()), email, password_hash)
+        if user is not None:
+            self._per_account.give_back(email)
+        return user
+
+    async def verify(self, email: str, password: str, address: str) -> User | None:
+        """The user whose email and password these are; None otherwise. Throttled when too many attempts came before."""
+        self._admit(email, address)
+        user = self._db.user_by_email(email)
+        if not await self._off_loop(_matches, user.password_hash if user else _DUMMY_HASH, password) or user is None:
+            return None
+        self._per_account.give_back(email)
+        return user
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _admit(self, email: str, address: str) -> None:
+        source = network(address)
+        wait = max(self._per_account.wait(email), self._per_address.wait(source))
+        if wait:
+            raise Throttled(wait)
+        self._per_account.take(email)
+        self._per_address.take(source)
+
+    async def _off_loop(self, work: Callable[..., T], *args: str) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)

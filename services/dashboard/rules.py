@@ -1,0 +1,105 @@
+"""What the dashboard accepts, each rule stated once: intake checks it and /openapi.json publishes it.
+
+Every grammar is written as a regular expression that means the same in Python and in ECMA 262 (the
+dialect of JSON Schema's `pattern`), so the document and the parser cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = [
+    "EMAIL",
+    "IDEMPOTENCY_KEY",
+    "MAX_EMAIL",
+    "MAX_ITEMS",
+    "MAX_PASSWORD",
+    "MAX_TAX_ID",
+    "MAX_TEXT",
+    "MIN_PASSWORD",
+    "QUANTITY",
+    "TEXT",
+    "UNIT_PRICE",
+    "DecimalRule",
+    "Grammar",
+]
+
+MAX_ITEMS = 50
+MAX_TEXT = 200
+MAX_TAX_ID = 32
+MAX_EMAIL = 254  # the longest address SMTP can carry (RFC 5321)
+MIN_PASSWORD = 8
+MAX_PASSWORD = 200
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A regular expression for a whole string: `pattern` for the document, `matches` for the code."""
+
+    pattern: str
+    description: str
+
+    def matches(self, text: str) -> bool:
+        # fullmatch, not search: in Python `$` also matches before a final newline, in ECMA 262 it does not.
+        return re.fullmatch(self.pattern, text) is not None
+
+
+# Control characters (NUL, line breaks, escape sequences) and the bidirectional embeddings, overrides and
+# isolates, which make text display in another order than it is stored.
+TEXT = Grammar(r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$",
+               "text without control characters or bidirectional overrides")
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL = Grammar(
+    rf"^(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?$",
+    "an address like name@example.com: a dot-atom of at most 64 characters (RFC 5322), @, a domain name"
+    " (international ones in their xn-- form); quoted names and address literals are not accepted",
+)
+IDEMPOTENCY_KEY = Grammar(r"^[!-~]{1,255}$", "1 to 255 visible ASCII characters; a new UUID per request is a good key")
+
+_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")  # [0-9], not \d: other scripts' digits are not accepted
+
+
+@dataclass(frozen=True)
+class DecimalRule:
+    """A decimal the contracts carry with `digits` significant digits, `places` of them after the point."""
+
+    digits: int
+    places: int
+
+    @property
+    def pattern(self) -> str:
+        """`parse`'s rule as a pattern: leading zeros and trailing zeros after the point change nothing."""
+        whole = self.digits - self.places
+        return rf"^-?0*[0-9]{{1,{whole}}}(?:\.[0-9]{{1,{self.places}}}0*)?$"
+
+    @property
+    def description(self) -> str:
+        return (f"a decimal number written with the digits 0-9, an optional leading '-' and at most one '.',"
+                f" like \"12.50\": at most {self.digits - self.places} digits before the point and"
+                f" {self.places} after it")
+
+    def parse(self, text: str) -> Decimal:
+        """The exact value of `text` at this scale (1.5 is 1.500 for 3 places); never rounded.
+
+        Raises ValueError, saying what is wrong, when `text` is not written as the pattern says, has more
+        places than the scale or too many digits before the point.
+        """
+        written = _DECIMAL.fullmatch(text)
+        if written is None:
+            raise ValueError('must be a decimal number written like "12.50": only the digits 0-9, one optional'
+                             ' "." and an optional leading "-" (no spaces, "+", exponents or separators)')
+        sign, whole, fraction = written.group(1), written.group(2).lstrip("0"), (written.group(3) or "").rstrip("0")
+        if len(fraction) > self.places:
+            raise ValueError(f"has more than {self.places} decimal places")
+        if len(whole) > self.digits - self.places:
+            raise ValueError(f"is too large: at most {self.digits - self.places} digits before the point")
+        # Built from the digits themselves, so no decimal context (and its 28-digit rounding) is involved.
+        return Decimal(f"{sign}{whole or '0'}.{fraction.ljust(self.places, '0')}")
+
+
+QUANTITY = DecimalRule(digits=12, places=3)
+UNIT_PRICE = DecimalRule(digits=14, places=2)

@@ -1,0 +1,341 @@
+"""No client stalls the dashboard and no input is silently changed: floods, slow and huge bodies, exact money,
+strict fields and safe retries, against the running dashboard.
+
+Each test comes from client addresses of its own (X-Forwarded-For, which uvicorn takes from a proxy in
+FORWARDED_ALLOW_IPS, 127.0.0.1 by default), so its throttling never touches anyone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from services.dashboard.settings import DashboardSettings
+from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS
+
+HOST, PORT = httpx.URL(DASHBOARD_URL).host, httpx.URL(DASHBOARD_URL).port or 80
+# The server's deadlines: the defaults, or what the environment gave it (run the tests with the same).
+HEADER_TIMEOUT = float(os.environ.get("HEADER_TIMEOUT_SECONDS") or DashboardSettings.header_timeout_seconds)
+BODY_TIMEOUT = float(os.environ.get("BODY_TIMEOUT_SECONDS") or DashboardSettings.body_timeout_seconds)
+DASHBOARD_LOG = Path(os.environ.get("DASHBOARD_LOG", "var/log/dashboard.log"))
+FORM = "application/x-www-form-urlencoded"
+INVOICE: dict[str, Any] = TWO_ITEMS
+
+
+def address() -> str:
+    """An IPv6 /64 of its own (attempts are counted per /64) in the documentation prefix, never routed."""
+    return f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}::1"
+
+
+def email() -> str:
+    return f"hardening-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+@pytest.fixture
+def user() -> Iterator[httpx.Client]:
+    """A signed-up user's client, coming from an address of its own."""
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as client:
+        response = client.post("/api/users", json={"email": email(), "password": "a long password"})
+        assert response.status_code == 201, response.text
+        yield client
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found, f"no {name} in the page"
+    return found.group(1)
+
+
+# --- 4. passwords off the event loop, attempts throttled -------------------------------------------------------
+
+
+async def _flood(client: httpx.AsyncClient) -> dict[str, Any]:
+    """50 parallel wrong logins (50 accounts, 50 addresses: none throttled, every one costs a hash) while
+    /healthz is probed back to back and invoices are asked for, their answers pushed over an open SSE stream."""
+    done, opened = asyncio.Event(), asyncio.Event()
+    health: list[float] = []
+    pushed: list[float] = []
+
+    async def listen() -> None:
+        async with client.stream("GET", "/events", timeout=None) as stream:
+            async for line in stream.aiter_lines():
+                opened.set()
+                if line.startswith("data: "):
+                    event = json.loads(line.removeprefix("data: "))
+                    stored = datetime.fromisoformat(event["updated_at"].replace("Z", "+00:00")).timestamp()
+                    pushed.append(time.time() - stored)  # from the reply stored to the browser, same clock
+
+    async def probe() -> None:
+        async with httpx.AsyncClient(base_url=DASHBOARD_URL) as prober:
+            while not done.is_set():
+                began = time.perf_counter()
+                assert (await prober.get("/healthz")).status_code == 200
+                health.append(time.perf_counter() - began)
+                await asyncio.sleep(0.01)
+
+    async def ask() -> None:
+        while not done.is_set():
+            assert (await client.post("/api/invoices", json=INVOICE)).status_code == 202
+            await asyncio.sleep(0.1)
+
+    async def wrong_login(flood: httpx.AsyncClient) -> int:
+        response = await flood.post("/api/session", json={"email": email(), "password": "not the password"},
+                                    headers={"x-forwarded-for": address()})
+        return response.status_code
+
+    listener = asyncio.create_task(listen())
+    await asyncio.wait_for(opened.wait(), 10)
+    side = [asyncio.create_task(probe()), asyncio.create_task(ask())]
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=DASHBOARD_URL, timeout=120, limits=httpx.Limits(max_connections=60)) as flood:
+        statuses = await asyncio.gather(*(wrong_login(flood) for _ in range(50)))
+    seconds = time.perf_counter() - began
+    done.set()
+    await asyncio.gather(*side)
+    await asyncio.sleep(1)  # the last answers
+    listener.cancel()
+    return {"statuses": statuses, "seconds": seconds, "health": health, "pushed": pushed}
+
+
+def test_a_flood_of_wrong_logins_leaves_health_checks_and_live_updates_prompt(user: httpx.Client) -> None:
+    async def run() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=DASHBOARD_URL, cookies=user.cookies, timeout=30,
+                                     headers={"x-forwarded-for": address()}) as client:
+            return await _flood(client)
+
+    result = asyncio.run(run())
+    assert result["statuses"] == [401] * 50  # every one was checked against a hash, none throttled
+    health, pushed = result["health"], result["pushed"]
+    assert len(health) >= 50 and len(pushed) >= 10, "too few probes or answers to measure: is the invoice generator up?"
+    print(f"\nflood of 50 wrong logins took {result['seconds']:.1f} s; /healthz p50 {percentile(health, .5) * 1000:.1f} ms,"
+          f" p99 {percentile(health, .99) * 1000:.1f} ms over {len(health)} probes; SSE push p50"
+          f" {percentile(pushed, .5) * 1000:.1f} ms, p99 {percentile(pushed, .99) * 1000:.1f} ms over {len(pushed)} events")
+    assert percentile(health, 0.99) < 0.050
+    assert percentile(pushed, 0.99) < 0.050
+
+
+def test_wrong_logins_are_throttled_per_account_from_any_address() -> None:
+    target = email()
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30) as client:
+        assert client.post("/api/users", json={"email": target, "password": "the right one"},
+                           headers={"x-forwarded-for": address()}).status_code == 201
+        statuses: list[int] = []
+        while 429 not in statuses and len(statuses) < 50:
+            statuses.append(client.post("/api/session", json={"email": target, "password": "a wrong guess"},
+                                        headers={"x-forwarded-for": address()}).status_code)
+        assert set(statuses[:-1]) == {401} and statuses[-1] == 429
+        refused = client.post("/api/session", json={"email": target, "password": "the right one"},
+                              headers={"x-forwarded-for": address()})
+        assert refused.status_code == 429  # from another address too, and even with the right password
+        assert int(refused.headers["retry-after"]) >= 1
+        assert "too many attempts" in refused.json()["error"]
+
+
+def test_attempts_are_throttled_per_address_across_accounts_api_and_form() -> None:
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=60, headers={"x-forwarded-for": address()}) as client:
+        statuses: list[int] = []
+        while 429 not in statuses and len(statuses) < 500:
+            statuses.append(client.post("/api/users", json={"email": email(), "password": "a long password"}).status_code)
+        assert set(statuses[:-1]) == {201} and statuses[-1] == 429
+        page = client.get("/login")
+        form = client.post("/login", data={"csrf_token": hidden(page.text, "csrf_token"), "next": "/",
+                                           "email": email(), "password": "whatever it is"})
+        assert form.status_code == 429 and int(form.headers["retry-after"]) >= 1
+        assert "too many attempts" in form.text
+
+
+# --- 5. bodies capped before they are parsed, slow clients cut off, disconnects logged briefly -----------------
+
+
+def rss() -> float:
+    metrics = httpx.get(f"{DASHBOARD_URL}/metrics").text
+    return float(re.search(r"^process_resident_memory_bytes (\S+)$", metrics, re.M).group(1))  # type: ignore[union-attr]
+
+
+def test_a_huge_form_is_refused_before_it_is_parsed_and_costs_no_memory() -> None:
+    before = rss()
+    with socket.create_connection((HOST, PORT), timeout=10) as raw:  # declared: refused before a byte is read
+        raw.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n"
+                    b"content-length: 209715200\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 413 ")
+
+    def fields() -> Iterator[bytes]:
+        yield f"csrf_token={token}".encode()
+        for n in range(200):
+            yield f"&f{n}=".encode() + b"x" * 1024 * 1024
+
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=60, headers={"x-forwarded-for": address()}) as client:
+        token = hidden(client.get("/login").text, "csrf_token")  # a real session, so the form is read
+        response = client.post("/login", content=fields(), headers={"content-type": FORM})
+    assert response.status_code == 413
+    samples = []
+    for _ in range(3):  # the lowest of a few: a login's argon2 buffer (64 MiB) elsewhere meanwhile is brief
+        time.sleep(0.2)
+        samples.append(rss())
+    after = min(samples)
+    assert after - before < 40 * 1024 * 1024, f"the dashboard grew by {(after - before) / 2**20:.0f} MiB"
+
+
+def drip(first: bytes, drop: bytes, seconds: float) -> tuple[bytes, float]:
+    """Send `first`, then one byte of `drop` a second; what the server answers and after how long."""
+    with socket.create_connection((HOST, PORT), timeout=seconds + 10) as raw:
+        began = time.monotonic()
+        raw.sendall(first)
+        raw.setblocking(False)
+        for byte in drop:
+            try:
+                return raw.recv(4096), time.monotonic() - began  # read before writing more: no reset to lose it in
+            except BlockingIOError:
+                raw.sendall(bytes([byte]))
+                time.sleep(1)
+        raw.setblocking(True)
+        return raw.recv(4096), time.monotonic() - began
+
+
+def test_slow_headers_and_slow_bodies_are_cut_off() -> None:
+    results: dict[str, tuple[bytes, float]] = {}
+    headers = threading.Thread(target=lambda: results.update(headers=drip(
+        b"GET /healthz HTTP/1.1\r\n", b"X-Slow: " + b"a" * 100, HEADER_TIMEOUT)))
+    body = threading.Thread(target=lambda: results.update(body=drip(
+        b"POST /api/session HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n",
+        b'{"email": "' + b"a" * 100, BODY_TIMEOUT)))
+    for thread in (headers, body):
+        thread.start()
+    for thread in (headers, body):
+        thread.join(BODY_TIMEOUT + 30)
+    answer, seconds = results["headers"]
+    assert answer.startswith(b"HTTP/1.1 408 ") and HEADER_TIMEOUT - 1 < seconds < HEADER_TIMEOUT + 3
+    answer, seconds = results["body"]
+    assert answer.startswith(b"HTTP/1.1 408 ") and BODY_TIMEOUT - 1 < seconds < BODY_TIMEOUT + 3
+    assert b"connection: close" in answer.lower() and b"did not arrive within" in answer
+
+
+def test_a_client_gone_mid_body_is_one_short_log_line() -> None:
+    assert DASHBOARD_LOG.exists(), f"no dashboard log at {DASHBOARD_LOG}: set DASHBOARD_LOG to the server's log file"
+    start = DASHBOARD_LOG.stat().st_size
+    sent = 1000 + uuid.uuid4().int % 50_000  # marks our line among whatever else is logged meanwhile
+    with socket.create_connection((HOST, PORT), timeout=10) as raw:
+        raw.sendall(b"POST /api/session HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+                    b"content-length: 60000\r\n\r\n" + b"x" * sent)
+        time.sleep(0.5)
+    time.sleep(0.5)
+    with DASHBOARD_LOG.open("rb") as log:
+        log.seek(start)
+        lines = [json.loads(line) for line in log if line.startswith(b"{")]
+    ours = [line for line in lines if line.get("received_bytes") == sent]
+    assert len(ours) == 1 and ours[0]["level"] == "info" and "exception" not in ours[0], ours
+    assert len(json.dumps(ours[0])) < 400
+    assert not [line for line in lines if "ClientDisconnect" in line.get("exception", "")]
+
+
+# --- 6. and 7. exact money, strict fields -------------------------------------------------------------------------
+
+
+def invoice_with(**item: Any) -> dict[str, Any]:
+    return {**INVOICE, "items": [{**INVOICE["items"][0], **item}]}
+
+
+def refused_fields(response: httpx.Response) -> set[str]:
+    assert response.status_code == 422, response.text
+    return {error["field"] for error in response.json()["errors"]}
+
+
+def test_money_is_never_rounded_and_only_written_as_the_pattern_says(user: httpx.Client) -> None:
+    assert refused_fields(user.post("/api/invoices", json=invoice_with(unit_price="0.0099999999999999999999999999999"))) == {
+        "items[0].unit_price"}
+    for written in ("1e2", "1_000", "+5", "١٢", "１２", "1,000", " 1", "1.0001"):
+        refused = refused_fields(user.post("/api/invoices", json=invoice_with(quantity=written)))
+        assert refused == {"items[0].quantity"}, written
+    accepted = user.post("/api/invoices", json=invoice_with(quantity="2.5000", unit_price="0012.50"))
+    assert accepted.status_code == 202
+    stored = user.get(accepted.json()["url"]).json()["request"]["items"][0]
+    assert (stored["quantity"], stored["unit_price"]) == ("2.500", "12.50")  # the same numbers, at the contract's scale
+
+
+def test_unknown_fields_repeated_keys_and_hidden_characters_are_refused_by_name(user: httpx.Client) -> None:
+    customer = INVOICE["customer"]
+    assert refused_fields(user.post("/api/invoices", json={**INVOICE, "customer": {**customer, "email": "x"}})) == {
+        "customer.email"}
+    assert refused_fields(user.post("/api/invoices", json=invoice_with(discount="5"))) == {"items[0].discount"}
+    assert refused_fields(user.post("/api/invoices", json={**INVOICE, "customer": {**customer, "name": "ACME\x00"}})) == {
+        "customer.name"}
+    assert refused_fields(user.post("/api/invoices", json=invoice_with(description="Audit \u202egnp.exe"))) == {
+        "items[0].description"}
+    repeated = user.post("/api/invoices", headers={"content-type": "application/json"},
+                         content=b'{"customer": {"name": "A", "name": "B", "tax_id": "1"}, "items": []}')
+    assert repeated.status_code == 400 and "'name' appears twice" in repeated.json()["error"]
+    assert refused_fields(httpx.post(f"{DASHBOARD_URL}/api/users", json={"email": "a@b", "password": "a long password"},
+                                     headers={"x-forwarded-for": address()})) == {"email"}
+
+
+def test_the_invoice_form_refuses_ragged_rows_and_unknown_fields(user: httpx.Client) -> None:
+    page = user.get("/invoices/new").text
+    form = {"csrf_token": hidden(page, "csrf_token"), "idempotency_key": hidden(page, "idempotency_key"),
+            "customer_name": "ACME", "customer_tax_id": "11.222.333/0001-81"}
+    ragged = [*form.items(), ("description", "One"), ("quantity", "1"), ("unit_price", "1.00"), ("description", "Two")]
+    response = user.post("/invoices/new", content=urlencode(ragged), headers={"content-type": FORM})
+    assert response.status_code == 422 and "every row needs a description, a quantity and a unit price" in response.text
+    unknown = [*form.items(), ("description", "One"), ("quantity", "1"), ("unit_price", "1,5"), ("discount", "9")]
+    response = user.post("/invoices/new", content=urlencode(unknown), headers={"content-type": FORM})
+    assert response.status_code == 422
+    assert "<strong>discount</strong> is not a known field" in response.text
+    assert "<strong>items[0].unit_price</strong> must be a decimal number" in response.text
+
+
+# --- 8. safe retries ------------------------------------------------------------------------------------------------
+
+
+def test_a_retried_request_with_its_idempotency_key_gets_the_first_answer(user: httpx.Client) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = user.post("/api/invoices", json=INVOICE, headers=key)
+    again = user.post("/api/invoices", json=INVOICE, headers=key)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    assert [i["request_id"] for i in user.get("/api/invoices").json()["invoices"]] == [first.json()["request_id"]]
+    other = user.post("/api/invoices", json=invoice_with(quantity="2"), headers=key)
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert "already used for a different request" in other.json()["error"]
+    score_key = {"Idempotency-Key": str(uuid.uuid4())}
+    assert user.post("/api/scores", headers=score_key).json() == user.post("/api/scores", headers=score_key).json()
+    assert user.post("/api/invoices", json=INVOICE, headers={"Idempotency-Key": "has spaces"}).status_code == 422
+
+
+def test_keys_belong_to_their_user(user: httpx.Client) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as other:
+        assert other.post("/api/users", json={"email": email(), "password": "a long password"}).status_code == 201
+        theirs = other.post("/api/invoices", json=INVOICE, headers=key)
+    mine = user.post("/api/invoices", json=INVOICE, headers=key)
+    assert theirs.status_code == mine.status_code == 202 and theirs.json() != mine.json()
+
+
+def test_a_form_sent_twice_makes_one_invoice(user: httpx.Client) -> None:
+    page = user.get("/invoices/new").text
+    form = {"csrf_token": hidden(page, "csrf_token"), "idempotency_key": hidden(page, "idempotency_key"),
+            "customer_name": "ACME", "customer_tax_id": "11.222.333/0001-81",
+            "description": "Audit", "quantity": "1", "unit_price": "100.00"}
+    first = user.post("/invoices/new", data=form)
+    again = user.post("/invoices/new", data=form)
+    assert first.status_code == again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
+    assert len(user.get("/api/invoices").json()["invoices"]) == 1
+    assert hidden(user.get("/invoices/new").text, "idempotency_key") != form["idempotency_key"]  # a new one per form shown

@@ -1,0 +1,129 @@
+"""JSON bodies read strictly, and requests submitted once per idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from starlette.requests import Request
+
+from services.dashboard.actions import BadBody, KeyConflict, read_json, submit
+from services.dashboard.bus import Bus, Unavailable
+from services.dashboard.db import Database, User
+
+
+def read(body: bytes, content_type: str = "application/json") -> Any:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-type", content_type.encode())]}
+    return asyncio.run(read_json(Request(scope, receive)))
+
+
+def refusal(body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+    with pytest.raises(BadBody) as bad:
+        read(body, content_type)
+    return bad.value.status, str(bad.value)
+
+
+def test_numbers_are_decimals_never_floats() -> None:
+    assert read(b'{"a": 0.1, "b": [1]}') == {"a": Decimal("0.1"), "b": [1]}
+
+
+def test_a_key_twice_in_one_object_is_refused_naming_it() -> None:
+    assert refusal(b'{"items": [{"quantity": "1", "quantity": "2"}]}') == (
+        400, "the key 'quantity' appears twice in one object: send each field once")
+
+
+def test_what_is_not_plain_utf8_json_is_refused() -> None:
+    assert refusal(b'{"a": NaN}')[0] == 400
+    assert refusal('{"a": 1}'.encode("utf-16"))[0] == 400  # json.loads would have guessed the encoding
+    assert refusal(b"{")[0] == 400
+    assert refusal(b"{}", "text/plain")[0] == 415
+
+
+class FakeBus:
+    """Takes requests like the real one; `failing` refuses them, `held` keeps them in flight until set."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.failing = False
+        self.held: asyncio.Event | None = None
+
+    async def ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
+        if self.held is not None:
+            await self.held.wait()
+        if self.failing:
+            raise Unavailable("no broker")
+        self.asked.append(request_id)
+
+
+def send(db: Database, bus: FakeBus, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
+    return asyncio.run(submit(db, cast(Bus, bus), user, kind, fields, key))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database(tmp_path / "dashboard.sqlite3")
+
+
+def user(db: Database) -> User:
+    made = db.create_user(str(uuid.uuid4()), f"{uuid.uuid4()}@example.com", "hash")
+    assert made is not None
+    return made
+
+
+FIELDS = {"customer": {"name": "ACME", "tax_id": "1"},
+          "items": [{"description": "a", "quantity": Decimal("1.000"), "unit_price": Decimal("2.00")}]}
+
+
+def test_a_repeat_with_the_same_key_returns_the_first_request_and_sends_nothing(db: Database) -> None:
+    bus, ana = FakeBus(), user(db)
+    first = send(db, bus, ana, "invoice", FIELDS, "key-1")
+    again = send(db, bus, ana, "invoice", FIELDS, "key-1")
+    assert again == first and bus.asked == [first]
+    assert send(db, bus, ana, "invoice", FIELDS, None) != first
+
+
+def test_keys_belong_to_their_user(db: Database) -> None:
+    bus = FakeBus()
+    ids = {send(db, bus, user(db), "invoice", FIELDS, "shared") for _ in range(2)}
+    assert len(ids) == 2
+
+
+def test_a_key_reused_for_another_request_is_refused(db: Database) -> None:
+    bus, ana = FakeBus(), user(db)
+    send(db, bus, ana, "invoice", FIELDS, "k")
+    with pytest.raises(KeyConflict) as conflict:
+        send(db, bus, ana, "score", {}, "k")
+    assert conflict.value.status == 422
+
+
+def test_a_request_kafka_refused_frees_its_key_for_the_retry(db: Database) -> None:
+    bus, ana = FakeBus(), user(db)
+    bus.failing = True
+    with pytest.raises(Unavailable):
+        send(db, bus, ana, "invoice", FIELDS, "k")
+    bus.failing = False
+    request_id = send(db, bus, ana, "invoice", FIELDS, "k")
+    assert bus.asked == [request_id] and db.request(ana.id, request_id, "invoice") is not None
+
+
+def test_a_repeat_while_the_first_is_in_flight_is_told_to_retry(db: Database) -> None:
+    bus, ana = FakeBus(), user(db)
+
+    async def both() -> tuple[Any, ...]:
+        bus.held = asyncio.Event()
+        first = asyncio.create_task(submit(db, cast(Bus, bus), ana, "invoice", FIELDS, "k"))
+        await asyncio.sleep(0.01)
+        second = await asyncio.gather(submit(db, cast(Bus, bus), ana, "invoice", FIELDS, "k"), return_exceptions=True)
+        bus.held.set()
+        return await first, second[0]
+
+    first, second = asyncio.run(both())
+    assert isinstance(second, KeyConflict) and second.status == 409
+    assert bus.asked == [first]

@@ -1,0 +1,48 @@
+"""The published document states the rules the code applies, from the same constants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from services.dashboard.openapi import document
+from services.dashboard.rules import EMAIL, QUANTITY, UNIT_PRICE
+
+PATHS = document()["paths"]
+
+
+def objects(schema: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(schema, dict):
+        if schema.get("type") == "object":
+            yield schema
+        for value in schema.values():
+            yield from objects(value)
+
+
+def body_schema(path: str) -> dict[str, Any]:
+    return dict(PATHS[path]["post"]["requestBody"]["content"]["application/json"]["schema"])
+
+
+def test_amount_patterns_are_the_parsers_rules() -> None:
+    item = body_schema("/api/invoices")["properties"]["items"]["items"]["properties"]
+    assert item["quantity"]["pattern"] == QUANTITY.pattern
+    assert item["unit_price"]["pattern"] == UNIT_PRICE.pattern
+    assert body_schema("/api/users")["properties"]["email"]["pattern"] == EMAIL.pattern
+
+
+def test_every_object_a_client_sends_is_closed_to_unknown_fields() -> None:
+    for path in ("/api/invoices", "/api/users", "/api/session"):
+        found = list(objects(body_schema(path)))
+        assert found and all(o.get("additionalProperties") is False for o in found), path
+
+
+def test_the_posts_that_make_requests_take_an_idempotency_key_and_say_what_a_conflict_is() -> None:
+    for path in ("/api/invoices", "/api/scores"):
+        post = PATHS[path]["post"]
+        assert [p["name"] for p in post["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+        assert {"409", "422"} <= set(post["responses"])
+
+
+def test_sign_up_and_log_in_document_throttling() -> None:
+    for path in ("/api/users", "/api/session"):
+        assert "Retry-After" in PATHS[path]["post"]["responses"]["429"]["headers"]
