@@ -16,7 +16,7 @@ import resource
 import struct
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from services.invoice.billing import (
     Problem, compute_totals, digits_of, parse_iss_rate, validate_request, verification_code,
 )
 
-__all__ = ["ISS_RATE", "PRODUCER", "Meter", "reply"]
+__all__ = ["ISS_RATE", "PRODUCER", "Meter", "plain_decoder", "plain_encoder", "reply"]
 
 # The project's producer settings (messaging/runtime.py), so that no peer gains by sending differently.
 PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
@@ -92,9 +92,9 @@ class Meter:
         Path(path).write_text(json.dumps(result))
 
 
-def _encoder(schema_id: int, schema: str) -> Any:
+def plain_encoder(schema_id: int, parsed: Any) -> Callable[[Any], bytes]:
+    """fastavro's writer behind the Confluent framing, nothing else: the floor every codec is held to."""
     header = HEADER.pack(0, schema_id)
-    parsed = fastavro.parse_schema(json.loads(schema))
 
     def encode(record: Any) -> bytes:
         buffer = io.BytesIO()
@@ -105,8 +105,8 @@ def _encoder(schema_id: int, schema: str) -> Any:
     return encode
 
 
-def _decoder(schemas: Mapping[str, str]) -> Any:
-    writers = {int(schema_id): fastavro.parse_schema(json.loads(text)) for schema_id, text in schemas.items()}
+def plain_decoder(parsed_by_id: Mapping[int, Any]) -> Callable[[bytes], Any]:
+    """fastavro's reader behind the Confluent framing, with the writer's schema as it is."""
 
     def decode(data: bytes) -> Any:
         magic, schema_id = HEADER.unpack_from(data)
@@ -114,9 +114,13 @@ def _decoder(schemas: Mapping[str, str]) -> Any:
             raise ValueError("not in the Confluent wire format")
         buffer = io.BytesIO(data)
         buffer.seek(HEADER.size)
-        return fastavro.schemaless_reader(buffer, writers[schema_id], None)
+        return fastavro.schemaless_reader(buffer, parsed_by_id[schema_id], None)
 
     return decode
+
+
+def _parsed(schema: str) -> Any:
+    return fastavro.parse_schema(json.loads(schema))
 
 
 def run(job: Mapping[str, Any]) -> None:
@@ -124,9 +128,9 @@ def run(job: Mapping[str, Any]) -> None:
     consumer = Consumer({"bootstrap.servers": job["servers"], "group.id": job["group"], "enable.auto.commit": False,
                          "auto.offset.reset": "earliest"})
     producer = Producer({"bootstrap.servers": job["servers"], **PRODUCER})
-    decode = _decoder(job["writer_schemas"])
-    encode_key = _encoder(job["key_schema_id"], job["key_schema"])
-    encode_value = _encoder(job["value_schema_id"], job["value_schema"])
+    decode = plain_decoder({int(schema_id): _parsed(text) for schema_id, text in job["writer_schemas"].items()})
+    encode_key = plain_encoder(job["key_schema_id"], _parsed(job["key_schema"]))
+    encode_value = plain_encoder(job["value_schema_id"], _parsed(job["value_schema"]))
     meter = Meter()
     consumer.subscribe([job["requests"]])
     handled = 0

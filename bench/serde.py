@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import io
 import json
 import random
 import statistics
@@ -45,6 +44,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
+from bench.bare import plain_decoder, plain_encoder
 from contracts import load_manifest
 from contracts.strategies import from_schema
 from messaging.serde import Codec, WriterSchemas
@@ -215,30 +215,6 @@ class _Registry:
         return self.by_id.get(schema_id)
 
 
-def _plain_encoder(schema_id: int, parsed: Any) -> Callable[[Any], bytes]:
-    header = HEADER.pack(0, schema_id)
-
-    def encode(record: Any) -> bytes:
-        buffer = io.BytesIO()
-        buffer.write(header)
-        fastavro.schemaless_writer(buffer, parsed, record)
-        return buffer.getvalue()
-
-    return encode
-
-
-def _plain_decoder(parsed_by_id: dict[int, Any]) -> Callable[[bytes], Any]:
-    def decode(data: bytes) -> Any:
-        magic, schema_id = HEADER.unpack_from(data)
-        if magic != 0:
-            raise ValueError("no magic byte")
-        buffer = io.BytesIO(data)
-        buffer.seek(HEADER.size)
-        return fastavro.schemaless_reader(buffer, parsed_by_id[schema_id], None)
-
-    return decode
-
-
 class _Case:
     """One schema: its records, their bytes, and the three encoders and decoders set up for it."""
 
@@ -262,8 +238,8 @@ class _Case:
         self.ours_encode, self.ours_decode = codec.encode, codec.decode
         parsed = fastavro.parse_schema(json.loads(version.text))
         plain_schemas[schema_id] = parsed
-        self.plain_encode = _plain_encoder(schema_id, parsed)
-        self.plain_decode = _plain_decoder(plain_schemas)
+        self.plain_encode = plain_encoder(schema_id, parsed)
+        self.plain_decode = plain_decoder(plain_schemas)
         self.data = [self.ours_encode(value) for value in values]
 
     def check(self) -> None:
