@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from contracts.manifest import Manifest, load_manifest
+from messaging.offsets import coordinates, headers_of
 from messaging.settings import Settings
 
 __all__ = ["DeadLetter", "main", "read", "replay"]
@@ -30,10 +31,11 @@ class DeadLetter:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, str | bytes | None]]
 
     def header(self, name: str) -> str:
-        return next((v.decode(errors="replace") for k, v in self.headers if k == name), "")
+        found = next((v for k, v in self.headers if k == name), None)
+        return found.decode(errors="replace") if isinstance(found, bytes) else found or ""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -66,10 +68,10 @@ def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadL
                 break
             if message.error() is not None:
                 continue
-            yield DeadLetter(topic, message.partition(), message.offset(), message.key(), message.value(),
-                             list(message.headers() or []))
-            if message.offset() + 1 >= ends.get(message.partition(), 0):
-                ends.pop(message.partition(), None)
+            _, partition, offset = coordinates(message)
+            yield DeadLetter(topic, partition, offset, message.key(), message.value(), headers_of(message))
+            if offset + 1 >= ends.get(partition, 0):
+                ends.pop(partition, None)
     finally:
         consumer.close()
 

@@ -102,7 +102,8 @@ class Registry:
         if not response.is_success:
             raise RegistryError(f"reading the level of {subject or 'the registry'} answered {response.status_code}")
         body = response.json()
-        return body.get("compatibilityLevel") or body.get("compatibility")
+        level = body.get("compatibilityLevel") or body.get("compatibility")
+        return None if level is None else str(level)
 
     def set_compatibility(self, level: str, subject: str | None = None) -> None:
         self._json("PUT", f"/config/{subject}" if subject else "/config", {"compatibility": level})

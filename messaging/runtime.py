@@ -38,14 +38,13 @@ class Encoded:
     topic: str
     key: bytes | None
     value: bytes | None
-    headers: dict[str, str] | list[tuple[str, bytes]] | None
+    headers: list[tuple[str, str | bytes | None]] | None
     partition: int | None = None
 
     @property
     def size(self) -> int:
         """Roughly what the producer counts against message.max.bytes."""
-        headers = self.headers.items() if isinstance(self.headers, dict) else self.headers or []
-        return len(self.key or b"") + len(self.value or b"") + sum(len(k) + len(v or b"") for k, v in headers)
+        return len(self.key or b"") + len(self.value or b"") + sum(len(k) + len(v or b"") for k, v in self.headers or [])
 
 
 class Runtime:
@@ -117,16 +116,18 @@ class Runtime:
             topic.name,
             self.codec(topic.key).encode(outgoing.key),
             self.codec(topic.value).encode(outgoing.value),
-            {"request_id": outgoing.request_id} if outgoing.request_id else None,
+            [("request_id", outgoing.request_id)] if outgoing.request_id else None,
             outgoing.partition,
         )
 
     def send(self, encoded: Encoded, on_delivery: DeliveryCallback | None = None, producer: Producer | None = None) -> None:
-        extra = {} if encoded.partition is None else {"partition": encoded.partition}
-        (producer or self.producer).produce(
-            encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers, on_delivery=on_delivery,
-            **extra,
-        )
+        target = producer or self.producer
+        if encoded.partition is None:  # chosen from the key by the partitioner
+            target.produce(encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers,
+                           on_delivery=on_delivery)
+        else:
+            target.produce(encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers,
+                           on_delivery=on_delivery, partition=encoded.partition)
 
     def produce(self, outgoing: Outgoing, on_delivery: DeliveryCallback | None = None) -> None:
         self.send(self.encode(outgoing), on_delivery)

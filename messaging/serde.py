@@ -11,7 +11,7 @@ import io
 import json
 import struct
 import threading
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 
@@ -68,7 +68,7 @@ class Codec:
         self.subject = subject.name
         self.version = version.version
         self.contract = version.schema
-        self.schema = fastavro.parse_schema(version.schema)
+        self.schema: dict[str, Any] = cast(dict[str, Any], fastavro.parse_schema(version.schema))
         schema_id = writers.registry.lookup(subject.name, version.text)
         if schema_id is None:
             raise SchemaNotRegistered(
@@ -96,16 +96,15 @@ class Codec:
     def decode(self, data: bytes | None) -> Any:
         """The record as this contract version sees it; PoisonRecord, saying in words what is wrong, when the
         bytes cannot be read (the caller names the part: "the key ...", "the value ...")."""
-        # One unpack checks the framing: it refuses None (TypeError) and fewer than 5 bytes (struct.error).
+        if data is None:
+            raise PoisonRecord("is missing (null, as in a tombstone)")
         try:
             magic, schema_id = _unpack_header(data)
-        except TypeError:
-            raise PoisonRecord("is missing (null, as in a tombstone)") from None
         except struct.error:
-            raise PoisonRecord(f"is {len(data or b'')} bytes, too short for the Confluent wire format"
+            raise PoisonRecord(f"is {len(data)} bytes, too short for the Confluent wire format"
                                " (a zero byte, a 4-byte schema id, then the Avro body)") from None
         if magic != 0:
-            raise PoisonRecord(f"is not in the Confluent wire format: it starts with byte 0x{data[0]:02x}"  # type: ignore[index]
+            raise PoisonRecord(f"is not in the Confluent wire format: it starts with byte 0x{data[0]:02x}"
                                " where a zero byte and a 4-byte schema id were expected")
         writer = self._readable.get(schema_id) or self._writer(schema_id)
         body = io.BytesIO(data)
@@ -117,9 +116,9 @@ class Codec:
         except Exception as error:  # truncated or mismatched bytes surface as assorted exceptions
             raise PoisonRecord(f"does not match schema id {schema_id} of {self.subject}"
                                f" ({type(error).__name__}: {_first_line(error)})") from None
-        if body.tell() != len(data):  # type: ignore[arg-type]
+        if body.tell() != len(data):
             raise PoisonRecord(f"does not match schema id {schema_id} of {self.subject}:"
-                               f" {len(data) - body.tell()} bytes left over after the record")  # type: ignore[arg-type]
+                               f" {len(data) - body.tell()} bytes left over after the record")
         return record
 
     def _name_branches(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from contracts.manifest import Topic
 from messaging.metrics import RESTORED, RESTORE_SECONDS
+from messaging.offsets import coordinates
 from messaging.runtime import Runtime
 from messaging.state import PartitionState
 
@@ -84,15 +85,15 @@ class Stores:
                     raise TimeoutError(f"restoring {changelog.name} partitions {sorted(set(stores) - ends.keys())}"
                                        f" did not reach their end in {RESTORE_DEADLINE_SECONDS:.0f} s")
                 for message in consumer.consume(10_000, timeout=0.05):
+                    _, partition, offset = coordinates(message)
                     error = message.error()
                     if error is not None and error.code() == KafkaError._PARTITION_EOF:
-                        ends[message.partition()] = message.offset()
+                        ends[partition] = offset
                     elif error is not None:
                         raise KafkaException(error)
                     else:
-                        stores[message.partition()].apply(key_codec.decode(message.key()),
-                                                          value_codec.decode(message.value()))
-                        applied[message.partition()] += 1
+                        stores[partition].apply(key_codec.decode(message.key()), value_codec.decode(message.value()))
+                        applied[partition] += 1
             for partition, store in stores.items():
                 store.commit(ends[partition])
         except BaseException:

@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from contracts.manifest import Topic
 from messaging import logs
+from messaging.offsets import coordinates, headers_of
 from messaging.metrics import BATCH_SECONDS, FAILED, IN, OUT, PROCESSING, TRANSACTIONS
 from messaging.registry import RegistryError
 from messaging.runtime import Encoded, Outgoing, Runtime
@@ -169,18 +170,19 @@ class Worker:
             if self.exactly_once:
                 self._watched(producer.begin_transaction)
             for message in batch:
-                where = (message.topic(), message.partition())
+                topic, partition, offset = coordinates(message)
+                where = (topic, partition)
                 if message.error() is not None:  # end of partition: everything before it has been handled
-                    self._reach(*where, message.offset())
+                    self._reach(topic, partition, offset)
                     continue
-                if where in waiting or not self._may_handle(message, ends):
-                    waiting.setdefault(where, message.offset())
+                if where in waiting or not self._may_handle(topic, partition, ends):
+                    waiting.setdefault(where, offset)
                     continue
                 if self.stores:
-                    touched[message.partition()] = self.stores[message.partition()]
-                self._handle(message)
-                handled[where] = message.offset()
-                self._reach(*where, message.offset() + 1)
+                    touched[partition] = self.stores[partition]
+                self._handle(message, topic, partition, offset)
+                handled[where] = offset
+                self._reach(topic, partition, offset + 1)
             offsets = [TopicPartition(t, p, o + 1) for (t, p), o in handled.items()]
             if self.exactly_once:
                 if offsets:
@@ -217,8 +219,8 @@ class Worker:
                 if not error.args[0].retriable() or attempt == 4:
                     raise
         if self._delivery_error is not None:  # cannot happen once committed, but never ignore it
-            error, self._delivery_error = self._delivery_error, None
-            raise _Retry(f"an output was not delivered: {error}")
+            failed, self._delivery_error = self._delivery_error, None
+            raise _Retry(f"an output was not delivered: {failed}")
 
     def _watched(self, call: Callable[..., Any], *args: Any) -> Any:
         """A blocking transactional call, timed: some can hang past their own timeout after the group
@@ -269,12 +271,11 @@ class Worker:
         log.warning("the producer was fenced; a new one will be started", extra={"group": self.group})
         self._producer = None
 
-    def _may_handle(self, message: Message, ends: dict[int, int]) -> bool:
+    def _may_handle(self, topic: str, partition: int, ends: dict[int, int]) -> bool:
         """For a topic with `after`: whether the other topic's partition has been read to its current end."""
-        other = self.after.get(message.topic())
+        other = self.after.get(topic)
         if other is None:
             return True
-        partition = message.partition()
         if partition not in ends:
             assert self._consumer is not None
             ends[partition] = self._consumer.get_watermark_offsets(TopicPartition(other, partition), 10, cached=False)[1]
@@ -295,19 +296,19 @@ class Worker:
     def _produced(self, topic: str) -> Any:
         return OUT.labels(self.runtime.service, topic)
 
-    def _handle(self, message: Message) -> None:
+    def _handle(self, message: Message, topic_name: str, partition: int, offset: int) -> None:
         """Handle one record inside the open transaction; anything it did is undone if it fails."""
-        topic, handler = self.handlers[message.topic()]
+        topic, handler = self.handlers[topic_name]
         consumed, processing = self._meters(topic.name)
         consumed.inc()
         started = time.perf_counter()
-        store = self.stores[message.partition()] if self.stores else None
+        store = self.stores[partition] if self.stores else None
         try:
             if store is None:
-                ready = self._outputs(topic, handler, message, None)
+                ready = self._outputs(topic, handler, message, partition, offset, None)
             else:
                 with store.record():
-                    ready = self._outputs(topic, handler, message, store)
+                    ready = self._outputs(topic, handler, message, partition, offset, store)
             for encoded in ready:
                 self._send(encoded)
         except (RegistryError, KafkaException, sqlite3.Error, _Retry):
@@ -319,7 +320,9 @@ class Worker:
         finally:
             processing.observe(time.perf_counter() - started)
 
-    def _outputs(self, topic: Topic, handler: Handler, message: Message, store: PartitionState | None) -> list[Encoded]:
+    def _outputs(
+        self, topic: Topic, handler: Handler, message: Message, partition: int, offset: int, store: PartitionState | None,
+    ) -> list[Encoded]:
         """The record's outputs and state changes, encoded and checked to fit, before anything is produced."""
         try:
             value = self.runtime.codec(topic.value).decode(message.value())
@@ -330,7 +333,7 @@ class Worker:
             key = self._key(topic, message.key())
         except PoisonRecord as error:
             key_problem = f"the key {error}"
-        incoming = Incoming(topic, message.partition(), message.offset(), key, value, store, key_problem)
+        incoming = Incoming(topic, partition, offset, key, value, store, key_problem)
         token = logs.request_id.set(_request_id(value))
         try:
             ready = [self.runtime.encode(outgoing) for outgoing in handler(incoming)]
@@ -373,36 +376,35 @@ class Worker:
         """Set the record aside, untouched, with why; one whose original is too large to carry beside
         the reason keeps only its coordinates and size."""
         FAILED.labels(self.runtime.service, topic.name, type(error).__name__).inc()
-        where = {"topic": topic.name, "partition": message.partition(), "offset": message.offset()}
+        _, partition, offset = coordinates(message)
+        where = {"topic": topic.name, "partition": partition, "offset": offset}
         log.error("dead-lettered a record: %s", reason, extra={**where, "dead_letter_topic": topic.dead_letter_topic})
         size = len(message.key() or b"") + len(message.value() or b"")
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("dlq.source.topic", topic.name.encode()),
-            ("dlq.source.partition", str(message.partition()).encode()),
-            ("dlq.source.offset", str(message.offset()).encode()),
+            ("dlq.source.partition", str(partition).encode()),
+            ("dlq.source.offset", str(offset).encode()),
             ("dlq.source.bytes", str(size).encode()),
             ("dlq.error.class", type(error).__name__.encode()),
             ("dlq.error.message", reason[:2000].encode()),
             ("dlq.service", self.runtime.service.encode()),
             ("dlq.time", datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode()),
         ]
-        original = list(message.headers() or [])
-        carried = size + sum(len(k) + len(v or b"") for k, v in [*headers, *original])
-        assert topic.dead_letter_topic is not None
-        if carried + DEAD_LETTER_HEADER_BYTES <= MAX_RECORD_BYTES:
-            letter = Encoded(topic.dead_letter_topic, message.key(), message.value(), headers + original)
-        else:
-            letter = Encoded(topic.dead_letter_topic, None, None,
-                             headers + [("dlq.original.omitted", b"too large to carry beside the reason")])
+        original = headers_of(message)
+        letter = Encoded(topic.dead_letter_topic or "", message.key(), message.value(), [*headers, *original])
+        if letter.size + DEAD_LETTER_HEADER_BYTES > MAX_RECORD_BYTES:
+            letter = Encoded(letter.topic, None, None,
+                             [*headers, ("dlq.original.omitted", b"too large to carry beside the reason")])
         self._send(letter)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self._delivery_error = error
             return
-        self._produced(message.topic()).inc()
-        if self.stores is not None and message.topic() == self.stores.spec.changelog.name:
-            self._changelog_next[message.partition()] = message.offset() + 1
+        topic, partition, offset = coordinates(message)
+        self._produced(topic).inc()
+        if self.stores is not None and topic == self.stores.spec.changelog.name:
+            self._changelog_next[partition] = offset + 1
 
     # -- ownership -------------------------------------------------------------------------------------
 
@@ -445,6 +447,7 @@ def _seek(consumer: Consumer, topic: str, partition: int, offset: int) -> None:
 def _rewind(consumer: Consumer, batch: list[Message]) -> None:
     first: dict[tuple[str, int], int] = {}
     for message in batch:
-        first.setdefault((message.topic(), message.partition()), message.offset())
+        topic, partition, offset = coordinates(message)
+        first.setdefault((topic, partition), offset)
     for (topic, partition), offset in first.items():
         _seek(consumer, topic, partition, offset)
