@@ -17,7 +17,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,12 @@ import fastavro
 from confluent_kafka import Consumer, Producer
 
 from services.invoice.billing import (
-    Problem, compute_totals, digits_of, parse_iss_rate, validate_request, verification_code,
+    Problem,
+    compute_totals,
+    digits_of,
+    parse_iss_rate,
+    validate_request,
+    verification_code,
 )
 
 __all__ = ["ISS_RATE", "PRODUCER", "Meter", "plain_decoder", "plain_encoder", "reply"]
@@ -145,7 +150,7 @@ def run(job: Mapping[str, Any]) -> None:
             decode(message.key())  # the worker decodes keys too; the reply's key comes from the request
             request = decode(message.value())
             problems = validate_request(request["customer"], request["items"])
-            answer = reply(request, problems, handled + 1, datetime.now(timezone.utc))
+            answer = reply(request, problems, handled + 1, datetime.now(UTC))
             key = encode_key({"user_id": request["user_id"]})
             producer.produce(job["replies"], key=key, value=encode_value(answer))
             handled += 1

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def run(job: Mapping[str, Any]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the harness's word that every reply is visible
     handled = 0
     answer = make_handler(replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
-                          lambda: datetime.now(timezone.utc))
+                          lambda: datetime.now(UTC))
 
     def handle(incoming: Incoming) -> list[Outgoing]:
         nonlocal handled

@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ class Workload:
 def invoice_request(user: uuid.UUID, index: int) -> dict[str, Any]:
     """A valid two-item request, the same for every contender."""
     return {
-        "request_id": uuid.uuid4(), "user_id": user, "requested_at": datetime.now(timezone.utc),
+        "request_id": uuid.uuid4(), "user_id": user, "requested_at": datetime.now(UTC),
         "customer": {"name": f"Cliente {index}", "tax_id": "11.222.333/0001-81"},
         "items": [{"description": "Consultoria", "quantity": Decimal("2.000"), "unit_price": Decimal("150.00")},
                   {"description": "Deslocamento", "quantity": Decimal("1.000"), "unit_price": Decimal("80.50")}],

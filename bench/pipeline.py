@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ def _restore(entries: int = 100_000) -> dict[str, Any]:
         changelog.name].result(timeout=30)
     try:
         users = [uuid.uuid4() for _ in range(1000)]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for index in range(entries):
             user = users[index % len(users)]
             runtime.produce(Outgoing(changelog, {"user_id": user, "request_id": uuid.uuid4()},

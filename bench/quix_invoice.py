@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def run(job: Mapping[str, Any]) -> None:
         if not problems:
             number = state.get("last_number", 0) + 1
             state.set("last_number", number)
-        return reply(request, problems, number, datetime.now(timezone.utc))
+        return reply(request, problems, number, datetime.now(UTC))
 
     app.dataframe(requests).apply(handle, stateful=True).to_topic(replies)
     app.run(count=job["count"], collect=False)  # returns once the last checkpoint is committed

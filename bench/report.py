@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": len([line for line in Path("/proc/cpuinfo").read_text().splitlines()
                                      if line.startswith("processor")]),
             "memory_gib": round(memory / 1024 / 1024, 1), "python": platform.python_version(),
-            "commit": commit, "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "commit": commit, "when": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 COLUMNS = ["measurement", "value", "CPU per record", "baseline (same run)", "ratio", "target"]
@@ -39,7 +39,7 @@ def _row(entry: dict[str, Any]) -> list[str]:
 def table(entries: list[dict[str, Any]]) -> str:
     rows = [COLUMNS, *(_row(e) for e in entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
 
 def _markdown(entries: list[dict[str, Any]], host: dict[str, Any]) -> str:

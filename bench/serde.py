@@ -76,7 +76,7 @@ _REJECTIONS = (
     ("customer.name", "must not be empty"),
 )
 _CODE = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 _CENT = Decimal("0.01")
 
 
@@ -89,7 +89,7 @@ def _moment(rng: random.Random) -> dt.datetime:
 
 
 def _check_digit(digits: list[int], weights: Sequence[int]) -> int:
-    rest = sum(d * w for d, w in zip(digits, weights)) % 11
+    rest = sum(d * w for d, w in zip(digits, weights, strict=False)) % 11
     return 0 if rest < 2 else 11 - rest
 
 
@@ -244,7 +244,7 @@ class _Case:
 
     def check(self) -> None:
         """Every implementation writes the same bytes and reads every record back unchanged."""
-        for value, data in zip(self.values, self.data):
+        for value, data in zip(self.values, self.data, strict=True):
             if not (self.plain_encode(value) == data == self.confluent_encode(value, self.context)):
                 raise AssertionError(f"{self.family}: the three encoders disagree on {value!r}")
             decoded = (self.ours_decode(data), self.plain_decode(data), self.confluent_decode(data, self.context))

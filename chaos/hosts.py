@@ -271,7 +271,8 @@ class Host:
         # Its stdin is its lifeline: it exits when we close it or die. Its stderr goes to a file that
         # cannot fill up and stall it, as a pipe nobody reads would.
         with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen([*argv, *map(str, self.ports)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+            process = subprocess.Popen([*argv, *map(str, self.ports)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=errors)
             assert process.stdout is not None
             readable, _, _ = select.select([process.stdout], [], [], timeout)
             if readable and process.stdout.readline() == b"ready\n":

@@ -59,7 +59,7 @@ class Load:
             if delay > 0:
                 try:
                     await asyncio.wait_for(stop.wait(), delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         await asyncio.gather(*tasks)
 

@@ -40,7 +40,7 @@ class DeadLetter:
     def summary(self) -> dict[str, object]:
         return {
             "dead_letter": f"{self.topic}:{self.partition}:{self.offset}",
-            "source": f"{self.header('dlq.source.topic')}:{self.header('dlq.source.partition')}:{self.header('dlq.source.offset')}",
+            "source": ":".join(self.header(f"dlq.source.{part}") for part in ("topic", "partition", "offset")),
             "error_class": self.header("dlq.error.class"),
             "error": self.header("dlq.error.message"),
             "service": self.header("dlq.service"),
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{count} dead letter(s)")
             return 0
         (topic,) = _dead_letter_topics(manifest, args.source)
-        letters = [l for l in read(settings, topic) if args.all or l.offset in args.offset]
-        missing = set(args.offset or []) - {l.offset for l in letters}
+        letters = [letter for letter in read(settings, topic) if args.all or letter.offset in args.offset]
+        missing = set(args.offset or []) - {letter.offset for letter in letters}
         if missing:
             print(f"error: {topic} has no dead letter at offset(s) {sorted(missing)}", file=sys.stderr)
             return 1

@@ -11,7 +11,7 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from contracts.manifest import Topic
-from messaging.metrics import RESTORED, RESTORE_SECONDS
+from messaging.metrics import RESTORE_SECONDS, RESTORED
 from messaging.offsets import coordinates
 from messaging.runtime import Runtime
 from messaging.state import PartitionState

@@ -21,16 +21,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import cache
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from contracts.manifest import Topic
 from messaging import logs
-from messaging.offsets import coordinates, headers_of
 from messaging.metrics import BATCH_SECONDS, FAILED, IN, OUT, PROCESSING, TRANSACTIONS
+from messaging.offsets import coordinates, headers_of
 from messaging.registry import RegistryError
 from messaging.runtime import Encoded, Outgoing, Runtime
 from messaging.serde import PoisonRecord
@@ -104,6 +103,10 @@ class Worker:
         self._delivery_error: KafkaError | None = None
         self._keys: dict[tuple[str, bytes | None], Any] = {}
         self._blocked_since: float | None = None
+        # Looking a labelled metric up costs more than handling a small record: look each up once.
+        self._meters = {name: (IN.labels(runtime.service, name), PROCESSING.labels(runtime.service, name))
+                        for name in self.handlers}
+        self._out: dict[str, Any] = {}
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -287,19 +290,16 @@ class Worker:
 
     # -- one record ------------------------------------------------------------------------------------
 
-    # Looking a labelled metric up costs more than handling a small record: look each up once.
-    @cache
-    def _meters(self, topic: str) -> tuple[Any, Any]:
-        return IN.labels(self.runtime.service, topic), PROCESSING.labels(self.runtime.service, topic)
-
-    @cache
     def _produced(self, topic: str) -> Any:
-        return OUT.labels(self.runtime.service, topic)
+        counter = self._out.get(topic)
+        if counter is None:
+            counter = self._out[topic] = OUT.labels(self.runtime.service, topic)
+        return counter
 
     def _handle(self, message: Message, topic_name: str, partition: int, offset: int) -> None:
         """Handle one record inside the open transaction; anything it did is undone if it fails."""
         topic, handler = self.handlers[topic_name]
-        consumed, processing = self._meters(topic.name)
+        consumed, processing = self._meters[topic.name]
         consumed.inc()
         started = time.perf_counter()
         store = self.stores[partition] if self.stores else None
@@ -388,7 +388,7 @@ class Worker:
             ("dlq.error.class", type(error).__name__.encode()),
             ("dlq.error.message", reason[:2000].encode()),
             ("dlq.service", self.runtime.service.encode()),
-            ("dlq.time", datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode()),
+            ("dlq.time", datetime.now(UTC).isoformat(timespec="milliseconds").encode()),
         ]
         original = headers_of(message)
         letter = Encoded(topic.dead_letter_topic or "", message.key(), message.value(), [*headers, *original])

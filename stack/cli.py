@@ -104,7 +104,7 @@ def down(_: argparse.Namespace) -> int:
         print(f"{name:<12} stopped")
     # The brokers of a quorum stop together: one left alone waits for a majority that is gone.
     with ThreadPoolExecutor(max(1, len(brokers))) as pool:
-        for name, _ in zip(brokers, pool.map(lambda name: procs.stop(name, timeout=60), brokers)):
+        for name, _ in zip(brokers, pool.map(lambda name: procs.stop(name, timeout=60), brokers), strict=True):
             print(f"{name:<12} stopped")
     supervision.clear()
     if not running and not supervisor_ran:

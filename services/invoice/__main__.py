@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from messaging.runtime import Runtime
@@ -36,7 +36,7 @@ def build(runtime: Runtime) -> list[Worker]:
     default, overrides = iss_rates()
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
     handler = make_handler(replies, lambda user_id: overrides.get(user_id, default), writes,
-                           lambda: datetime.now(timezone.utc))
+                           lambda: datetime.now(UTC))
     return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler},
                    state=StateSpec(changelog, InvoiceState))]
 

@@ -128,7 +128,7 @@ def _check_digits_match(digits: str, weights: tuple[int, ...]) -> bool:
 
 def _check_digit(digits: str, weights: Sequence[int]) -> str:
     # A character counts as its code point minus 48: the digit itself for 0-9, 17-42 for A-Z.
-    remainder = sum((ord(c) - 48) * w for c, w in zip(digits, weights)) % 11
+    remainder = sum((ord(c) - 48) * w for c, w in zip(digits, weights, strict=True)) % 11
     return "0" if remainder < 2 else str(11 - remainder)
 
 

@@ -10,7 +10,7 @@ so a user's decisions and counter live in exactly one partition's store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -70,7 +70,7 @@ class InvoiceState(PartitionState):
     def decide(self, user_id: UUID, request_id: UUID, fingerprint: str, accepted: bool, iss_rate: Decimal) -> Decision:
         """Record a new request's decision, numbering it when accepted (the caller checked `find` first)."""
         number = self._last_number(user_id) + 1 if accepted else None
-        decided_at = datetime.now(timezone.utc)
+        decided_at = datetime.now(UTC)
         decided_at = decided_at.replace(microsecond=decided_at.microsecond // 1000 * 1000)  # as the changelog keeps it
         self.put({"user_id": user_id, "request_id": request_id},
                  {"fingerprint": fingerprint, "number": number, "decided_at": decided_at, "iss_rate": iss_rate})
@@ -90,4 +90,4 @@ def _millis(moment: datetime) -> int:
 
 
 def _time(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+    return datetime.fromtimestamp(millis / 1000, UTC)

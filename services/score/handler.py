@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts.manifest import Topic
@@ -28,7 +28,7 @@ def make_history_handler() -> Callable[[Incoming], list[Outgoing]]:
 
 
 def make_request_handler(
-    replies: Topic, contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    replies: Topic, contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> Callable[[Incoming], list[Outgoing]]:
     def answer(incoming: Incoming) -> list[Outgoing]:
         request = incoming.value

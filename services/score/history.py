@@ -7,7 +7,7 @@ twice (the same request answered again) is one fact, keyed by (user_id, request_
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -75,4 +75,4 @@ def _millis(moment: datetime) -> int:
 
 
 def _time(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, timezone.utc)
+    return datetime.fromtimestamp(millis / 1000, UTC)

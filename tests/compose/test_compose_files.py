@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stack.services import services as local_stack_services
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
@@ -167,7 +167,8 @@ def listeners(value: str) -> dict[str, tuple[str, int]]:
 
 def internal_addresses(config: dict[str, Any]) -> set[str]:
     """Each broker's address for the other containers: its advertised PLAINTEXT listener."""
-    return {"%s:%d" % listeners(environment(b)["KAFKA_ADVERTISED_LISTENERS"])["PLAINTEXT"] for b in brokers(config).values()}
+    return {"{}:{}".format(*listeners(environment(b)["KAFKA_ADVERTISED_LISTENERS"])["PLAINTEXT"])
+            for b in brokers(config).values()}
 
 
 def healthcheck_text(service: dict[str, Any]) -> str:
@@ -328,7 +329,8 @@ def test_every_dependency_names_a_condition_that_can_be_met(config: dict[str, An
             condition = (how or {}).get("condition")
             assert condition in CONDITIONS, f"{name} depends on {dependency} without a condition"
             if condition == "service_healthy":
-                assert "healthcheck" in everything[dependency], f"{name} waits for {dependency} to be healthy, which has no healthcheck"
+                assert "healthcheck" in everything[dependency], (
+                    f"{name} waits for {dependency} to be healthy, which has no healthcheck")
             if condition == "service_completed_successfully":
                 assert dependency in ONE_SHOT, f"{name} waits for long-running {dependency} to complete"
 
@@ -545,7 +547,8 @@ def test_three_broker_override_replicates_internal_topics_three_times_with_min_i
             "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
         ):
             assert env.get(variable) == "3", f"{name}: {variable}={env.get(variable)}"
-        for variable in ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "KAFKA_MIN_INSYNC_REPLICAS"):
+        for variable in ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR",
+                         "KAFKA_MIN_INSYNC_REPLICAS"):
             assert env.get(variable) == "2", f"{name}: {variable}={env.get(variable)}"
 
 
@@ -621,7 +624,8 @@ def test_dockerfile_installs_dependencies_before_copying_the_source() -> None:
         "the dependency layer must be built from pyproject.toml and constraints.txt before the source is copied"
     )
     install_project = [i for i, (instruction, args) in enumerate(steps) if instruction == "RUN" and "--no-deps" in args]
-    assert install_project and install_project[0] > max(source_copies), "the project is installed without dependencies after its source"
+    assert install_project and install_project[0] > max(source_copies), (
+        "the project is installed without dependencies after its source")
     for package in ("contracts", "messaging", "services"):
         assert any(package in sources for _, sources in copies), f"{package}/ is not copied"
 

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from chaos.hosts import Host
 
-PROBE = "import urllib.request, urllib.error, sys\ntry:\n    urllib.request.urlopen('http://127.0.0.1:8102/readyz', timeout=3)\n    print(200)\nexcept urllib.error.HTTPError as error:\n    print(error.code)\nexcept OSError:\n    print(0)\n"
+PROBE = """
+import urllib.error, urllib.request
+try:
+    urllib.request.urlopen("http://127.0.0.1:8102/readyz", timeout=3)
+    print(200)
+except urllib.error.HTTPError as error:
+    print(error.code)
+except OSError:
+    print(0)
+"""
 
 
 def _readiness(host: Host) -> int:

@@ -22,7 +22,8 @@ TWO_ITEMS = {
 
 
 def sign_up(client: httpx.Client) -> dict[str, Any]:
-    response = client.post("/api/users", json={"email": f"user-{uuid.uuid4().hex[:10]}@example.com", "password": "a long password"})
+    account = {"email": f"user-{uuid.uuid4().hex[:10]}@example.com", "password": "a long password"}
+    response = client.post("/api/users", json=account)
     assert response.status_code == 201, response.text
     return dict(response.json())
 

@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -84,7 +84,7 @@ def test_a_dead_letter_replayed_after_a_fix_is_answered() -> None:
     requests = runtime.manifest.carrying("invoice_request")
     user = uuid.uuid4()
     # A valid request set aside (say, by a bug since fixed) sits in the dead-letter topic.
-    request = {"request_id": uuid.uuid4(), "user_id": user, "requested_at": datetime.now(timezone.utc),
+    request = {"request_id": uuid.uuid4(), "user_id": user, "requested_at": datetime.now(UTC),
                "customer": {"name": "Ana", "tax_id": "529.982.247-25"},
                "items": [{"description": "Advice", "quantity": Decimal("1.000"), "unit_price": Decimal("100.00")}]}
     key = runtime.codec(requests.key).encode({"user_id": user})

@@ -112,7 +112,8 @@ def test_a_request_whose_rejection_lists_thousands_of_reasons_is_answered_briefl
     [
         ("user", None, "the value is missing (null, as in a tombstone)"),
         (None, b"not avro", "the value is not in the Confluent wire format: it starts with byte 0x6e"),
-        (b"k", struct.pack(">bI", 0, 2_000_000_000) + b"x", "the value names schema id 2000000000, which the registry does not have"),
+        (b"k", struct.pack(">bI", 0, 2_000_000_000) + b"x",
+         "the value names schema id 2000000000, which the registry does not have"),
         ("user", "score", "the value was written with schema id"),
     ],
     ids=["tombstone", "not-framed", "unknown-id", "other-subject"],

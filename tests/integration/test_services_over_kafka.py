@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ def invoice_request(user_id: uuid.UUID, request_id: uuid.UUID | None = None) -> 
     return {
         "request_id": request_id or uuid.uuid4(),
         "user_id": user_id,
-        "requested_at": datetime.now(timezone.utc),
+        "requested_at": datetime.now(UTC),
         "customer": {"name": "Oficina do Zé", "tax_id": "529.982.247-25"},
         "items": [{"description": "Tax filing", "quantity": Decimal("1.000"), "unit_price": Decimal("300.00")}],
     }
@@ -76,7 +76,7 @@ def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_consumer_moves
 def test_the_score_history_never_counts_a_reply_twice(runtime: Runtime) -> None:
     invoices = runtime.manifest.carrying("invoice_reply")
     user = uuid.uuid4()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     reply = {
         "request_id": uuid.uuid4(), "user_id": user, "status": "REJECTED", "invoice": None,
         "rejection_reasons": [{"field": "customer.tax_id", "message": "bad"}], "processed_at": now,
@@ -87,7 +87,7 @@ def test_the_score_history_never_counts_a_reply_twice(runtime: Runtime) -> None:
     scores = runtime.manifest.carrying("score_reply")
     tail = Tail(runtime, scores.name)
     # The history consumer runs in its own group, so give it a moment before asking.
-    for attempt in range(50):
+    for _ in range(50):
         send(runtime, "score_request", {"request_id": uuid.uuid4(), "user_id": user, "requested_at": now})
         got = tail.records(scores, lambda r: r["user_id"] == user, timeout=10)
         if got and got[0]["invoices_considered"] > 0:

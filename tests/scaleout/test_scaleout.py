@@ -28,7 +28,8 @@ def runtime() -> Iterator[Runtime]:
     missing = [name for name in SHAPE if procs.running_pid(name) is None]
     if missing:
         pytest.fail(f"{missing} not running: start the shape with `make up BROKERS=3 WORKERS=2 DASHBOARDS=2`")
-    assert len(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").split(",")) == 3, "point KAFKA_BOOTSTRAP_SERVERS at all three brokers"
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").split(",")
+    assert len(servers) == 3, "point KAFKA_BOOTSTRAP_SERVERS at all three brokers"
     runtime = Runtime("scaleout-tests")
     yield runtime
     runtime.close()

@@ -10,7 +10,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from contracts import Manifest, load_manifest
 from contracts.strategies import from_schema
@@ -77,7 +79,8 @@ def test_records_serialized_with_the_registered_schema_come_back_equal(
     @hypothesis_settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(pairs, min_size=1, max_size=5))
     def round_trip(records: list[tuple[Any, Any]]) -> None:
-        for (key, value), message in zip(records, _produce_and_fetch(settings, topic.name, records, key_ser, value_ser)):
+        fetched = _produce_and_fetch(settings, topic.name, records, key_ser, value_ser)
+        for (key, value), message in zip(records, fetched, strict=True):
             assert key_de(message.key(), SerializationContext(topic.name, MessageField.KEY)) == key
             assert value_de(message.value(), SerializationContext(topic.name, MessageField.VALUE)) == value
 

@@ -27,7 +27,7 @@ CNPJ_WEIGHTS = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
 
 def reference_check_digit(digits: str, weights) -> str:
     # The textbook form "sum * 10 mod 11, and 10 becomes 0", written independently of the module's.
-    return str(sum(int(d) * w for d, w in zip(digits, weights)) * 10 % 11 % 10)
+    return str(sum(int(d) * w for d, w in zip(digits, weights, strict=False)) * 10 % 11 % 10)
 
 
 def with_check_digits(body: str, weights) -> str:
@@ -214,7 +214,8 @@ def test_one_field_can_have_several_problems() -> None:
     [
         ("", "must not be blank"),
         (" ./- ", "must not be blank"),
-        ("529.982.247-2X", "must contain only digits (a CNPJ also capital letters before its 2 check digits), dots, slashes, dashes and spaces"),
+        ("529.982.247-2X", "must contain only digits (a CNPJ also capital letters before its 2 check digits),"
+                           " dots, slashes, dashes and spaces"),
         ("5299822472", "must have 11 digits (CPF) or 14 characters (CNPJ) (got 10)"),
         ("111.111.111-11", "is not a valid CPF: all digits are the same"),
         ("529.982.247-52", "is not a valid CPF: wrong check digits"),
@@ -450,5 +451,6 @@ def test_the_alphanumeric_cnpj_of_july_2026_is_accepted_with_its_check_digits() 
     assert digits_of("12.abc.345/01de-35") == "12ABC34501DE35"
     assert not is_valid_cnpj("12ABC34501DE36")  # a wrong check digit
     assert not is_valid_cnpj("12ABC34501DEA5")  # check digits are always digits
-    assert validate_request({"name": "ACME", "tax_id": "12.ABC.345/01DE-35"}, [{"description": "x", "quantity": Decimal("1"), "unit_price": Decimal("1")}]) == []
+    item = {"description": "x", "quantity": Decimal("1"), "unit_price": Decimal("1")}
+    assert validate_request({"name": "ACME", "tax_id": "12.ABC.345/01DE-35"}, [item]) == []
     assert not is_valid_cpf("1234567890A")  # a CPF stays digits only

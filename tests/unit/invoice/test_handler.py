@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.invoice.billing import Problem
@@ -11,11 +11,11 @@ from services.invoice.handler import MAX_REASONS, build_reply, fingerprint
 from services.invoice.store import Decision
 
 REQUEST = {
-    "request_id": uuid.uuid4(), "user_id": uuid.uuid4(), "requested_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    "request_id": uuid.uuid4(), "user_id": uuid.uuid4(), "requested_at": datetime(2026, 1, 1, tzinfo=UTC),
     "customer": {"name": " ACME ", "tax_id": "11.222.333/0001-81"},
     "items": [{"description": "Audit", "quantity": Decimal("3"), "unit_price": Decimal("33.33")}],
 }
-DECIDED = Decision(7, datetime(2026, 1, 1, 12, tzinfo=timezone.utc), Decimal("0.05"), "f", repeated=False)
+DECIDED = Decision(7, datetime(2026, 1, 1, 12, tzinfo=UTC), Decimal("0.05"), "f", repeated=False)
 
 
 def test_an_accepted_request_becomes_a_numbered_invoice() -> None:
@@ -24,7 +24,8 @@ def test_an_accepted_request_becomes_a_numbered_invoice() -> None:
     invoice = reply["invoice"]
     assert invoice["number"] == 7 and invoice["issued_at"] == DECIDED.decided_at
     assert invoice["customer"] == {"name": "ACME", "tax_id": "11222333000181"}
-    assert (invoice["subtotal"], invoice["iss_amount"], invoice["total"]) == (Decimal("99.99"), Decimal("5.00"), Decimal("104.99"))
+    totals = (invoice["subtotal"], invoice["iss_amount"], invoice["total"])
+    assert totals == (Decimal("99.99"), Decimal("5.00"), Decimal("104.99"))
 
 
 def test_v2_invoices_carry_a_verification_code_and_v1_ones_do_not() -> None:
@@ -54,6 +55,6 @@ def test_a_rejection_lists_the_first_reasons_and_counts_the_rest() -> None:
 
 
 def test_the_fingerprint_is_the_content_asked_for_not_when_it_was_sent() -> None:
-    resent = {**REQUEST, "requested_at": datetime(2026, 2, 2, tzinfo=timezone.utc)}
+    resent = {**REQUEST, "requested_at": datetime(2026, 2, 2, tzinfo=UTC)}
     other = {**REQUEST, "items": [{**REQUEST["items"][0], "quantity": Decimal("4")}]}  # type: ignore[index]
     assert fingerprint(resent) == fingerprint(REQUEST) != fingerprint(other)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ class FakeRegistry:
 
 def request() -> dict[str, Any]:
     return {
-        "request_id": uuid.uuid4(), "user_id": uuid.uuid4(), "requested_at": datetime(2026, 1, 2, tzinfo=timezone.utc),
+        "request_id": uuid.uuid4(), "user_id": uuid.uuid4(), "requested_at": datetime(2026, 1, 2, tzinfo=UTC),
         "customer": {"name": "ACME", "tax_id": "11222333000181"},
         "items": [{"description": "Audit", "quantity": Decimal("2.000"), "unit_price": Decimal("10.00")}],
     }
@@ -109,7 +110,8 @@ def test_a_reader_resolves_an_older_writer_with_defaults() -> None:
     registry = FakeRegistry()
     registry.add(json.dumps(old))
     registry.add(json.dumps(new))
-    subject = Subject("things-value", "thing", "FULL", (SchemaVersion(1, None, json.dumps(old)), SchemaVersion(2, None, json.dumps(new))))  # type: ignore[arg-type]
+    versions = (SchemaVersion(1, Path("v1.avsc"), json.dumps(old)), SchemaVersion(2, Path("v2.avsc"), json.dumps(new)))
+    subject = Subject("things-value", "thing", "FULL", versions)
     writers = WriterSchemas(registry)  # type: ignore[arg-type]
     written = Codec(subject, subject.versions[0], writers).encode({"a": 7})
     assert Codec(subject, subject.versions[1], writers).decode(written) == {"a": 7, "b": "none"}
