@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
+ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench scaleout-test clean distclean schema-review
+.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench scaleout-test clean distclean schema-review asyncapi-check lint
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -56,12 +57,13 @@ provision: $(VENV)/.installed
 dead-letters: $(VENV)/.installed
 	@$(PY) -m messaging.deadletters list $(if $(SOURCE),--source $(SOURCE))
 
-# make schema-review [BASE=<git ref>]: explain every schema change since BASE (default: the previous commit)
+# make schema-review [BASE=<git ref>] [FORMAT=markdown|json|github|sarif]: explain every schema change since BASE
+# (default: the previous commit, fetched when a shallow clone lacks it), printed in FORMAT (default: markdown)
 schema-review: $(VENV)/.installed
-	@$(PY) -m contracts review --base $(or $(BASE),HEAD~1)
+	@$(PY) -m contracts review --base $(or $(BASE),HEAD~1) --format $(or $(FORMAT),markdown)
 
 # Unit tests need nothing running; everything else runs against the real broker, registry and services.
-test: up browser
+test: up browser $(ASYNCAPI_PARSER)
 	$(PYTEST) --ignore=tests/scaleout
 
 # The browser test drives Debian's chromium through Playwright; Playwright's own browser download
@@ -74,8 +76,26 @@ browser:
 unit-test: $(VENV)/.installed
 	$(PYTEST) tests/unit tests/compose
 
-contract-test: up
+contract-test: up $(ASYNCAPI_PARSER)
 	$(PYTEST) tests/contract
+
+# The AsyncAPI project's own parser, exactly as tools/asyncapi/package-lock.json pins it (install scripts
+# are not run: none is needed, and one only reports usage to a third party).
+$(ASYNCAPI_PARSER): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	@command -v npm >/dev/null || { echo "error: Node.js and npm are needed for the AsyncAPI parser: install them (apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Write the AsyncAPI document (results/asyncapi.json) and validate it with the AsyncAPI parser.
+asyncapi-check: $(VENV)/.installed $(ASYNCAPI_PARSER)
+	@mkdir -p results
+	$(PY) -m contracts asyncapi -o results/asyncapi.json
+	node tools/asyncapi/validate.mjs results/asyncapi.json
+
+# ruff over the whole tree; mypy, strict on contracts/ and messaging/ (pyproject.toml says which rules).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy contracts messaging
 
 # Measurements against baselines taken in the same run; results/bench.{json,md} and plots.
 bench: up $(VENV)/.bench
@@ -96,4 +116,4 @@ chaos: up
 	$(PY) -m chaos
 
 distclean: clean
-	rm -rf .cache $(VENV)
+	rm -rf .cache $(VENV) tools/asyncapi/node_modules

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from contracts.compat import MODES, check
+from contracts.asyncapi import document as asyncapi_document
+from contracts.compat import MODES, STRICTER_NOTE, check
 from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import Durability, ProvisioningError, provision
-from contracts.report import render_markdown, write_reports
+from contracts.report import FORMATS, write_reports
 from contracts.review import ReviewInputError, review
 from messaging.registry import Registry, RegistryError
 from messaging.settings import Settings
@@ -46,9 +48,9 @@ def _review(args: argparse.Namespace) -> int:
     except ReviewInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(render_markdown(result).rstrip("\n"))
-    markdown, document = write_reports(result, Path(args.out) if args.out else root / "results")
-    print(f"(written to {markdown} and {document})", file=sys.stderr)
+    print(FORMATS[args.format](result).rstrip("\n"))
+    *others, last = write_reports(result, Path(args.out) if args.out else root / "results")
+    print(f"(written to {', '.join(map(str, others))} and {last})", file=sys.stderr)
     return result.exit_status
 
 
@@ -78,13 +80,29 @@ def _compat(args: argparse.Namespace) -> int:
     if verdict.compatible:
         print(f"compatible under {mode}: {args.new} may follow {previous}")
     else:
-        print(f"incompatible under {mode}: {args.new} may not follow {previous}")
+        stricter = f" ({STRICTER_NOTE})" if verdict.stricter_than_registry else ""
+        print(f"incompatible under {mode}{stricter}: {args.new} may not follow {previous}")
     for reason in verdict.reasons:
         field = f" ({reason.field})" if reason.field else ""
-        stricter = " [stricter than the registry]" if reason.stricter_than_registry else ""
+        stricter = f" [{STRICTER_NOTE}]" if reason.stricter_than_registry else ""
         print(f"  {args.previous[reason.against - 1]}, {reason.direction}, at {reason.path}{field}: "
               f"{reason.kind}: {reason.message}{stricter}")
     return 0 if verdict.compatible else 1
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    """The AsyncAPI document of the manifest, for the cluster the environment names (the services' defaults)."""
+    text = json.dumps(asyncapi_document(
+        load_manifest(),
+        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        registry_url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
+        durability=Durability.from_env(),
+    ), indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     compat = commands.add_parser(
         "compat",
         help="may NEW follow the PREVIOUS versions under a compatibility mode? (Confluent Schema Registry's rules)",
-        description="Exit status: 0 compatible, 1 incompatible, 2 unreadable input. Decimals whose precision or "
-        "scale changes are refused in every mode but NONE, which is stricter than the registry.",
+        description="Exit status: 0 compatible, 1 incompatible, 2 unreadable input. Stricter than the registry where a "
+        "change reads without error but changes meaning: a decimal read with another scale or less precision, a value "
+        "read with another logical type (timestamp-millis as timestamp-micros, a date as a plain int); such verdicts "
+        "and reasons are marked.",
     )
     compat.add_argument("--mode", required=True, help=f"one of {', '.join(MODES)}")
     compat.add_argument("--json", action="store_true", help="print {mode, compatible, reasons} as JSON")
@@ -111,8 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     where = review.add_mutually_exclusive_group()
     where.add_argument("--registry", metavar="URL", help="the registry to compare with (default: $SCHEMA_REGISTRY_URL)")
     where.add_argument("--no-registry", action="store_true", help="compare with the base ref only")
-    review.add_argument("--out", metavar="DIR", help="where to write schema-review.md and .json (default: results/)")
+    review.add_argument("--format", choices=tuple(FORMATS), default="markdown",
+                        help="what to print: markdown (default), json, github (workflow commands) or sarif (2.1.0)")
+    review.add_argument("--out", metavar="DIR", help="where to write schema-review.md, .json and .sarif (default: results/)")
     review.set_defaults(run=_review)
+    asyncapi = commands.add_parser(
+        "asyncapi", help="write the AsyncAPI 3 document of the topics, schemas and services (no broker or registry needed)",
+        description="Reads KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL and TOPIC_REPLICATION_FACTOR / "
+        "TOPIC_MIN_INSYNC_REPLICAS like provisioning.",
+    )
+    asyncapi.add_argument("-o", "--out", metavar="FILE", help="write it there (default: standard output)")
+    asyncapi.set_defaults(run=_asyncapi)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

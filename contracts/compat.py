@@ -7,7 +7,10 @@ What this module adds, each where it is done:
 - field defaults are validated, as Java's parser does for the registry (a bad one is an invalid schema, answered 422);
 - a reader field matching two writer fields (by name and by alias) is refused, as Confluent does (Java throws);
 - each reason pairs avro's kind, message and location, which its result keeps in separate, merged sets;
-- stricter than the registry: a decimal whose precision or scale differs between reader and writer.
+- stricter than the registry, where a change reads without error but changes meaning (Avro resolution keeps the
+  number or the bytes and ignores logical types, and so does the registry): a decimal read with another scale or
+  with less precision than it was written with, and a number read with another logical type (another unit, clock or
+  kind, or one side plain). The verdicts that only these refuse are marked as such (Verdict.stricter_than_registry).
 """
 
 from __future__ import annotations
@@ -17,25 +20,52 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import avro.errors
 import avro.schema
 from avro.compatibility import (
-    ReaderWriterCompatibilityChecker, SchemaCompatibilityResult, SchemaCompatibilityType, SchemaIncompatibilityType,
-    check_fixed_size, check_reader_enum_contains_writer_enum, check_schema_names, lookup_writer_field,
+    ReaderWriterCompatibilityChecker,
+    SchemaCompatibilityResult,
+    SchemaCompatibilityType,
+    SchemaIncompatibilityType,
+    check_fixed_size,
+    check_reader_enum_contains_writer_enum,
+    check_schema_names,
+    lookup_writer_field,
     schema_name_equals,
 )
-from avro.schema import DecimalLogicalSchema, NamedSchema, RecordSchema, Schema
+from avro.schema import DecimalLogicalSchema, NamedSchema, RecordSchema
 
-__all__ = ["MODES", "Reason", "Verdict", "can_read", "check"]
+# The avro package types its schema classes loosely (a union's branches, a record's fields and an array's
+# items are attributes of subclasses its functions take as plain Schema): walked here as Any.
+Schema = Any
+
+__all__ = ["MODES", "STRICTER_KINDS", "STRICTER_NOTE", "Reason", "Verdict", "can_read", "check"]
 
 MODES: tuple[str, ...] = (
     "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
 )
 NEW_READS_OLD, OLD_READS_NEW = "new reads old", "old reads new"
 _INCOMPATIBLE = SchemaCompatibilityType.incompatible
-_OURS = ("AMBIGUOUS_FIELD_MATCH", "DECIMAL_RESCALED", "DECIMAL_PRECISION_CHANGED")
+STRICTER_KINDS = ("DECIMAL_RESCALED", "DECIMAL_PRECISION_NARROWED", "LOGICAL_TYPE_CHANGED")
+STRICTER_NOTE = "stricter than the registry, which accepts it"  # how every output marks those verdicts and reasons
+_OURS = ("AMBIGUOUS_FIELD_MATCH", *STRICTER_KINDS)
+# What a number or bytes mean under each logical type that gives them one, on the physical type Java Avro 1.12 takes
+# it on (on another type, or unknown, a logical type is ignored: a plain value). uuid is absent: its text or bytes
+# read the same without it. Decimals are compared by precision and scale in _decimal.
+_MEANING = {
+    ("date", "int"): "days since 1970-01-01",
+    ("time-millis", "int"): "milliseconds since midnight",
+    ("time-micros", "long"): "microseconds since midnight",
+    ("timestamp-millis", "long"): "milliseconds since 1970-01-01T00:00Z",
+    ("timestamp-micros", "long"): "microseconds since 1970-01-01T00:00Z",
+    ("timestamp-nanos", "long"): "nanoseconds since 1970-01-01T00:00Z",
+    ("local-timestamp-millis", "long"): "milliseconds since 1970-01-01T00:00 on a local clock, in no time zone",
+    ("local-timestamp-micros", "long"): "microseconds since 1970-01-01T00:00 on a local clock, in no time zone",
+    ("local-timestamp-nanos", "long"): "nanoseconds since 1970-01-01T00:00 on a local clock, in no time zone",
+    ("duration", "fixed"): "months, days and milliseconds",
+}
 # How avro's kinds read for people: {at} names the field (or the schema), {msg} is avro's own message.
 _TEXT = {
     "READER_FIELD_MISSING_DEFAULT_VALUE": "{at} is not in the writer's schema and has no default in the reader's",
@@ -52,7 +82,7 @@ class Reason:
     field: str | None  # dotted field path, e.g. "invoice.number", when there is one
     kind: str  # avro's SchemaIncompatibilityType name, upper-cased as Java and Confluent spell it, or one of _OURS
     message: str
-    stricter_than_registry: bool
+    stricter_than_registry: bool  # the registry does not refuse this (kind in STRICTER_KINDS); message says why we do
 
 
 @dataclass(frozen=True)
@@ -61,11 +91,17 @@ class Verdict:
     compatible: bool
     reasons: tuple[Reason, ...]
 
+    @property
+    def stricter_than_registry(self) -> bool:
+        """Refused only for reasons the registry does not have: the registry would accept this version."""
+        return not self.compatible and all(r.stricter_than_registry for r in self.reasons)
+
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "compatible": self.compatible, "reasons": [asdict(r) for r in self.reasons]}
+        return {"mode": self.mode, "compatible": self.compatible, "stricter_than_registry": self.stricter_than_registry,
+                "reasons": [asdict(r) for r in self.reasons]}
 
 
-def check(mode: str, new: str | dict, previous: Sequence[str | dict]) -> Verdict:
+def check(mode: str, new: str | dict[str, Any], previous: Sequence[str | dict[str, Any]]) -> Verdict:
     """Whether `new` may follow `previous` (oldest first) under `mode`, with Confluent's semantics."""
     if mode not in MODES:
         raise ValueError(f"unknown compatibility mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -82,12 +118,12 @@ def check(mode: str, new: str | dict, previous: Sequence[str | dict]) -> Verdict
     return Verdict(mode, not reasons, tuple(reasons))
 
 
-def can_read(reader: str | dict, writer: str | dict) -> list[Reason]:
+def can_read(reader: str | dict[str, Any], writer: str | dict[str, Any]) -> list[Reason]:
     """Why `reader` cannot read data written with `writer`; empty when it can."""
     return _can_read(_parse(reader), _parse(writer))
 
 
-def _parse(schema: str | dict) -> Schema:
+def _parse(schema: str | dict[str, Any]) -> Schema:
     if isinstance(schema, str):
         try:
             schema = json.loads(schema)
@@ -158,8 +194,12 @@ def _fits(schema: Schema, value: Any) -> bool:
     return isinstance(value, {"null": type(None), "boolean": bool}.get(kind, str))
 
 
+def _checker() -> ReaderWriterCompatibilityChecker:
+    return ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]  # untyped in the avro package
+
+
 def _can_read(reader: Schema, writer: Schema) -> list[Reason]:
-    checker = ReaderWriterCompatibilityChecker()  # its memo of pair verdicts serves the whole walk
+    checker = _checker()  # its memo of pair verdicts serves the whole walk
     verdict = checker.get_compatibility(reader, writer)
     reasons: list[Reason] = []
     _walk(checker, reader, writer, ["/"], None, reasons, frozenset())
@@ -173,7 +213,7 @@ def _can_read(reader: Schema, writer: Schema) -> list[Reason]:
 def _walk(checker: ReaderWriterCompatibilityChecker, r: Schema, w: Schema, loc: list[str], field: str | None,
           out: list[Reason], seen: frozenset[tuple[int, int]]) -> None:
     """Walks reader and writer in parallel as Avro resolution pairs them, appending why `r` cannot read `w`.
-    avro judges every pair; the walk takes its answer down to the field, and compares decimals."""
+    avro judges every pair; the walk takes its answer down to the field, and compares what the values mean."""
     if (id(r), id(w)) in seen:  # a recursive type: this pair is being explained further up
         return
     seen |= {(id(r), id(w))}
@@ -192,7 +232,7 @@ def _walk(checker: ReaderWriterCompatibilityChecker, r: Schema, w: Schema, loc: 
                 _walk(checker, reader_field.type, writer_field.type, here + ["type"], name, out, seen)
             elif broken and not reader_field.has_default:  # avro's rule, restated only to keep the field's name
                 enum_default = reader_field.type.type == "enum" and reader_field.type.props.get("default")
-                out += _reasons(ReaderWriterCompatibilityChecker().get_compatibility(reader_field.type, w, "type", here)
+                out += _reasons(_checker().get_compatibility(reader_field.type, w, "type", here)
                                 if enum_default else _result("reader_field_missing_default_value", name, here), name)
     elif r.type == w.type and r.type in ("array", "map"):
         part = "items" if r.type == "array" else "values"
@@ -212,8 +252,9 @@ def _walk(checker: ReaderWriterCompatibilityChecker, r: Schema, w: Schema, loc: 
             named_check = check_reader_enum_contains_writer_enum if r.type == "enum" else check_fixed_size
             out += _reasons(check_schema_names(r, w, loc), field) + _reasons(named_check(r, w, loc), field)
         elif broken:  # a type mismatch, or a reader union with no branch for it: one incompatibility
-            out += _reasons(ReaderWriterCompatibilityChecker().get_compatibility(r, w, loc[-1], loc[:-1]), field)
-        out += _decimal(r, w, loc, field)
+            out += _reasons(_checker().get_compatibility(r, w, loc[-1], loc[:-1]), field)
+        else:  # it reads: the same type, or an Avro promotion
+            out += _meaning(r, w, loc, field)
 
 
 def _counterpart(checker: ReaderWriterCompatibilityChecker, union: Schema, branch: Schema) -> Schema | None:
@@ -225,21 +266,48 @@ def _counterpart(checker: ReaderWriterCompatibilityChecker, union: Schema, branc
     return next((b for b in same if b in readable), None) or next(iter(same + readable), None)
 
 
-def _decimal(r: Schema, w: Schema, loc: list[str], field: str | None) -> list[Reason]:
-    """Avro resolution ignores logical types and keeps a decimal's unscaled digits, so a decimal read with another
-    scale silently changes value: stricter than the registry, we refuse any precision or scale change."""
-    if not (isinstance(r, DecimalLogicalSchema) and isinstance(w, DecimalLogicalSchema)):
-        return []
-    (rp, rs), (wp, ws) = ((s.get_prop("precision"), s.get_prop("scale") or 0) for s in (r, w))
-    at = f"decimal {field}" if field else "the decimal"
+def _meaning(r: Schema, w: Schema, loc: list[str], field: str | None) -> list[Reason]:
+    """Why a value that reads without error is read as another value: Avro resolution keeps a decimal's unscaled
+    digits and a number as they are, whatever the logical types say (and so does the registry: stricter than it)."""
+    at = f"field {field}" if field else "the schema"
+    found: tuple[str, str] | None = None
+    if isinstance(r, DecimalLogicalSchema) and isinstance(w, DecimalLogicalSchema):
+        found = _decimal(r, w, at)
+    elif (read := _logical(r)) != (written := _logical(w)):  # e.g. milliseconds read as microseconds
+        found = "LOGICAL_TYPE_CHANGED", (f"{at} is written as {_meant(w, written)} and read as {_meant(r, read)}:"
+                                         " the stored value is kept as written, so it reads as another value")
+    return [] if found is None else [Reason(0, "", _pointer(loc), field, *found, True)]
+
+
+def _logical(schema: Schema) -> str | None:
+    """The logical type that gives a schema's values their meaning, as Java Avro reads it; None for plain values."""
+    props: Any = schema  # DecimalLogicalSchema's stub lacks the get_prop its Schema base has
+    if isinstance(schema, DecimalLogicalSchema):
+        return f"decimal({props.get_prop('precision')},{props.get_prop('scale') or 0})"
+    logical = schema.get_prop("logicalType")
+    fits = schema.type != "fixed" or schema.get_prop("size") == 12  # a duration is a fixed of 12 bytes
+    return logical if isinstance(logical, str) and (logical, schema.type) in _MEANING and fits else None
+
+
+def _meant(schema: Schema, logical: str | None) -> str:
+    if logical is None:
+        return f"a plain {schema.type}"
+    meaning = _MEANING.get((logical, schema.type))
+    return f"{schema.type} {logical}" + (f" ({meaning})" if meaning else "")
+
+
+def _decimal(r: Schema, w: Schema, at: str) -> tuple[str, str] | None:
+    """A decimal's bytes are its unscaled digits: read with another scale they are another number; read with less
+    precision than written, a value may have more digits than the reader allows. None when every value reads."""
+    (rp, rs), (wp, ws) = ((cast(int, s.get_prop("precision")), cast(int, s.get_prop("scale") or 0)) for s in (r, w))
     if rs != ws:  # e.g. 12.34 (1234 at scale 2) read at scale 3 is 1.234
         example = f"{Decimal(1234).scaleb(-ws)} written is read as {Decimal(1234).scaleb(-rs)}"
-        kind, message = "DECIMAL_RESCALED", f"{at} is written with scale {ws} and read with scale {rs}: {example}"
-    elif rp != wp:  # values that fit one precision may not fit the other
-        kind, message = "DECIMAL_PRECISION_CHANGED", f"{at} is written with precision {wp} and read with precision {rp}"
-    else:
-        return []
-    return [Reason(0, "", _pointer(loc), field, kind, message, True)]
+        return "DECIMAL_RESCALED", f"{at} is a decimal written with scale {ws} and read with scale {rs}: {example}"
+    if rp < wp:  # e.g. 999999999999.99 fits decimal(14,2), not decimal(12,2)
+        return "DECIMAL_PRECISION_NARROWED", (f"{at} is a decimal written with precision {wp} and read with precision"
+                                              f" {rp}: {Decimal(10 ** wp - 1).scaleb(-ws)} may be written and has more"
+                                              f" digits than the reader allows")
+    return None
 
 
 def _result(kind: str, message: str, loc: list[str]) -> SchemaCompatibilityResult:

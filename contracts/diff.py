@@ -340,7 +340,8 @@ class _Differ:
             notes = ([f"adds {', '.join(added)}"] if added else []) + ([f"removes {', '.join(removed)}"] if removed else [])
             self.add("symbols_changed", path, f"enum {new.short_name} {'; '.join(notes)}")
         elif before != after:
-            self.add("symbols_changed", path, f"enum {new.short_name} symbols reordered: {', '.join(before)} -> {', '.join(after)}")
+            self.add("symbols_changed", path,
+                     f"enum {new.short_name} symbols reordered: {', '.join(before)} -> {', '.join(after)}")
         if old.schema.get("default") != new.schema.get("default"):
             self.add("default_changed", path, f"enum {new.short_name} default: "
                      f"{_json(old.schema.get('default'))} -> {_json(new.schema.get('default'))}")

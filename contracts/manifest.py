@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import fastavro
 
-__all__ = ["COMPATIBILITY_LEVELS", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest"]
+__all__ = [
+    "COMPATIBILITY_LEVELS", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest",
+]
 
 HOME = Path(__file__).resolve().parent
 COMPATIBILITY_LEVELS = (
@@ -62,6 +64,7 @@ class Topic:
     config: dict[str, str]
     dead_letter_topic: str | None  # None for a changelog, which only its own worker reads
     changelog_of: str | None = None  # for a changelog: the source topic whose partitions' state it holds
+    reply_topic: str | None = None  # for a request: the topic its answers come back on
 
     @property
     def subjects(self) -> tuple[Subject, Subject]:
@@ -84,6 +87,7 @@ class DeadLetters:
 class Manifest:
     topics: tuple[Topic, ...]
     dead_letters: DeadLetters
+    consumer_groups: dict[str, str] = field(default_factory=dict)  # service -> the group it joins by default
 
     def carrying(self, value_family: str) -> Topic:
         """The topic whose values are `value_family` records: how code finds a topic without spelling its name."""
@@ -139,6 +143,7 @@ def _topic(entry: dict[str, Any], schemas: Path) -> Topic:
             config=_config(entry),
             dead_letter_topic=entry.get("dead_letter_topic") if "changelog_of" in entry else entry["dead_letter_topic"],
             changelog_of=entry.get("changelog_of"),
+            reply_topic=entry.get("reply_topic"),
         )
     except KeyError as missing:
         raise ManifestError(f"topic {name}: missing {missing.args[0]!r}") from None
@@ -149,12 +154,31 @@ def _check_changelog(changelog: Topic, by_name: dict[str, Topic]) -> None:
     the newest entry per key: so the same partition count, and compaction."""
     source = by_name.get(changelog.changelog_of or "")
     if source is None:
-        raise ManifestError(f"changelog {changelog.name}: changelog_of names no topic of the manifest ({changelog.changelog_of!r})")
+        raise ManifestError(f"changelog {changelog.name}: changelog_of names no topic of the manifest"
+                            f" ({changelog.changelog_of!r})")
     if source.partitions != changelog.partitions:
         raise ManifestError(f"changelog {changelog.name} has {changelog.partitions} partitions, its source"
                             f" {source.name} {source.partitions}: they must be equal")
     if changelog.config.get("cleanup.policy") != "compact":
         raise ManifestError(f"changelog {changelog.name} must be compacted (cleanup.policy = \"compact\")")
+
+
+def _check_reply(request: Topic, by_name: dict[str, Topic]) -> None:
+    """An answer goes back to whoever asked: the reply topic is written by the request's consumer and read by
+    its producer."""
+    reply = by_name.get(request.reply_topic or "")
+    if reply is None:
+        raise ManifestError(f"topic {request.name}: reply_topic names no topic of the manifest ({request.reply_topic!r})")
+    if reply.producer not in request.consumers or request.producer not in reply.consumers:
+        raise ManifestError(f"topic {request.name}: its replies on {reply.name} must be written by one of its consumers"
+                            f" ({', '.join(request.consumers)}) and read by its producer ({request.producer})")
+
+
+def _consumer_groups(document: dict[str, Any], path: Path) -> dict[str, str]:
+    try:
+        return {str(name): str(service["consumer_group"]) for name, service in document.get("service", {}).items()}
+    except KeyError as missing:
+        raise ManifestError(f"{path}: a [service.*] table is missing {missing.args[0]!r}") from None
 
 
 def _config(entry: dict[str, Any]) -> dict[str, str]:
@@ -170,12 +194,19 @@ def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
     names = [topic.name for topic in topics] + [t.dead_letter_topic for t in topics if t.dead_letter_topic]
     if len(set(names)) != len(names):
         raise ManifestError(f"{path}: a topic name is used twice")
+    by_name = {t.name: t for t in topics}
     for topic in topics:
         if topic.changelog_of is not None:
-            _check_changelog(topic, {t.name: t for t in topics})
+            _check_changelog(topic, by_name)
+        if topic.reply_topic is not None:
+            _check_reply(topic, by_name)
     try:
         dead = document["dead_letters"]
         dead_letters = DeadLetters(int(dead["partitions"]), int(dead["replication_factor"]), _config(dead))
     except KeyError as missing:
         raise ManifestError(f"{path}: [dead_letters] is missing {missing.args[0]!r}") from None
-    return Manifest(topics, dead_letters)
+    groups = _consumer_groups(document, path)
+    unlisted = sorted({c for t in topics for c in t.consumers} - groups.keys()) if groups else []
+    if unlisted:
+        raise ManifestError(f"{path}: no [service.*] table gives the consumer group of {', '.join(unlisted)}")
+    return Manifest(topics, dead_letters, groups)

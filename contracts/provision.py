@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
@@ -143,7 +145,7 @@ def _level(subject: Subject, registry: Registry, report: Report) -> int:
     return 1
 
 
-def _wait(future, action: str):  # type: ignore[no-untyped-def]
+def _wait(future: Future[Any], action: str) -> Any:
     try:
         return future.result(timeout=30)
     except KafkaException as error:

@@ -1,25 +1,76 @@
-"""Rendering a schema review: Markdown for a pull request, JSON for tools."""
+"""Rendering a schema review: Markdown for a pull request, JSON for tools, GitHub Actions workflow commands and
+SARIF 2.1.0 for CI annotations and code scanning. Every format carries the same findings (contracts.findings)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from contracts import compat
+from contracts.compat import STRICTER_NOTE
 from contracts.diff import Change
+from contracts.findings import RULES, Finding, findings, rule_for
 from contracts.review import EDITED, Review, SubjectReview, VersionReview
 
-__all__ = ["render_markdown", "write_reports"]
+__all__ = ["FORMATS", "render_github", "render_json", "render_markdown", "render_sarif", "write_reports"]
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
-def write_reports(result: Review, out: Path) -> tuple[Path, Path]:
-    """Write out/schema-review.md and out/schema-review.json; returns their paths."""
+def write_reports(result: Review, out: Path) -> tuple[Path, ...]:
+    """Write out/schema-review.md, .json and .sarif; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    markdown, document = out / "schema-review.md", out / "schema-review.json"
-    markdown.write_text(render_markdown(result))
-    document.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
-    return markdown, document
+    renders = {out / "schema-review.md": render_markdown, out / "schema-review.json": render_json,
+               out / "schema-review.sarif": render_sarif}
+    for path, render in renders.items():
+        path.write_text(render(result))
+    return tuple(renders)
+
+
+def render_json(result: Review) -> str:
+    """The whole review, and its findings, as JSON."""
+    document = {**result.to_json(), "findings": [f.to_json() for f in findings(result)]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_github(result: Review) -> str:
+    """GitHub Actions workflow commands: an error annotation per finding on its schema file and line, then the
+    summary as a notice."""
+    lines = [f"::error file={_property(f.file)},line={f.line},title={_property(f.rule.id + ' ' + f.rule.name)}"
+             f"::{_data(f.message)}" for f in findings(result)]
+    return "\n".join([*lines, f"::notice title=Schema review::{_data(result.summary)}"]) + "\n"
+
+
+def _data(text: str) -> str:
+    """A workflow command's message, escaped as the runner unescapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_sarif(result: Review) -> str:
+    """SARIF 2.1.0: every rule in tool.driver.rules, a result per finding with its file and line."""
+    index = {rule.id: i for i, rule in enumerate(RULES)}
+    rules = [{
+        "id": rule.id, "name": rule.name,
+        "shortDescription": {"text": rule.name.replace("-", " ")}, "fullDescription": {"text": rule.description},
+        "defaultConfiguration": {"level": "error"}, "properties": {"stricterThanRegistry": rule.stricter_than_registry},
+    } for rule in RULES]
+    results = [{
+        "ruleId": f.rule.id, "ruleIndex": index[f.rule.id], "level": "error", "message": {"text": f.message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"},
+                                            "region": {"startLine": f.line}}}],
+        "properties": {"subject": f.subject, "version": f.version, "field": f.field},
+    } for f in findings(result)]
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "contracts review", "rules": rules}},
+        "automationDetails": {"id": f"schema-review/{result.base_commit}"},
+        "results": results,
+    }]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_markdown(result: Review) -> str:
@@ -35,6 +86,11 @@ def render_markdown(result: Review) -> str:
     else:
         lines.append(f"Registry: not consulted; compared with `{result.base}` only.")
     lines += ["", f"**{result.summary}**", ""]
+    found = findings(result)
+    if found:
+        lines += ["## Findings", "", "| rule | subject | field | where | finding |", "|---|---|---|---|---|"]
+        lines += [_finding_row(f) for f in found]
+        lines.append("")
     if result.problems:
         lines += ["## Errors", ""]
         lines += [f"- **{p.kind}**: {_md(p.message)}" for p in result.problems]
@@ -47,6 +103,12 @@ def render_markdown(result: Review) -> str:
                   for name in result.removed_subjects]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _finding_row(finding: Finding) -> str:
+    field = f"`{finding.field}`" if finding.field else "(the schema)"
+    return (f"| {finding.rule.id} {finding.rule.name} | `{finding.subject}` v{finding.version} | {field} "
+            f"| `{finding.file}:{finding.line}` | {_md(finding.message)} |")
 
 
 def _subject_markdown(result: Review, subject: SubjectReview) -> list[str]:
@@ -102,7 +164,8 @@ def _version_markdown(subject: SubjectReview, version: VersionReview) -> list[st
     lines += [heading, "", "| mode | verdict |", "|---|---|"]
     for mode, verdict in version.verdicts.items():
         mark = " (this subject's level)" if mode == version.level else ""
-        lines.append(f"| {mode}{mark} | {'compatible' if verdict.compatible else '**incompatible**'} |")
+        said = "compatible" if verdict.compatible else "**incompatible**"
+        lines.append(f"| {mode}{mark} | {said}{f' ({STRICTER_NOTE})' if verdict.stricter_than_registry else ''} |")
     lines.append("")
     if version.breaks_level:
         lines.append(f"**Breaks the subject's level {version.level}.**")
@@ -111,12 +174,13 @@ def _version_markdown(subject: SubjectReview, version: VersionReview) -> list[st
     lines += ["", f"Rollout: **{version.rollout}**.", ""]
     reasons = _reasons(version.verdicts)
     if reasons:
-        lines += ["Why:", "", "| field | against | direction | problem | modes |", "|---|---|---|---|---|"]
+        lines += ["Why:", "", "| rule | field | against | direction | problem | modes |", "|---|---|---|---|---|---|"]
         for reason, modes in reasons:
+            rule = rule_for(reason.kind, reason.direction)
             where = f"`{reason.field}`" if reason.field else f"(at `{reason.path}`)"
-            stricter = " (stricter than the registry)" if reason.stricter_than_registry else ""
-            lines.append(f"| {where} | v{reason.against} | {reason.direction} | {_md(reason.message)}{stricter} "
-                         f"| {', '.join(modes)} |")
+            stricter = f" ({STRICTER_NOTE})" if reason.stricter_than_registry else ""
+            lines.append(f"| {rule.id} {rule.name} | {where} | v{reason.against} | {reason.direction} "
+                         f"| {_md(reason.message)}{stricter} | {', '.join(modes)} |")
         lines.append("")
     return lines
 
@@ -141,3 +205,8 @@ def _changes_table(changes: tuple[Change, ...]) -> list[str]:
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+FORMATS: dict[str, Callable[[Review], str]] = {
+    "markdown": render_markdown, "json": render_json, "github": render_github, "sarif": render_sarif,
+}

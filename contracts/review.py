@@ -13,8 +13,8 @@ a temporary repository as on the real one:
     print(render_markdown(result)); write_reports(result, root / "results")   # contracts.report
 
 Exit status: 0 when nothing breaks, 1 when a change breaks its subject's level or a published version was
-edited (or deleted); unusable input (not a git repository, unknown ref, unreadable manifest) raises
-ReviewInputError, which the command reports in one line with status 2.
+edited (or deleted); unusable input (not a git repository, unknown ref, unreadable manifest, a base a shallow
+clone lacks and cannot fetch) raises ReviewInputError, which the command reports in one line with status 2.
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ class SubjectReview:
 
 @dataclass(frozen=True)
 class Review:
+    root: Path  # the project reviewed: the folder holding contracts/ (paths in the review are relative to it)
     base: str
     base_commit: str
     registry: RegistryState
@@ -167,9 +168,11 @@ class Review:
         registry = self.registry
         if not self.changed:
             if registry.compared:
-                return f"No schema changes since {base}, and the registry at {registry.url} holds exactly what the tree publishes."
+                return (f"No schema changes since {base}, and the registry at {registry.url} holds exactly what the tree"
+                        " publishes.")
             if registry.status == "unreachable":
-                return f"No schema changes since {base} (the registry at {registry.url} was not reachable, so it was not compared)."
+                return (f"No schema changes since {base} (the registry at {registry.url} was not reachable, so it was not"
+                        " compared).")
             return f"No schema changes since {base} (registry not consulted)."
         problems, breaking = self.problems, self.breaking
         count = f"{len(self.subjects)} subject{'s' if len(self.subjects) != 1 else ''} changed"
@@ -178,7 +181,8 @@ class Review:
             if problems:
                 what.append(f"{len(problems)} published version{'s' if len(problems) != 1 else ''} edited or deleted")
             if breaking:
-                what.append(f"{len(breaking)} version{'s' if len(breaking) != 1 else ''} breaking the subject's compatibility level")
+                plural = "s" if len(breaking) != 1 else ""
+                what.append(f"{len(breaking)} version{plural} breaking the subject's compatibility level")
             return f"{count}: NOT approvable as is: {'; '.join(what)}."
         return f"{count}: nothing breaks its subject's compatibility level."
 
@@ -209,7 +213,7 @@ def review(root: Path, base: str, registry_url: str | None = None) -> Review:
                 subjects.append(reviewed)
     current = {subject.name for subject in manifest.subjects}
     removed = tuple(sorted(name for name in snapshot.subjects if name not in current))
-    return Review(base, snapshot.commit, state, tuple(subjects), removed)
+    return Review(root, base, snapshot.commit, state, tuple(subjects), removed)
 
 
 def rollout(verdicts: Mapping[str, compat.Verdict], level: str) -> str:
@@ -359,10 +363,7 @@ class _BaseSnapshot:
         toplevel = Path(top)
         if not ref or ref.startswith("-"):
             raise ReviewInputError(f"{ref!r} is not a git ref")
-        commit = _git(
-            toplevel, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
-            failure=f"unknown git ref {ref!r} in the repository at {toplevel}",
-        ).strip()
+        commit = _commit(toplevel, ref)
         try:
             prefix = (root / "contracts").resolve().relative_to(toplevel.resolve()).as_posix()
         except ValueError:
@@ -377,7 +378,7 @@ class _BaseSnapshot:
             document = tomllib.loads(_show(toplevel, commit, manifest_path))
         except tomllib.TOMLDecodeError as error:
             raise ReviewInputError(f"{manifest_path} at {ref} is not valid TOML: {error}") from None
-        by_family: dict[str, dict[int, tuple[str, str]]] = {}
+        by_family: dict[str, dict[int, str]] = {}  # family -> version -> the file's path in the commit
         for name in sorted(files):
             parts = name[len(prefix) + 1:].split("/")
             if len(parts) == 3 and parts[0] == "schemas" and (match := VERSION_FILE.fullmatch(parts[2])):
@@ -396,6 +397,48 @@ class _BaseSnapshot:
                 }
                 subjects[f"{entry['name']}-{side}"] = _BaseSubject(family, entry.get("compatibility"), versions)
         return cls(ref, commit, subjects)
+
+
+def _commit(toplevel: Path, ref: str) -> str:
+    """The commit `ref` names. A shallow clone (what CI checks out) lacks the commits below its boundary, the default
+    base HEAD~1 among them: a HEAD~N base is fetched from the clone's remote (`git fetch --deepen=N`) when it has one;
+    otherwise, or when that does not bring it, the error says how to get it."""
+    try:
+        return _resolve(toplevel, ref)
+    except ReviewInputError:
+        if not _is_shallow(toplevel):
+            raise
+    missing = f"the base {ref!r} is not in this shallow clone"
+    how = "run `git fetch --unshallow` (or `git fetch --deepen=N`) first, or pass BASE=<a commit the clone has>"
+    if not _git(toplevel, "remote", failure="git remote failed").split():
+        raise ReviewInputError(f"{missing}, which has no remote to fetch it from: add one and run `git fetch"
+                               " --unshallow`, or pass BASE=<a commit the clone has>")
+    depth = _depth_below_head(ref)
+    if depth is None:
+        raise ReviewInputError(f"{missing}: {how}")
+    _git(toplevel, "fetch", "--quiet", f"--deepen={depth}", failure=f"{missing} and `git fetch --deepen={depth}` failed: {how}")
+    try:
+        return _resolve(toplevel, ref)
+    except ReviewInputError:
+        if _is_shallow(toplevel):  # else the history is whole and the ref is not in it: unknown, as said
+            raise ReviewInputError(f"{missing} even after `git fetch --deepen={depth}`: {how}") from None
+        raise
+
+
+def _resolve(toplevel: Path, ref: str) -> str:
+    return _git(toplevel, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
+                failure=f"unknown git ref {ref!r} in the repository at {toplevel}").strip()
+
+
+def _is_shallow(toplevel: Path) -> bool:
+    return _git(toplevel, "rev-parse", "--is-shallow-repository", failure="git rev-parse failed").strip() == "true"
+
+
+def _depth_below_head(ref: str) -> int | None:
+    """How many commits below HEAD a ref such as HEAD~2 or HEAD^^ is; None for any other ref."""
+    if match := re.fullmatch(r"HEAD~([0-9]*)", ref):
+        return int(match.group(1) or 1)
+    return len(ref) - 4 if re.fullmatch(r"HEAD\^+", ref) else None
 
 
 def _under_root(prefix: str, path: str) -> str:

@@ -45,7 +45,7 @@ import io
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from hypothesis import strategies as st
@@ -53,7 +53,7 @@ from hypothesis import strategies as st
 __all__ = ["from_schema"]
 
 _MAX_ITEMS = 4  # arrays and maps stay small: values nest, and recursion multiplies sizes
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _TEXT = st.text(st.characters(codec="utf-8"))
 
 _PRIMITIVES: dict[str, st.SearchStrategy[Any]] = {
@@ -114,7 +114,8 @@ def _round_trips(probe: Any, value: Any) -> bool:
     except (ValueError, TypeError):
         return False
     buffer.seek(0)
-    return repr(fastavro.schemaless_reader(buffer, probe)["value"]) == repr(value)
+    read = cast(dict[str, Any], fastavro.schemaless_reader(buffer, probe))
+    return repr(read["value"]) == repr(value)
 
 
 class _Builder:
@@ -168,7 +169,7 @@ class _Builder:
             complete = all(strategy is not None for strategy in fields)
             # tuples, not fixed_dictionaries: keys must come in schema order, as fastavro reads them
             self.records[key] = (
-                st.tuples(*fields).map(lambda values: dict(zip(keys, values))) if complete else None
+                st.tuples(*fields).map(lambda values: dict(zip(keys, values, strict=True))) if complete else None
             )
         return self.records[key]
 
@@ -190,7 +191,7 @@ class _Builder:
 
 
 def from_schema(
-    schema: str | dict | list, *, max_depth: int = 3, named: dict | None = None
+    schema: str | dict[str, Any] | list[Any], *, max_depth: int = 3, named: dict[str, Any] | None = None
 ) -> st.SearchStrategy[Any]:
     """A strategy for values of the Avro ``schema`` (JSON text, or loaded JSON) that fastavro
     writes and reads back unchanged; see the module docstring for shapes and limits.

@@ -8,9 +8,9 @@ import uvicorn
 
 from messaging import logs
 from messaging.registry import RegistryError
+from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
-from messaging.runtime import Runtime
 from services.dashboard.app import create_app
 from services.dashboard.bus import CONTRACTS, DELIVERY_TIMEOUT_MS
 from services.dashboard.server import with_deadlines

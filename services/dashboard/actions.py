@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -104,7 +104,7 @@ async def submit(db: Database, bus: Bus, user: User, kind: str, fields: dict[str
     value = {
         "request_id": request_id,
         "user_id": uuid.UUID(user.id),
-        "requested_at": datetime.now(timezone.utc),
+        "requested_at": datetime.now(UTC),
         **fields,
     }
     db.add_request(str(request_id), kind, user.id, jsonable(fields))

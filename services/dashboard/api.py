@@ -17,7 +17,12 @@ from services.dashboard.bus import Unavailable
 from services.dashboard.credentials import Throttled
 from services.dashboard.db import User
 from services.dashboard.intake import (
-    FieldError, InvalidInput, parse_idempotency_key, parse_invoice, parse_log_in, parse_sign_up,
+    FieldError,
+    InvalidInput,
+    parse_idempotency_key,
+    parse_invoice,
+    parse_log_in,
+    parse_sign_up,
 )
 from services.dashboard.openapi import document
 from services.dashboard.views import invoice_view, score_view

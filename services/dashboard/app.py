@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from messaging.runtime import Runtime
 from services.dashboard import api, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
+from services.dashboard.asyncapi import asyncapi
 from services.dashboard.bodies import BodyLimits
 from services.dashboard.bus import Bus
 from services.dashboard.credentials import Credentials
@@ -116,6 +117,7 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/asyncapi.json", asyncapi),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ],
         middleware=[

@@ -98,7 +98,7 @@ class Bus:
             raise Unavailable(f"Kafka is not taking requests: {error}") from None
         try:
             error = await asyncio.wait_for(delivered, DELIVERY_TIMEOUT_MS / 1000 + 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = KafkaError(KafkaError._MSG_TIMED_OUT)
         self.broker_reachable = error is None
         if error is not None:

@@ -47,7 +47,7 @@ async def stream(hub: Hub, user_id: str) -> AsyncIterator[str]:
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keepalive\n\n"
                 continue
             yield f"event: {event['kind']}\ndata: {json.dumps(event)}\n\n"

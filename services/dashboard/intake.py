@@ -17,8 +17,18 @@ from itertools import zip_longest
 from typing import Any
 
 from services.dashboard.rules import (
-    EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_ITEMS, MAX_PASSWORD, MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD, QUANTITY, TEXT,
-    UNIT_PRICE, DecimalRule,
+    EMAIL,
+    IDEMPOTENCY_KEY,
+    MAX_EMAIL,
+    MAX_ITEMS,
+    MAX_PASSWORD,
+    MAX_TAX_ID,
+    MAX_TEXT,
+    MIN_PASSWORD,
+    QUANTITY,
+    TEXT,
+    UNIT_PRICE,
+    DecimalRule,
 )
 
 __all__ = [
@@ -137,7 +147,7 @@ def invoice_form_values(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return {
         "customer": {"name": first("customer_name"), "tax_id": first("customer_tax_id")},
         # A row left entirely blank is an unused row of the form, not an item.
-        "items": [dict(zip(ROW_FIELDS, row)) for row in rows if any(cell.strip() for cell in row)],
+        "items": [dict(zip(ROW_FIELDS, row, strict=True)) for row in rows if any(cell.strip() for cell in row)],
     }
 
 

@@ -6,8 +6,19 @@ from typing import Any
 
 from services.dashboard.actions import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL_SECONDS
 from services.dashboard.rules import (
-    EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_ITEMS, MAX_PASSWORD, MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD, QUANTITY, TEXT,
-    UNIT_PRICE, DecimalRule, Grammar,
+    EMAIL,
+    IDEMPOTENCY_KEY,
+    MAX_EMAIL,
+    MAX_ITEMS,
+    MAX_PASSWORD,
+    MAX_TAX_ID,
+    MAX_TEXT,
+    MIN_PASSWORD,
+    QUANTITY,
+    TEXT,
+    UNIT_PRICE,
+    DecimalRule,
+    Grammar,
 )
 
 __all__ = ["document"]
@@ -137,7 +148,8 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Accounting dashboard API", "version": "1.0.0",
-                 "description": "Ask for invoices and scores; answers arrive over Kafka. Sign in first: the session is a cookie."},
+                 "description": "Ask for invoices and scores; answers arrive over Kafka."
+                                " Sign in first: the session is a cookie."},
         "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
         "security": [{"session": []}],
         "paths": {

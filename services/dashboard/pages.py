@@ -13,16 +13,24 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from contracts.compat import STRICTER_NOTE, check
 from contracts.diff import field_diff
+from contracts.manifest import Subject
 from messaging.registry import RegistryError
-from services.dashboard import auth
+from services.dashboard import asyncapi, auth
 from services.dashboard.actions import BadBody, KeyConflict, submit
 from services.dashboard.bus import Unavailable
 from services.dashboard.credentials import Throttled
 from services.dashboard.events import stream
 from services.dashboard.intake import (
-    FieldError, InvalidInput, form_fields, invoice_form_values, parse_idempotency_key, parse_invoice_form,
-    parse_log_in, parse_sign_up,
+    FieldError,
+    InvalidInput,
+    form_fields,
+    invoice_form_values,
+    parse_idempotency_key,
+    parse_invoice_form,
+    parse_log_in,
+    parse_sign_up,
 )
 from services.dashboard.rules import MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD
 from services.dashboard.views import invoice_view, score_view
@@ -31,6 +39,7 @@ __all__ = ["routes"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(MAX_TEXT=MAX_TEXT, MAX_TAX_ID=MAX_TAX_ID, MIN_PASSWORD=MIN_PASSWORD)  # for the inputs' hints
+templates.env.globals["STRICTER_NOTE"] = STRICTER_NOTE  # marks, on the Contracts page, what we refuse and the registry accepts
 
 
 def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
@@ -198,6 +207,17 @@ async def score(request: Request) -> Response:
     return render(request, "score.html", scores=scores, latest=score_view(latest) if latest else None)
 
 
+def _history(subject: Subject) -> list[dict[str, Any]]:
+    """Each version's field changes from the one before, and the reasons our checker refuses it under the subject's
+    level where it is stricter than the registry (which accepted the version: it is published)."""
+    steps = []
+    for n, newer in enumerate(subject.versions[1:], start=1):
+        verdict = check(subject.compatibility, newer.text, [v.text for v in subject.versions[:n]])
+        steps.append({"from": n, "to": newer.version, "changes": field_diff(subject.versions[n - 1].text, newer.text),
+                      "stricter": [r for r in verdict.reasons if r.stricter_than_registry]})
+    return steps
+
+
 async def contracts(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
@@ -213,16 +233,14 @@ async def contracts(request: Request) -> Response:
                 held, level = runtime.registry.versions(subject.name), runtime.registry.compatibility(subject.name)
             except RegistryError as error:
                 held, level, registry_error = [], None, str(error)
-            changes = [
-                {"from": older.version, "to": newer.version, "changes": field_diff(older.text, newer.text)}
-                for older, newer in zip(subject.versions, subject.versions[1:])
-            ]
             subjects.append({"name": subject.name, "family": subject.family, "published": [v.version for v in subject.versions],
                              "registered": held, "level": level, "expected_level": subject.compatibility,
-                             "history": changes})
+                             "history": _history(subject)})
         topics.append({"topic": topic, "subjects": subjects})
+    described = asyncapi.describe(runtime)
     return render(request, "contracts.html", topics=topics, registry_error=registry_error,
-                  registry_url=runtime.settings.registry_url)
+                  registry_url=runtime.settings.registry_url, asyncapi=described,
+                  operations=sorted(asyncapi.operations(described), key=lambda row: (row["service"], row["channel"])))
 
 
 async def events(request: Request) -> Response:

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.manifest import load_manifest
 from messaging.settings import SettingsError, env_int
 
 __all__ = ["DashboardSettings"]
@@ -64,7 +65,7 @@ class DashboardSettings:
             secret_key=_secret(database),
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),
             session_max_age_seconds=env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600),
-            consumer_group=os.environ.get("DASHBOARD_GROUP", "dashboard"),
+            consumer_group=os.environ.get("DASHBOARD_GROUP", load_manifest().consumer_groups["dashboard"]),
             max_body_bytes=_positive(env_int("MAX_BODY_BYTES", cls.max_body_bytes), "MAX_BODY_BYTES"),
             header_timeout_seconds=_positive(env_int("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
                                              "HEADER_TIMEOUT_SECONDS"),

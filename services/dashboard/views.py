@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -21,14 +21,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, UUID):
         return str(value)
     return value
 
 
 def _time(millis: int) -> str:
-    return jsonable(datetime.fromtimestamp(millis / 1000, timezone.utc))
+    return jsonable(datetime.fromtimestamp(millis / 1000, UTC))
 
 
 def _state(request: Request) -> dict[str, Any]:

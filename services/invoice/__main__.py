@@ -37,7 +37,7 @@ def build(runtime: Runtime) -> list[Worker]:
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
     handler = make_handler(replies, lambda user_id: overrides.get(user_id, default), writes,
                            lambda: datetime.now(UTC))
-    return [Worker(runtime, os.environ.get("INVOICE_GROUP", "invoice-generator"), {requests: handler},
+    return [Worker(runtime, os.environ.get("INVOICE_GROUP", runtime.manifest.consumer_groups["invoice"]), {requests: handler},
                    state=StateSpec(changelog, InvoiceState))]
 
 

@@ -21,7 +21,7 @@ def build(runtime: Runtime) -> list[Worker]:
     writes = runtime.codec(replies.value).version
     # One group reads both topics: partition p of the replies and of the requests belong to one member,
     # which answers a request only once it has read the replies up to where they ended at that moment.
-    return [Worker(runtime, os.environ.get("SCORE_GROUP", "score-calculator"),
+    return [Worker(runtime, os.environ.get("SCORE_GROUP", runtime.manifest.consumer_groups["score"]),
                    {invoices: make_history_handler(), requests: make_request_handler(replies, writes)},
                    state=StateSpec(changelog, History),
                    after={requests: invoices})]

@@ -1,5 +1,6 @@
 """contracts.compat: whether a schema version may follow the published ones, with the registry's answer (checked
-against the live registry) and a reason that names the field; stricter than the registry only for decimals."""
+against the live registry) and a reason that names the field; stricter than the registry only where a change reads
+without error but changes meaning (decimals rescaled or narrowed, logical types changed), and marked so."""
 
 from __future__ import annotations
 
@@ -17,12 +18,11 @@ import httpx
 import pytest
 
 from contracts import load_manifest
-from contracts.compat import MODES, NEW_READS_OLD, OLD_READS_NEW, Reason, Verdict, can_read, check
+from contracts.compat import MODES, NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason, Verdict, can_read, check
 from messaging.registry import IncompatibleSchema, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DIRECT = ("BACKWARD", "FORWARD", "FULL")
-STRICTER = {"DECIMAL_RESCALED", "DECIMAL_PRECISION_CHANGED"}
 
 
 def payment(*fields: dict, name: str = "Payment", namespace: str = "test.compat", **extra: Any) -> dict:
@@ -43,6 +43,10 @@ def decimal(precision: int, scale: int) -> dict:
     return {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
 
 
+def logical(physical: str, logical_type: str) -> dict:
+    return {"type": physical, "logicalType": logical_type}
+
+
 def invoice(number_type: str) -> dict:
     return payment(f("invoice", ["null", {"type": "record", "name": "Invoice", "fields": [f("number", number_type)]}],
                      default=None))
@@ -53,9 +57,13 @@ def lines(*line_fields: dict) -> dict:
                                                             "fields": [f("quantity", "int"), *line_fields]}}))
 
 
+BOTH = (NEW_READS_OLD, OLD_READS_NEW)
+
+
 @dataclass(frozen=True)
 class Change:
-    """v1 -> candidate, whether each of BACKWARD, FORWARD, FULL accepts it, and the field a refusal names."""
+    """v1 -> candidate, whether each of BACKWARD, FORWARD, FULL accepts it, the field a refusal names, and the
+    directions refused only where we are stricter than the registry (it reads without error but changes meaning)."""
 
     name: str
     old: dict
@@ -63,10 +71,16 @@ class Change:
     backward: bool
     forward: bool
     names: dict[str, str | None] = field(default_factory=dict)  # direction -> field the reason names
+    ours: tuple[str, ...] = ()  # directions the registry accepts and we refuse
 
     @property
     def expected(self) -> dict[str, bool]:
         return {"BACKWARD": self.backward, "FORWARD": self.forward, "FULL": self.backward and self.forward}
+
+    @property
+    def registry_expects(self) -> dict[str, bool]:
+        backward, forward = self.backward or NEW_READS_OLD in self.ours, self.forward or OLD_READS_NEW in self.ours
+        return {"BACKWARD": backward, "FORWARD": forward, "FULL": backward and forward}
 
 
 CHANGES = [
@@ -111,15 +125,34 @@ CHANGES = [
            {NEW_READS_OLD: "invoice.number"}),
     Change("field added without default in array items", lines(), lines(f("sku", "string")), False, True,
            {NEW_READS_OLD: "lines.sku"}),
+    # Where a change reads without error but changes meaning: the registry accepts it, we refuse it.
     Change("decimal rescaled", payment(f("amount", decimal(12, 2))), payment(f("amount", decimal(12, 3))),
-           False, False, {NEW_READS_OLD: "amount", OLD_READS_NEW: "amount"}),
-    Change("decimal precision changed", payment(f("amount", decimal(12, 2))), payment(f("amount", decimal(14, 2))),
-           False, False, {NEW_READS_OLD: "amount", OLD_READS_NEW: "amount"}),
+           False, False, {NEW_READS_OLD: "amount", OLD_READS_NEW: "amount"}, BOTH),
+    Change("decimal precision grown at the same scale", payment(f("amount", decimal(12, 2))),
+           payment(f("amount", decimal(14, 2))), True, False, {OLD_READS_NEW: "amount"}, (OLD_READS_NEW,)),
+    Change("decimal precision shrunk at the same scale", payment(f("amount", decimal(14, 2))),
+           payment(f("amount", decimal(12, 2))), False, True, {NEW_READS_OLD: "amount"}, (NEW_READS_OLD,)),
+    Change("timestamp-millis to timestamp-micros", payment(f("at", logical("long", "timestamp-millis"))),
+           payment(f("at", logical("long", "timestamp-micros"))), False, False, {NEW_READS_OLD: "at", OLD_READS_NEW: "at"},
+           BOTH),
+    Change("local-timestamp-millis to timestamp-millis", payment(f("at", logical("long", "local-timestamp-millis"))),
+           payment(f("at", logical("long", "timestamp-millis"))), False, False, {NEW_READS_OLD: "at", OLD_READS_NEW: "at"},
+           BOTH),
+    Change("date to a plain int", payment(f("on", logical("int", "date"))), payment(f("on", "int")), False, False,
+           {NEW_READS_OLD: "on", OLD_READS_NEW: "on"}, BOTH),
+    Change("time-millis to time-micros (int promoted to long)", payment(f("at", logical("int", "time-millis"))),
+           payment(f("at", logical("long", "time-micros"))), False, False, {NEW_READS_OLD: "at", OLD_READS_NEW: "at"},
+           (NEW_READS_OLD,)),  # old readers cannot read a long as an int at all: the registry refuses that too
+    Change("timestamp in an optional field to another unit",
+           payment(f("at", ["null", logical("long", "timestamp-millis")], default=None)),
+           payment(f("at", ["null", logical("long", "timestamp-micros")], default=None)), False, False,
+           {NEW_READS_OLD: "at", OLD_READS_NEW: "at"}, BOTH),
+    # Logical types that change nothing a reader sees: uuid text is the same text; Java ignores one on the wrong type.
+    Change("uuid added to a string", payment(f("ref", "string")), payment(f("ref", logical("string", "uuid"))),
+           True, True),
+    Change("a logical type Java ignores added", payment(f("n", "int")), payment(f("n", logical("int", "timestamp-millis"))),
+           True, True),
 ]
-
-
-def _is_decimal(change: Change) -> bool:
-    return change.name.startswith("decimal")
 
 
 @pytest.mark.parametrize("change", CHANGES, ids=lambda change: change.name)
@@ -137,8 +170,9 @@ def test_each_known_change_is_judged_in_every_mode_with_a_reason_naming_the_fiel
             named = [r for r in verdict.reasons if r.direction == direction]
             assert named and all(r.field == name and r.against == 1 for r in named), (mode, named)
             assert all(name in r.message for r in named if name), named
-            assert all(r.stricter_than_registry is (r.kind in STRICTER) for r in named)
-            assert all(r.kind in STRICTER for r in named) is _is_decimal(change)
+            assert all(r.stricter_than_registry is (r.kind in STRICTER_KINDS) for r in named)
+            assert all(r.kind in STRICTER_KINDS for r in named) is (direction in change.ours), (mode, named)
+        assert verdict.stricter_than_registry is (not verdict.compatible and change.registry_expects[mode])
     assert check("NONE", change.new, [change.old]) == Verdict("NONE", True, ())
 
 
@@ -150,6 +184,35 @@ def test_a_decimal_rescale_is_refused_in_every_mode_but_none_and_marked_stricter
         assert all(r.kind == "DECIMAL_RESCALED" and r.stricter_than_registry for r in verdict.reasons)
     (reason,) = can_read(change.new, change.old)
     assert reason.path == "/fields/1/type" and "12.34" in reason.message and "1.234" in reason.message
+
+
+def test_a_decimal_may_gain_precision_at_the_same_scale_where_only_new_readers_read_it() -> None:
+    """Every value of decimal(12,2) fits decimal(14,2): upgraded consumers read old data. Old consumers would be
+    given values of 14 digits they declare they cannot hold, so FORWARD and FULL still refuse it."""
+    old, new = payment(f("amount", decimal(12, 2))), payment(f("amount", decimal(14, 2)))
+    assert check("BACKWARD_TRANSITIVE", new, [old]).compatible
+    assert can_read(new, old) == []
+    (reason,) = can_read(old, new)
+    assert (reason.kind, reason.field, reason.stricter_than_registry) == ("DECIMAL_PRECISION_NARROWED", "amount", True)
+    assert "999999999999.99" in reason.message and "precision 14" in reason.message
+    assert check("FULL", new, [old]).stricter_than_registry
+
+
+def test_timestamp_millis_to_micros_on_invoice_request_is_refused_under_full_and_the_registry_accepts_it(
+        registry: Registry) -> None:
+    """The issue's case: requested_at read as microseconds is 1000 times closer to 1970 than written."""
+    v1 = json.loads((ROOT / "contracts/schemas/invoice_request/v1.avsc").read_text())
+    v2 = json.loads(json.dumps(v1))
+    requested_at = next(f for f in v2["fields"] if f["name"] == "requested_at")
+    requested_at["type"]["logicalType"] = "timestamp-micros"
+    verdict = check("FULL", v2, [v1])
+    assert not verdict.compatible and verdict.stricter_than_registry
+    assert {(r.direction, r.field, r.kind) for r in verdict.reasons} == {
+        (NEW_READS_OLD, "requested_at", "LOGICAL_TYPE_CHANGED"), (OLD_READS_NEW, "requested_at", "LOGICAL_TYPE_CHANGED")}
+    assert all("timestamp-millis" in r.message and "timestamp-micros" in r.message for r in verdict.reasons)
+    assert not check("FULL_TRANSITIVE", v2, [v1]).compatible
+    with _subject(registry, v1, "FULL") as subject:
+        assert registry.is_compatible(subject, json.dumps(v2))
 
 
 def test_a_reason_inside_an_optional_record_gives_the_dotted_field_and_avros_path() -> None:
@@ -198,15 +261,19 @@ def test_a_default_that_does_not_fit_its_field_makes_the_schema_invalid_as_in_th
         assert _ask(registry, subject, bad).status_code == 422
 
 
-@pytest.mark.parametrize("change", [c for c in CHANGES if not _is_decimal(c)], ids=lambda change: change.name)
-def test_each_known_change_gets_the_live_registrys_answer(registry: Registry, change: Change) -> None:
-    """The decimal changes are left out: there we are stricter than the registry on purpose."""
+@pytest.mark.parametrize("change", CHANGES, ids=lambda change: change.name)
+def test_each_known_change_gets_the_live_registrys_answer_but_where_we_are_marked_stricter(
+        registry: Registry, change: Change) -> None:
+    """Our verdict is the registry's once our stricter reasons are set aside: where those alone refuse a change, the
+    registry accepts it and the verdict says so."""
     with _subject(registry, change.old, "BACKWARD") as subject:
         for mode in DIRECT:
             registry.set_compatibility(mode, subject)
             answer = registry.is_compatible(subject, json.dumps(change.new))
-            assert check(mode, change.new, [change.old]).compatible is answer, mode
-            assert answer is change.expected[mode], mode  # the registry agrees with the table above too
+            verdict = check(mode, change.new, [change.old])
+            assert answer is change.registry_expects[mode], mode  # the registry agrees with the table above too
+            assert all(r.stricter_than_registry for r in verdict.reasons) is answer, (mode, verdict.reasons)
+            assert verdict.stricter_than_registry is (answer and not verdict.compatible), mode
 
 
 def test_a_version_compatible_with_the_latest_only_passes_full_and_fails_full_transitive(registry: Registry) -> None:
@@ -264,7 +331,7 @@ def test_the_reason_type_carries_the_documented_fields() -> None:
     assert reason == Reason(1, NEW_READS_OLD, "/fields/1", "note", "READER_FIELD_MISSING_DEFAULT_VALUE",
                             reason.message, False)
     document = check("BACKWARD", payment(f("note", "string")), [payment()]).to_json()
-    assert document == {"mode": "BACKWARD", "compatible": False, "reasons": [{
+    assert document == {"mode": "BACKWARD", "compatible": False, "stricter_than_registry": False, "reasons": [{
         "against": 1, "direction": NEW_READS_OLD, "path": "/fields/1", "field": "note",
         "kind": "READER_FIELD_MISSING_DEFAULT_VALUE", "message": reason.message, "stricter_than_registry": False}]}
 
@@ -303,13 +370,28 @@ def test_the_cli_json_output_lists_each_reason_with_its_field(tmp_path: Path) ->
     result = _cli("--mode", "FULL", "--json", v2, v1)
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)
-    assert (document["mode"], document["compatible"]) == ("FULL", False)
+    assert (document["mode"], document["compatible"], document["stricter_than_registry"]) == ("FULL", False, False)
     assert {(r["field"], r["kind"], r["direction"], r["stricter_than_registry"], r["against"])
             for r in document["reasons"]} == {
         ("amount", "DECIMAL_RESCALED", NEW_READS_OLD, True, 1), ("amount", "DECIMAL_RESCALED", OLD_READS_NEW, True, 1),
         ("note", "READER_FIELD_MISSING_DEFAULT_VALUE", NEW_READS_OLD, False, 1)}
     assert all(set(r) == {"against", "direction", "path", "field", "kind", "message", "stricter_than_registry"}
                for r in document["reasons"])
+
+
+def test_the_cli_marks_a_verdict_only_our_stricter_rules_give_and_each_reason(tmp_path: Path) -> None:
+    v1 = _write(tmp_path, "v1.avsc", payment(f("at", logical("long", "timestamp-millis"))))
+    v2 = _write(tmp_path, "v2.avsc", payment(f("at", logical("long", "timestamp-micros"))))
+    result = _cli("--mode", "FULL", v2, v1)
+    assert result.returncode == 1, result.stderr
+    verdict, *reasons = result.stdout.splitlines()
+    assert verdict == f"incompatible under FULL ({STRICTER_NOTE}): {v2} may not follow {v1}"
+    assert len(reasons) == 2 and all("(at): LOGICAL_TYPE_CHANGED" in line for line in reasons)
+    assert all(line.endswith(f"[{STRICTER_NOTE}]") for line in reasons)
+    document = json.loads(_cli("--mode", "FULL", "--json", v2, v1).stdout)
+    assert document["stricter_than_registry"] is True and all(r["stricter_than_registry"] for r in document["reasons"])
+    grown = _write(tmp_path, "grown.avsc", payment(f("at", logical("long", "timestamp-millis")), f("n", "int", default=0)))
+    assert _cli("--mode", "FULL", grown, v1).stdout.startswith("compatible under FULL")
 
 
 @pytest.mark.parametrize("content, problem", [

@@ -2,14 +2,13 @@
 blocks breaking changes and edits of published versions. Also contracts.diff.field_diff, which it shows.
 
 Most tests run on a temporary git repository holding a copy of the contracts (v1 of every family), with no
-registry; one compares the real tree with the live registry."""
+registry; one compares the real tree with the live registry, one reviews a shallow clone of this repository."""
 
 from __future__ import annotations
 
 import copy
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from contracts.cli import main
 from contracts.diff import Change, field_diff
+from contracts.report import render_markdown, write_reports
 from contracts.review import (
     ANY_ORDER,
     BREAKING,
@@ -25,49 +25,15 @@ from contracts.review import (
     ReviewInputError,
     review,
 )
-from contracts.report import render_markdown, write_reports
 from messaging.registry import Registry
 from messaging.settings import Settings
+from tests.contract.projects import commit, git, publish, schema
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = ROOT / "contracts"
-GIT = ["git", "-c", "user.name=Review Test", "-c", "user.email=review@example.com", "-c", "commit.gpgsign=false"]
 UNREACHABLE = "http://127.0.0.1:1/apis/ccompat/v7"  # nothing listens on port 1
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run([*GIT, *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
-def commit(repo: Path, message: str = "change") -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A git repository holding the manifest and v1 of every schema family, committed once."""
-    root = tmp_path / "project"
-    (root / "contracts").mkdir(parents=True)
-    shutil.copy(CONTRACTS / "topics.toml", root / "contracts" / "topics.toml")
-    for v1 in sorted((CONTRACTS / "schemas").glob("*/v1.avsc")):
-        target = root / "contracts" / "schemas" / v1.parent.name
-        target.mkdir(parents=True)
-        shutil.copy(v1, target / "v1.avsc")
-    git(root, "init", "-q")
-    commit(root, "contracts v1")
-    return root
-
-
-def schema(repo: Path, family: str, version: int) -> dict[str, Any]:
-    return json.loads((repo / "contracts" / "schemas" / family / f"v{version}.avsc").read_text())
-
-
-def publish(repo: Path, family: str, version: int, document: dict[str, Any]) -> None:
-    (repo / "contracts" / "schemas" / family / f"v{version}.avsc").write_text(json.dumps(document, indent=2) + "\n")
 
 
 def invoice_record(reply: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +62,7 @@ def test_no_change_since_the_base_is_said_in_one_line_and_exits_0(repo: Path, tm
     assert result.subjects == () and result.exit_status == 0
     markdown = render_markdown(result)
     assert markdown.count("\n") == 1 and markdown.lower().startswith("no schema changes since `head`")
-    md_file, json_file = write_reports(result, tmp_path / "out")
+    md_file, json_file, _ = write_reports(result, tmp_path / "out")
     assert md_file.read_text() == markdown
     assert json.loads(json_file.read_text())["changed"] is False
 
@@ -125,7 +91,7 @@ def test_a_compatible_v2_is_listed_with_its_diff_verdicts_rollout_and_services(r
     assert "Rollout: **any order**" in markdown
     assert "producer `invoice`; consumers `dashboard`, `score`" in markdown
 
-    _, json_file = write_reports(result, tmp_path / "out")
+    _, json_file, _ = write_reports(result, tmp_path / "out")
     document = json.loads(json_file.read_text())
     (reported,) = document["subjects"]
     assert reported["versions_added"] == [2] and reported["producer"] == "invoice"
@@ -498,3 +464,87 @@ def test_field_diff_takes_text_or_parsed_json_and_handles_recursive_types() -> N
     grown = copy.deepcopy(node)
     field(grown, "value")["type"] = "double"
     assert field_diff(json.dumps(node), grown) == [Change("type_promoted", "value", "int -> double (an Avro promotion)")]
+
+
+# ------------------------------------------------------------------------- stricter than the registry
+
+
+def test_a_timestamp_read_in_another_unit_breaks_the_level_and_is_marked_stricter_than_the_registry(
+        repo: Path, tmp_path: Path) -> None:
+    """The registry accepts timestamp-millis -> timestamp-micros on invoice_request.requested_at (test_compat shows
+    it live); the review refuses it as the change of meaning it is, and says it is stricter."""
+    v2 = schema(repo, "invoice_request", 1)
+    next(f for f in v2["fields"] if f["name"] == "requested_at")["type"]["logicalType"] = "timestamp-micros"
+    publish(repo, "invoice_request", 2, v2)
+
+    result = review(repo, "HEAD")
+
+    assert result.exit_status == 1
+    (version,) = subject_of(result, "generate-invoice-value").versions
+    assert version.breaks_level and version.rollout == BREAKING
+    assert all(v.stricter_than_registry for mode, v in version.verdicts.items() if mode != "NONE")
+    kinds = {(r.field, r.kind, r.stricter_than_registry) for r in version.verdicts["FULL_TRANSITIVE"].reasons}
+    assert kinds == {("requested_at", "LOGICAL_TYPE_CHANGED", True)}
+    markdown = render_markdown(result)
+    assert "| FULL_TRANSITIVE (this subject's level) | **incompatible** (stricter than the registry, which accepts it) |" \
+        in markdown
+    assert "CONTRACT103 logical-type-changed" in markdown
+    document = json.loads(write_reports(result, tmp_path / "out")[1].read_text())
+    verdict = document["subjects"][0]["versions"][0]["verdicts"]["FULL_TRANSITIVE"]
+    assert verdict["compatible"] is False and verdict["stricter_than_registry"] is True
+
+
+def test_a_decimal_precision_grown_at_the_same_scale_meets_a_backward_level(repo: Path) -> None:
+    manifest = repo / "contracts" / "topics.toml"
+    text = manifest.read_text()
+    start = text.index('name = "generate-invoice"')
+    manifest.write_text(text[:start] + text[start:].replace('"FULL_TRANSITIVE"', '"BACKWARD"', 1))
+    v2 = schema(repo, "invoice_request", 1)
+    line = next(f for f in v2["fields"] if f["name"] == "items")["type"]["items"]
+    next(f for f in line["fields"] if f["name"] == "unit_price")["type"]["precision"] = 16
+
+    publish(repo, "invoice_request", 2, v2)
+    (version,) = subject_of(review(repo, "HEAD"), "generate-invoice-value").versions
+
+    assert not version.breaks_level and version.rollout == CONSUMERS_FIRST
+    (reason,) = version.verdicts["FORWARD"].reasons  # old readers would be given 16 digits where they allow 14
+    assert (reason.field, reason.kind) == ("items.unit_price", "DECIMAL_PRECISION_NARROWED")
+
+
+# ------------------------------------------------------------------------------------ shallow clones
+
+
+def shallow_clone(source: Path, target: Path) -> Path:
+    git(source.parent, "clone", "-q", "--depth", "1", f"file://{source}", str(target))
+    return target
+
+
+def test_in_a_shallow_clone_of_this_repository_the_default_base_is_fetched(tmp_path: Path) -> None:
+    """CI checks out one commit: HEAD~1 is not there until the review deepens the clone from its remote."""
+    clone = shallow_clone(ROOT, tmp_path / "clone")
+    assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
+
+    result = review(clone, "HEAD~1")
+
+    assert result.base_commit == git(clone, "rev-parse", "HEAD~1").strip()
+    assert result.problems == ()  # the base's published versions were read: nothing looks deleted
+
+
+def test_a_shallow_clone_without_a_remote_says_how_to_get_the_base(repo: Path, tmp_path: Path) -> None:
+    commit(repo, "a second commit")
+    clone = shallow_clone(repo, tmp_path / "clone")
+    git(clone, "remote", "remove", "origin")
+    with pytest.raises(ReviewInputError) as raised:
+        review(clone, "HEAD~1")
+    said = str(raised.value)
+    assert said.startswith("the base 'HEAD~1' is not in this shallow clone") and "\n" not in said
+    assert "`git fetch --unshallow`" in said and "BASE=" in said
+
+
+def test_a_shallow_clone_missing_a_base_that_is_not_below_head_says_how_to_get_it(repo: Path, tmp_path: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD").strip()
+    commit(repo, "a second commit")
+    clone = shallow_clone(repo, tmp_path / "clone")
+    with pytest.raises(ReviewInputError, match=r"is not in this shallow clone: run `git fetch --unshallow`"):
+        review(clone, first)
+    assert review(clone, "HEAD^").base_commit == first  # HEAD^ is fetched like HEAD~1

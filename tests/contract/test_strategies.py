@@ -7,9 +7,10 @@ import datetime as dt
 import functools
 import io
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fastavro
 import pytest
@@ -194,7 +195,7 @@ def test_decimals_include_negative_zero_and_positive_values() -> None:
 @EXAMPLES
 @given(from_schema({"type": "long", "logicalType": "timestamp-millis"}))
 def test_timestamp_millis_are_utc_with_whole_milliseconds(value: dt.datetime) -> None:
-    assert value.tzinfo is dt.timezone.utc
+    assert value.tzinfo is dt.UTC
     assert value.microsecond % 1000 == 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +21,11 @@ from tests.integration.kafka_tools import Tail
 
 
 def reply(user_id: uuid.UUID, **invoice_extra: Any) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     invoice = {
         "number": 1, "issued_at": now, "customer": {"name": "ACME", "tax_id": "11222333000181"},
-        "lines": [{"description": "Audit", "quantity": Decimal("1.000"), "unit_price": Decimal("10.00"), "total": Decimal("10.00")}],
+        "lines": [{"description": "Audit", "quantity": Decimal("1.000"), "unit_price": Decimal("10.00"),
+                   "total": Decimal("10.00")}],
         "subtotal": Decimal("10.00"), "iss_rate": Decimal("0.0500"), "iss_amount": Decimal("0.50"), "total": Decimal("10.50"),
         **invoice_extra,
     }

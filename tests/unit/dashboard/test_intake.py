@@ -8,8 +8,14 @@ from typing import Any
 import pytest
 
 from services.dashboard.intake import (
-    InvalidInput, form_fields, invoice_form_values, parse_idempotency_key, parse_invoice, parse_invoice_form,
-    parse_log_in, parse_sign_up,
+    InvalidInput,
+    form_fields,
+    invoice_form_values,
+    parse_idempotency_key,
+    parse_invoice,
+    parse_invoice_form,
+    parse_log_in,
+    parse_sign_up,
 )
 
 ITEM = {"description": "Audit", "quantity": "1.5", "unit_price": "10"}

@@ -1,0 +1,215 @@
+"""A review's failures as findings for CI: each with a stable rule id, its subject, field, file and line.
+
+A finding is what makes `contracts review` exit 1: a reason the subject's own level refuses a new version (one per
+reason, the earlier versions it concerns merged), or a published version edited or deleted. The rule ids are stable:
+a rule may be added with a new number, never renumbered or reused, so CI suppressions and dashboards keep working.
+CONTRACT0xx are the registry's own rules, CONTRACT1xx where we are stricter than the registry (the change reads
+without error but changes meaning), CONTRACT2xx the publishing rules. contracts.report renders them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from json.decoder import JSONObject  # type: ignore[attr-defined]
+from json.scanner import py_make_scanner  # type: ignore[attr-defined]
+from pathlib import Path
+from typing import Any
+
+from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason
+from contracts.review import EDITED, REMOVED, Problem, Review, SubjectReview, VersionReview
+
+__all__ = ["RULES", "Finding", "Rule", "findings", "line_of", "rule_for"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    kind: str  # the compat Reason kind, or the Problem kind, it covers
+    direction: str | None  # the direction it covers when the kind's meaning depends on it; None for any
+    description: str
+
+    @property
+    def stricter_than_registry(self) -> bool:
+        return self.kind in STRICTER_KINDS
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("CONTRACT001", "field-added-without-default", "READER_FIELD_MISSING_DEFAULT_VALUE", NEW_READS_OLD,
+         "The new version reads a field that older data lacks and gives it no default."),
+    Rule("CONTRACT002", "field-removed-without-default", "READER_FIELD_MISSING_DEFAULT_VALUE", OLD_READS_NEW,
+         "The new version no longer writes a field that older readers have no default for."),
+    Rule("CONTRACT003", "type-changed", "TYPE_MISMATCH", None,
+         "A field's type changed to one the other side cannot read (not an Avro promotion)."),
+    Rule("CONTRACT004", "union-branch-removed", "MISSING_UNION_BRANCH", NEW_READS_OLD,
+         "The new version's union lacks a branch older data may use."),
+    Rule("CONTRACT005", "union-branch-added", "MISSING_UNION_BRANCH", OLD_READS_NEW,
+         "The new version may write a branch (or a null) older readers cannot take."),
+    Rule("CONTRACT006", "enum-symbol-removed", "MISSING_ENUM_SYMBOLS", NEW_READS_OLD,
+         "The new version's enum lacks a symbol older data may hold, and has no default."),
+    Rule("CONTRACT007", "enum-symbol-added", "MISSING_ENUM_SYMBOLS", OLD_READS_NEW,
+         "The new version may write an enum symbol older readers lack, and their enum has no default."),
+    Rule("CONTRACT008", "type-renamed-without-alias", "NAME_MISMATCH", None,
+         "A record, enum or fixed has another name and no alias for the other side's."),
+    Rule("CONTRACT009", "fixed-size-changed", "FIXED_SIZE_MISMATCH", None, "A fixed type's size changed."),
+    Rule("CONTRACT010", "field-alias-ambiguous", "AMBIGUOUS_FIELD_MATCH", None,
+         "A reader field matches two writer fields, one by its name and one by an alias."),
+    Rule("CONTRACT101", "decimal-scale-changed", "DECIMAL_RESCALED", None,
+         "A decimal's scale differs between writer and reader: 12.34 written at scale 2 reads as 1.234 at scale 3."),
+    Rule("CONTRACT102", "decimal-precision-narrowed", "DECIMAL_PRECISION_NARROWED", None,
+         "A reader's decimal has less precision than the writer's (same scale): written values may not fit it."),
+    Rule("CONTRACT103", "logical-type-changed", "LOGICAL_TYPE_CHANGED", None,
+         "A value is read with another logical type (timestamp-millis as timestamp-micros, a local timestamp as a "
+         "UTC one, a date as a plain int, ...): the stored number is kept, so it means another value."),
+    Rule("CONTRACT201", "invalid-schema", "INVALID_SCHEMA", None,
+         "The version is not a schema the registry accepts (for example a default that does not fit its field)."),
+    Rule("CONTRACT202", "published-version-edited", EDITED, None,
+         "A published version's file differs from the base or from the registry: published versions are immutable."),
+    Rule("CONTRACT203", "published-version-deleted", REMOVED, None,
+         "A version published at the base has been deleted: published versions are immutable."),
+)
+
+
+def rule_for(kind: str, direction: str | None = None) -> Rule:
+    """The rule covering a compat Reason's kind (and direction) or a Problem's kind; KeyError for an unknown kind."""
+    matching = [rule for rule in RULES if rule.kind == kind]
+    if not matching:
+        raise KeyError(f"no rule covers {kind!r}")
+    return next((rule for rule in matching if rule.direction in (None, direction)), matching[0])
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: Rule
+    subject: str
+    version: int
+    field: str | None  # dotted field path, e.g. "invoice.number"; None for the schema itself
+    file: str  # the version's schema file, relative to the project root
+    line: int  # the field's line in it; 1 when the field is not in the file
+    message: str  # one sentence for people, naming the subject, the versions and, if so, the stricter rule
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule.id, "name": self.rule.name, "level": "error", "subject": self.subject,
+                "version": self.version, "field": self.field, "file": self.file, "line": self.line,
+                "message": self.message, "stricter_than_registry": self.rule.stricter_than_registry}
+
+
+def findings(result: Review) -> list[Finding]:
+    """Every finding of a review, subject by subject: edits of published versions first, then breaking versions."""
+    found = []
+    for subject in result.subjects:
+        found += [_problem(result.root, subject, problem) for problem in subject.problems]
+        for version in subject.versions:
+            if version.breaks_level:
+                found += _breaking(result.root, subject, version)
+    return found
+
+
+def _problem(root: Path, subject: SubjectReview, problem: Problem) -> Finding:
+    # the first field that changed, dotted as compat names fields (the diff writes items[].quantity)
+    field = next((c.path.replace("[]", "").replace("{}", "") for c in problem.changes if c.path), None)
+    return Finding(rule_for(problem.kind), subject.subject, problem.version, field, problem.path,
+                   _line(root / problem.path, field), problem.message)
+
+
+def _breaking(root: Path, subject: SubjectReview, version: VersionReview) -> Iterator[Finding]:
+    """One finding per reason the level's verdict gives, the earlier versions it was given against merged."""
+    against: dict[Reason, list[int]] = {}
+    for reason in version.verdicts[version.level].reasons:
+        against.setdefault(replace(reason, against=0), []).append(reason.against)
+    for reason, numbers in against.items():
+        rule = rule_for(reason.kind, reason.direction)
+        earlier = ", ".join(f"v{n}" for n in numbers)
+        how = f", {reason.direction}" if reason.direction else ""
+        stricter = f" ({STRICTER_NOTE})" if rule.stricter_than_registry else ""
+        message = (f"{subject.subject} v{version.version} breaks {version.level} against {earlier}{how}: "
+                   f"{reason.message}{stricter}")
+        yield Finding(rule, subject.subject, version.version, reason.field, version.path,
+                      _line(root / version.path, reason.field), message)
+
+
+def _line(path: Path, field: str | None) -> int:
+    try:
+        return line_of(path.read_text(encoding="utf-8"), field)
+    except (OSError, ValueError):  # a deleted or unreadable file: its first line
+        return 1
+
+
+# ------------------------------------------------------------------------------------- lines of fields
+
+
+def line_of(text: str, field: str | None) -> int:
+    """The line of a field, given by its dotted path (`invoice.lines.quantity`), in a schema's JSON text: the line of
+    the deepest part of the path found, followed through unions, arrays, maps and named references; 1 otherwise."""
+    schema = _parse_with_lines(text)
+    names = {key: record for record in _records_anywhere(schema) for key in _names_of(record)}
+    line, types = 1, [schema]
+    for name in field.split(".") if field else []:
+        match = next((f for t in types for record in _records(t, names) for f in record.get("fields", [])
+                      if isinstance(f, _Located) and name in (f.get("name"), *f.get("aliases", []))), None)
+        if match is None:
+            break
+        line, types = match.line, [match.get("type")]
+    return line
+
+
+class _Located(dict):  # type: ignore[type-arg]
+    """A JSON object that knows the line of its first key."""
+
+    line = 1
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _parse_with_lines(text: str) -> Any:
+    """json.loads, with every object a _Located. The pure-Python scanner takes its object parser from the decoder
+    (the C one does not), so wrapping it is enough to learn where each object starts."""
+    def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[_Located, int]:
+        document, end = s_and_end
+        value, after = JSONObject(s_and_end, *args)
+        located = _Located(value)
+        located.line = document.count("\n", 0, _SPACE.match(document, end).end()) + 1  # type: ignore[union-attr]
+        return located, after
+
+    decoder = json.JSONDecoder()
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
+    decoder.scan_once = py_make_scanner(decoder)  # type: ignore[attr-defined]
+    return decoder.decode(text)
+
+
+def _records(schema: Any, names: dict[str, _Located]) -> Iterator[_Located]:
+    """The records a type may hold a value of: itself, its union branches, array items, map values, or the one it names."""
+    if isinstance(schema, list):
+        for branch in schema:
+            yield from _records(branch, names)
+    elif isinstance(schema, str):
+        if (named := names.get(schema) or names.get(schema.rpartition(".")[2])) is not None:
+            yield named
+    elif isinstance(schema, dict):
+        kind = schema.get("type")
+        if kind in ("record", "error"):
+            yield schema  # type: ignore[misc]
+        elif kind in ("array", "map"):
+            yield from _records(schema.get("items" if kind == "array" else "values"), names)
+        else:
+            yield from _records(kind, names)  # {"type": {...}} or {"type": "SomeRecord"}
+
+
+def _records_anywhere(node: Any) -> Iterator[_Located]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _records_anywhere(item)
+    elif isinstance(node, dict):
+        if node.get("type") in ("record", "error") and isinstance(node.get("name"), str):
+            yield node  # type: ignore[misc]
+        for value in node.values():
+            yield from _records_anywhere(value)
+
+
+def _names_of(record: dict[str, Any]) -> set[str]:
+    name = record["name"]
+    return {name, name.rpartition(".")[2]} | ({f"{record['namespace']}.{name}"} if record.get("namespace") else set())
