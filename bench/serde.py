@@ -46,8 +46,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from bench.bare import plain_decoder, plain_encoder
 from contracts import load_manifest
-from contracts.strategies import from_schema
 from messaging.serde import Codec, WriterSchemas
+from tests.contract.strategies import from_schema
 
 __all__ = ["measure", "records"]
 

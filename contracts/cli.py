@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,21 +12,20 @@ from confluent_kafka.admin import AdminClient
 
 from contracts.asyncapi import document as asyncapi_document
 from contracts.compat import MODES, STRICTER_NOTE, check
+from contracts.env import bootstrap_servers, registry_url
 from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import Durability, ProvisioningError, provision
+from contracts.registry import Registry, RegistryError
 from contracts.report import FORMATS, write_reports
 from contracts.review import ReviewInputError, review
-from messaging.registry import Registry, RegistryError
-from messaging.settings import Settings
 
 __all__ = ["main"]
 
 
 def _provision(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
     manifest = load_manifest()
-    registry = Registry(settings.registry_url)
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    registry = Registry(registry_url())
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers()})
     try:
         changes = provision(manifest, admin, registry, durability=Durability.from_env())
     finally:
@@ -42,7 +40,7 @@ def _provision(args: argparse.Namespace) -> int:
 
 def _review(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parent.parent  # the project: contracts/ and its git repository
-    url = None if args.no_registry else (args.registry or Settings.from_env().registry_url)
+    url = None if args.no_registry else (args.registry or registry_url())
     try:
         result = review(root, args.base, url)
     except ReviewInputError as error:
@@ -94,8 +92,8 @@ def _asyncapi(args: argparse.Namespace) -> int:
     """The AsyncAPI document of the manifest, for the cluster the environment names (the services' defaults)."""
     text = json.dumps(asyncapi_document(
         load_manifest(),
-        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        registry_url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
+        bootstrap_servers=bootstrap_servers(),
+        registry_url=registry_url(),
         durability=Durability.from_env(),
     ), indent=2) + "\n"
     if args.out:

@@ -17,9 +17,9 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from contracts.env import env_int
 from contracts.manifest import Manifest, Subject
-from messaging.registry import IncompatibleSchema, Registry, same_schema
-from messaging.settings import env_int
+from contracts.registry import IncompatibleSchema, Registry, same_schema
 
 __all__ = ["Durability", "ProvisioningError", "provision"]
 

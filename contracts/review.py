@@ -31,7 +31,7 @@ from typing import Any
 from contracts import compat
 from contracts.diff import Change, field_diff
 from contracts.manifest import Manifest, ManifestError, SchemaVersion, Subject, Topic, load_manifest
-from messaging.registry import Registry, RegistryError, same_schema
+from contracts.registry import Registry, RegistryError, same_schema
 
 __all__ = [
     "EDITED", "REMOVED", "Problem", "RegistryState", "Review", "ReviewInputError", "SubjectReview", "VersionReview",

@@ -10,7 +10,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 from contracts.manifest import Manifest, Subject, Topic, load_manifest
-from messaging.registry import Registry
+from contracts.registry import Registry
 from messaging.serde import Codec, WriterSchemas
 from messaging.settings import Settings
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 import fastavro
 
 from contracts.manifest import SchemaVersion, Subject
-from messaging.registry import Registry
+from contracts.registry import Registry
 from messaging.validation import first_problem
 
 __all__ = ["Codec", "ContractViolation", "PoisonRecord", "SchemaNotRegistered", "WriterSchemas"]

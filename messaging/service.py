@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaException
 
+from contracts.registry import RegistryError
 from messaging import logs
 from messaging.metrics import serve_health
-from messaging.registry import RegistryError
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError

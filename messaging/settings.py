@@ -6,21 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.env import SettingsError, bootstrap_servers, env_int, registry_url
+
 __all__ = ["Settings", "SettingsError", "env_int"]
-
-
-class SettingsError(ValueError):
-    """An environment variable holds something unusable."""
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 def _pins(raw: str) -> dict[str, int]:
@@ -53,8 +41,8 @@ class Settings:
     def from_env(cls) -> Settings:
         instance_id = os.environ.get("INSTANCE_ID") or None
         return cls(
-            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            registry_url=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
+            bootstrap_servers=bootstrap_servers(),
+            registry_url=registry_url(),
             contract_versions=_pins(os.environ.get("CONTRACT_VERSIONS", "")),
             instance_id=instance_id,
             state_dir=Path(os.environ.get("STATE_DIR") or Path("var/state") / (instance_id or "default")),

@@ -27,10 +27,10 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from contracts.manifest import Topic
+from contracts.registry import RegistryError
 from messaging import logs
 from messaging.metrics import BATCH_SECONDS, FAILED, IN, OUT, PROCESSING, TRANSACTIONS
 from messaging.offsets import coordinates, headers_of
-from messaging.registry import RegistryError
 from messaging.runtime import Encoded, Outgoing, Runtime
 from messaging.serde import PoisonRecord
 from messaging.state import PartitionState

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from contracts import Manifest, load_manifest
-from messaging.registry import Registry
+from contracts.registry import Registry
 from messaging.settings import Settings
 
 

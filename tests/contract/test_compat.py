@@ -19,7 +19,7 @@ import pytest
 
 from contracts import load_manifest
 from contracts.compat import MODES, NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason, Verdict, can_read, check
-from messaging.registry import IncompatibleSchema, Registry
+from contracts.registry import IncompatibleSchema, Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DIRECT = ("BACKWARD", "FORWARD", "FULL")

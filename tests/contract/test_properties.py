@@ -22,11 +22,11 @@ from hypothesis import settings as hypothesis_settings
 
 from contracts import Subject, load_manifest
 from contracts.compat import check
-from contracts.strategies import from_schema
-from messaging.registry import Registry
+from contracts.registry import Registry
 from messaging.serde import Codec, WriterSchemas
 from messaging.settings import Settings
 from tests.contract.evolution import expected_read
+from tests.contract.strategies import from_schema
 
 SUBJECTS = load_manifest().subjects
 FAST = hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

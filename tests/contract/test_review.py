@@ -16,6 +16,7 @@ import pytest
 
 from contracts.cli import main
 from contracts.diff import Change, field_diff
+from contracts.registry import Registry
 from contracts.report import render_markdown, write_reports
 from contracts.review import (
     ANY_ORDER,
@@ -25,7 +26,6 @@ from contracts.review import (
     ReviewInputError,
     review,
 )
-from messaging.registry import Registry
 from messaging.settings import Settings
 from tests.contract.projects import commit, git, publish, schema
 

@@ -18,7 +18,7 @@ from fastavro.validation import validate
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
-from contracts.strategies import from_schema
+from tests.contract.strategies import from_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_FILES = sorted((ROOT / "contracts" / "schemas").glob("*/v*.avsc"))

@@ -15,8 +15,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from contracts import Manifest, load_manifest
-from contracts.strategies import from_schema
 from messaging.settings import Settings
+from tests.contract.strategies import from_schema
 
 SERIALIZER_CONFIG = {
     "auto.register.schemas": False,  # services never register; provisioning does

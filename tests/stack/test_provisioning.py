@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from contracts.manifest import load_manifest
 from contracts.provision import ProvisioningError, provision
-from messaging.registry import Registry
+from contracts.registry import Registry
 
 V1 = {
     "type": "record", "name": "Probe", "namespace": "test", "doc": "A probe record.",

@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from contracts import Manifest
-from messaging.registry import Registry
+from contracts.registry import Registry
 from messaging.settings import Settings
 from stack import procs
 

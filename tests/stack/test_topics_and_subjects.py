@@ -8,7 +8,7 @@ import sys
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from contracts import Manifest
-from messaging.registry import Registry, same_schema
+from contracts.registry import Registry, same_schema
 
 
 def test_status_reports_every_component_healthy() -> None:

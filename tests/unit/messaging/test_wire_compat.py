@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import load_manifest
-from contracts.strategies import from_schema
 from messaging.serde import Codec, WriterSchemas
+from tests.contract.strategies import from_schema
 from tests.unit.messaging.test_serde import FakeRegistry
 
 MANIFEST = load_manifest()
