@@ -6,8 +6,8 @@ import sys
 
 import uvicorn
 
+from contracts.registry import RegistryError
 from messaging import logs
-from messaging.registry import RegistryError
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError

@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 from contracts.compat import STRICTER_NOTE, check
 from contracts.diff import field_diff
 from contracts.manifest import Subject
-from messaging.registry import RegistryError
+from contracts.registry import RegistryError
 from services.dashboard import asyncapi, auth
 from services.dashboard.actions import BadBody, KeyConflict, submit
 from services.dashboard.bus import Unavailable
