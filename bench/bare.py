@@ -33,10 +33,8 @@ from services.invoice.billing import (
     verification_code,
 )
 
-__all__ = ["ISS_RATE", "PRODUCER", "Meter", "plain_decoder", "plain_encoder", "reply"]
+__all__ = ["ISS_RATE", "Meter", "plain_decoder", "plain_encoder", "reply"]
 
-# The project's producer settings (messaging/runtime.py), so that no peer gains by sending differently.
-PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
 ISS_RATE = parse_iss_rate("0.05")  # the generator's default INVOICE_ISS_RATE
 BATCH = 500  # the project's worker batch size
 HEADER = struct.Struct(">bI")
@@ -132,7 +130,7 @@ def run(job: Mapping[str, Any]) -> None:
     """Drain job["count"] requests from job["requests"] into job["replies"], then write the meter's result."""
     consumer = Consumer({"bootstrap.servers": job["servers"], "group.id": job["group"], "enable.auto.commit": False,
                          "auto.offset.reset": "earliest"})
-    producer = Producer({"bootstrap.servers": job["servers"], **PRODUCER})
+    producer = Producer({"bootstrap.servers": job["servers"], **job["producer"]})
     decode = plain_decoder({int(schema_id): _parsed(text) for schema_id, text in job["writer_schemas"].items()})
     encode_key = plain_encoder(job["key_schema_id"], _parsed(job["key_schema"]))
     encode_value = plain_encoder(job["value_schema_id"], _parsed(job["value_schema"]))

@@ -92,6 +92,8 @@ class Workload:
         self.groups.append(self.name(contender))
         return {
             "servers": runtime.settings.bootstrap_servers, "registry_url": runtime.settings.registry_url,
+            # The project's producer settings, so that no contender gains by sending differently.
+            "producer": {k: v for k, v in runtime.producer_config().items() if k not in ("bootstrap.servers", "client.id")},
             "requests": self.name("requests"), "replies": self.name(f"{contender}-replies"),
             "group": self.name(contender), "count": self.count,
             "result": str(scratch / f"{contender}.json"), "state_dir": str(scratch / f"{contender}-state"),

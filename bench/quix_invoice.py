@@ -26,7 +26,7 @@ from quixstreams.models.serializers.schema_registry import (
     SchemaRegistrySerializationConfig,
 )
 
-from bench.bare import PRODUCER, Meter, reply
+from bench.bare import Meter, reply
 from services.invoice.billing import validate_request
 
 __all__ = ["run"]
@@ -54,7 +54,7 @@ def run(job: Mapping[str, Any]) -> None:
         processing_guarantee=job["guarantee"],
         auto_offset_reset="earliest",
         state_dir=job["state_dir"],
-        producer_extra_config=PRODUCER,
+        producer_extra_config=job["producer"],
         loglevel="WARNING",
     )
     requests = app.topic(

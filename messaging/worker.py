@@ -221,9 +221,7 @@ class Worker:
             except KafkaException as error:
                 if not error.args[0].retriable() or attempt == 4:
                     raise
-        if self._delivery_error is not None:  # cannot happen once committed, but never ignore it
-            failed, self._delivery_error = self._delivery_error, None
-            raise _Retry(f"an output was not delivered: {failed}")
+        self._raise_undelivered()  # cannot happen once committed, but never ignore it
 
     def _watched(self, call: Callable[..., Any], *args: Any) -> Any:
         """A blocking transactional call, timed: some can hang past their own timeout after the group
@@ -242,6 +240,9 @@ class Worker:
     def _flush(self, producer: Producer) -> None:
         while producer.flush(1.0) > 0:
             pass
+        self._raise_undelivered()
+
+    def _raise_undelivered(self) -> None:
         if self._delivery_error is not None:
             error, self._delivery_error = self._delivery_error, None
             raise _Retry(f"an output was not delivered: {error}")

@@ -148,12 +148,12 @@ def wait_until(
         time.sleep(0.25)
 
 
-def leftovers() -> list[int]:
-    """Pids of processes this stack started that are still alive, pid file or not.
+def leftovers(state: Path = STATE) -> list[int]:
+    """Pids of processes the stack with this state folder started that are still alive, pid file or not.
 
     They carry the stack's state folder as their marker, so a second stack (STACK_STATE) is not ours.
     """
-    marker = f"STACK_HOME={STATE}".encode()
+    marker = f"STACK_HOME={state}".encode()
     found = []
     for environ in Path("/proc").glob("[0-9]*/environ"):
         try:

@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stack import procs
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -79,16 +81,8 @@ class Stack:
         return next(line for line in lines if line.split()[0] == name)
 
     def ours(self) -> list[int]:
-        """Every live process that carries this stack's marker (the stack's own `procs.leftovers`)."""
-        marker = f"STACK_HOME={self.state}".encode()
-        found = []
-        for environ in Path("/proc").glob("[0-9]*/environ"):
-            try:
-                if marker in environ.read_bytes().split(b"\0") and _alive(int(environ.parent.name)):
-                    found.append(int(environ.parent.name))
-            except (FileNotFoundError, PermissionError, ProcessLookupError):
-                continue
-        return found
+        """Every live process that carries this stack's marker."""
+        return procs.leftovers(self.state)
 
 
 @pytest.fixture
