@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench scaleout-test clean distclean schema-review asyncapi-check lint
+.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -92,10 +92,16 @@ asyncapi-check: $(VENV)/.installed $(ASYNCAPI_PARSER)
 	$(PY) -m contracts asyncapi -o results/asyncapi.json
 	node tools/asyncapi/validate.mjs results/asyncapi.json
 
-# ruff over the whole tree; mypy, strict on contracts/ and messaging/ (pyproject.toml says which rules).
+# ruff over the whole tree; contracts/records.py as `make codegen` writes it; mypy, strict on contracts/, messaging/
+# and the invoice and score services (pyproject.toml says which rules).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy contracts messaging
+	$(PY) -m contracts codegen --check
+	$(VENV)/bin/mypy contracts messaging services/invoice services/score
+
+# Write contracts/records.py: a TypedDict per record of the latest schemas and a typed binding per topic.
+codegen: $(VENV)/.installed
+	@$(PY) -m contracts codegen
 
 # Measurements against baselines taken in the same run; results/bench.{json,md} and plots.
 bench: up $(VENV)/.bench

@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.bare import ISS_RATE, Meter
+from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED
 from messaging.runtime import Outgoing, Runtime
 from messaging.settings import Settings
 from messaging.worker import Incoming, StateSpec, Worker
@@ -33,9 +34,9 @@ def run(job: Mapping[str, Any]) -> None:
                                    exactly_once=job["guarantee"] == "exactly-once", instance_id=job.get("instance"))
     runtime = Runtime("bench-generator", settings)
     manifest = runtime.manifest
-    requests = dataclasses.replace(manifest.carrying("invoice_request"), name=job["requests"])
-    replies = dataclasses.replace(manifest.carrying("invoice_reply"), name=job["replies"])
-    changelog = dataclasses.replace(manifest.carrying("invoice_state"), name=job["changelog"],
+    requests = dataclasses.replace(manifest.topic(GENERATE_INVOICE), name=job["requests"])
+    replies = dataclasses.replace(manifest.topic(INVOICE_GENERATED), name=job["replies"])
+    changelog = dataclasses.replace(manifest.topic(INVOICE_DECISIONS_CHANGELOG), name=job["changelog"],
                                     changelog_of=requests.name)
     _create_changelog(runtime, changelog.name, changelog.partitions, changelog.config)
     runtime.prepare(requests, replies, changelog)

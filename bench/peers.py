@@ -44,6 +44,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from contracts.manifest import Topic
+from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Runtime
 from stack.paths import REPO
 
@@ -86,8 +87,8 @@ class Workload:
     def job(self, contender: str, scratch: Path) -> dict[str, Any]:
         """What a contender process reads from its job file: where to read and write, and the contracts."""
         runtime = self.runtime
-        requests = runtime.manifest.carrying("invoice_request")
-        replies = runtime.manifest.carrying("invoice_reply")
+        requests = runtime.manifest.topic(GENERATE_INVOICE)
+        replies = runtime.manifest.topic(INVOICE_GENERATED)
         key, value = runtime.codec(replies.key), runtime.codec(replies.value)
         self.groups.append(self.name(contender))
         return {
@@ -122,7 +123,7 @@ def _create(admin: AdminClient, name: str, like: Topic) -> None:
 def _fill(work: Workload, admin: AdminClient) -> None:
     """N requests from 1,000 users, shaped like `pipeline.invoice`'s, keyed and encoded as the dashboard does."""
     runtime = work.runtime
-    topic = runtime.manifest.carrying("invoice_request")
+    topic = runtime.manifest.topic(GENERATE_INVOICE)
     _create(admin, work.name("requests"), topic)
     key, value = runtime.codec(topic.key), runtime.codec(topic.value)
     users = [uuid.uuid4() for _ in range(USERS)]
@@ -174,7 +175,7 @@ def contend(
     """Run one contender (in `processes` processes of one group) until N replies are visible and check them;
     its rate and CPU per record. A contender that does not stop by itself at N is sent SIGTERM then."""
     runtime = work.runtime
-    replies = runtime.manifest.carrying("invoice_reply")
+    replies = runtime.manifest.topic(INVOICE_GENERATED)
     with tempfile.TemporaryDirectory(prefix=PREFIX) as scratch:
         job = {**work.job(contender, Path(scratch)), **extra}
         admin = AdminClient({"bootstrap.servers": job["servers"]})
@@ -243,7 +244,7 @@ def _tail(log: Path) -> str:
 
 def _check(work: Workload, contender: str, seen: list[Message], *, numbered: bool) -> None:
     """Every reply decodes with the contract, one per request, all generated; numbered 1..k per user."""
-    replies = work.runtime.manifest.carrying("invoice_reply")
+    replies = work.runtime.manifest.topic(INVOICE_GENERATED)
     key, value = work.runtime.codec(replies.key), work.runtime.codec(replies.value)
     decoded = [(key.decode(m.key()), value.decode(m.value())) for m in seen]
     answered = {str(reply["request_id"]) for _, reply in decoded}

@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import peers
+from contracts.records import INVOICE_DECISIONS_CHANGELOG
 from messaging.runtime import Outgoing, Runtime
 from messaging.stores import StateSpec, Stores
 from services.invoice.store import InvoiceState
@@ -69,7 +70,7 @@ def _generator(work: peers.Workload, guarantee: str, processes: int) -> dict[str
 def _restore(entries: int = 100_000) -> dict[str, Any]:
     """Seconds for one worker to restore `entries` decisions (6 partitions) into an empty state directory."""
     runtime = Runtime("bench-restore")
-    changelog = dataclasses.replace(runtime.manifest.carrying("invoice_state"),
+    changelog = dataclasses.replace(runtime.manifest.topic(INVOICE_DECISIONS_CHANGELOG),
                                     name=f"{peers.PREFIX}restore-{uuid.uuid4().hex[:8]}")
     admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
     admin.create_topics([NewTopic(changelog.name, changelog.partitions, 1, config=changelog.config)])[

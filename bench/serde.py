@@ -46,13 +46,17 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from bench.bare import plain_decoder, plain_encoder
 from contracts import load_manifest
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
 from messaging.serde import Codec, WriterSchemas
 from tests.contract.strategies import from_schema
 
 __all__ = ["measure", "records"]
 
 SEED = 20260102
-FAMILIES = ("invoice_request", "invoice_reply", "score_request", "score_reply")
+# The schemas measured, by family (the name results are reported under), with the topic carrying each.
+BINDINGS = {"invoice_request": GENERATE_INVOICE, "invoice_reply": INVOICE_GENERATED, "score_request": CALCULATE_SCORE,
+            "score_reply": SCORE_CALCULATED}
+FAMILIES = tuple(BINDINGS)
 IMPLEMENTATIONS = ("ours", "plain", "confluent")
 HEADER = struct.Struct(">bI")
 
@@ -190,7 +194,7 @@ def _drawn(schema: Any, count: int, salt: int) -> list[Any]:
 
 def records(family: str, count: int) -> list[Any]:
     """`count` representative valid records of the latest version of `family`, the same on every run."""
-    text = load_manifest().carrying(family).value.latest.text
+    text = load_manifest().topic(BINDINGS[family]).value.latest.text
     salt = FAMILIES.index(family) if family in FAMILIES else len(family)
     if family in _BY_HAND:
         rng = random.Random(SEED + salt)
@@ -220,7 +224,7 @@ class _Case:
 
     def __init__(self, family: str, values: list[Any], client: SchemaRegistryClient, registry: _Registry,
                  plain_schemas: dict[int, Any]) -> None:
-        topic = load_manifest().carrying(family)
+        topic = load_manifest().topic(BINDINGS[family])
         version = topic.value.latest
         self.family = family
         self.values = values

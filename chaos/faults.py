@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE
 from messaging.runtime import Runtime
 from stack import broker, procs, registry, supervision, supervisor
 from stack.services import Service, services
@@ -76,9 +77,9 @@ def inject_poison(runtime: Runtime, marker: str) -> None:
     """1,000 unreadable records into each request topic, of three kinds, amid the valid traffic."""
     time.sleep(2)
     unknown_id = struct.pack(">bI", 0, 2_000_000_000)
-    real_id = struct.pack(">bI", 0, runtime.codec(runtime.manifest.carrying("invoice_request").value).schema_id)
+    real_id = struct.pack(">bI", 0, runtime.codec(runtime.manifest.topic(GENERATE_INVOICE).value).schema_id)
     kinds = (b"", unknown_id, real_id)  # no framing; an id the registry never gave; a real id, a body that does not match
-    for topic in (runtime.manifest.carrying("invoice_request"), runtime.manifest.carrying("score_request")):
+    for topic in (runtime.manifest.topic(GENERATE_INVOICE), runtime.manifest.topic(CALCULATE_SCORE)):
         for index in range(POISON_PER_TOPIC):
             body = f"poison {marker} {index} {uuid.uuid4()}".encode()
             runtime.producer.produce(topic.name, key=b"poison", value=kinds[index % 3] + body)

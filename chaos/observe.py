@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
 
+from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED
 from messaging.offsets import end_offsets
 from messaging.runtime import Runtime
 
@@ -35,7 +36,7 @@ class Observer:
 
     def start(self) -> None:
         manifest = self.runtime.manifest
-        self._reply_topics = {t.name: t for t in (manifest.carrying("invoice_reply"), manifest.carrying("score_reply"))}
+        self._reply_topics = {t.name: t for t in (manifest.topic(INVOICE_GENERATED), manifest.topic(SCORE_CALCULATED))}
         self._dead_topics = {t.dead_letter_topic for t in manifest.topics if t.dead_letter_topic}
         consumer = Consumer({"bootstrap.servers": self.runtime.settings.bootstrap_servers,
                              "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False,

@@ -11,6 +11,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from contracts.asyncapi import document as asyncapi_document
+from contracts.codegen import RECORDS, CodegenError, generate, staleness
 from contracts.compat import MODES, STRICTER_NOTE, check
 from contracts.env import bootstrap_servers, registry_url
 from contracts.manifest import ManifestError, load_manifest
@@ -103,6 +104,22 @@ def _asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _codegen(args: argparse.Namespace) -> int:
+    """Write the typed records and topic bindings, or with --check exit 1 when the file differs from what it would be."""
+    path = Path(args.out) if args.out else RECORDS
+    text = generate(load_manifest())
+    if args.check:
+        problem = staleness(path, text)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="contracts", description="Contract tooling for the event platform.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -140,10 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     asyncapi.add_argument("-o", "--out", metavar="FILE", help="write it there (default: standard output)")
     asyncapi.set_defaults(run=_asyncapi)
+    codegen = commands.add_parser(
+        "codegen", help="write contracts/records.py: a TypedDict per record of the latest schemas, a typed binding per topic",
+        description="The file is generated, never edited by hand; --check (run by make lint) fails when it is stale.",
+    )
+    codegen.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs from its output")
+    codegen.add_argument("-o", "--out", metavar="FILE", help="the file to write or check (default: contracts/records.py)")
+    codegen.set_defaults(run=_codegen)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (ManifestError, ProvisioningError, RegistryError) as error:
+    except (CodegenError, ManifestError, ProvisioningError, RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KafkaException as error:

@@ -15,6 +15,8 @@ Kinds:
 - `default_changed`: a field's default added, removed or changed (or an enum's default);
 - `doc_changed`: a field's or a named type's doc;
 - `symbols_changed`: an enum's symbols added, removed or reordered;
+- `constraint_changed`: a field's declared constraints (contracts.constraints), each keyword's change said to be
+  tighter (a value valid before may now be refused: records already written may break the new rule) or looser;
 - `other`: anything else that can matter (named types renamed, aliases, sort order, union order).
 
 This only describes; whether a change is compatible is contracts.compat's business.
@@ -24,21 +26,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
+
+from contracts.avro import Names, Node, root
 
 __all__ = ["KINDS", "Change", "describe_type", "field_diff"]
 
 KINDS = (
     "added", "removed", "renamed", "type_changed", "type_promoted", "default_changed", "doc_changed",
-    "symbols_changed", "other",
+    "symbols_changed", "constraint_changed", "other",
 )
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-NAMED = frozenset({"record", "error", "enum", "fixed"})
 PROMOTIONS = frozenset({
     ("int", "long"), ("int", "float"), ("int", "double"), ("long", "float"), ("long", "double"),
     ("float", "double"), ("string", "bytes"), ("bytes", "string"),
 })
-LOGICAL = ("logicalType", "precision", "scale")
 
 
 @dataclass(frozen=True)
@@ -54,26 +56,16 @@ class Change:
 def field_diff(old: str | dict[str, Any], new: str | dict[str, Any]) -> list[Change]:
     """Every difference between two versions of a schema, in the new version's field order, removals last
     within each record."""
-    old_schema, new_schema = _parse(old), _parse(new)
-    differ = _Differ(_Names(old_schema), _Names(new_schema))
-    differ.compare(_Node.of(old_schema, "", differ.old), _Node.of(new_schema, "", differ.new), "")
+    old_root, new_root = root(old), root(new)
+    differ = _Differ(old_root.names, new_root.names)
+    differ.compare(old_root, new_root, "")
     return differ.changes
 
 
 def describe_type(schema: Any) -> str:
     """A short description of a schema for people: `string`, `[null, string]`, `bytes decimal(16,2)`,
     `record Invoice`, `array<record InvoiceLine>`."""
-    schema = _parse(schema)
-    return _Node.of(schema, "", _Names(schema)).describe()
-
-
-def _parse(schema: Any) -> Any:
-    if isinstance(schema, str):
-        try:
-            return json.loads(schema)
-        except ValueError:
-            return schema  # a bare primitive name such as `string`
-    return schema
+    return root(schema).describe()
 
 
 def _json(value: Any) -> str:
@@ -84,132 +76,8 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _fullname(name: str, namespace: str | None) -> str:
-    return name if "." in name or not namespace else f"{namespace}.{name}"
-
-
-class _Names:
-    """The named types (records, enums, fixed) a schema defines, by full name."""
-
-    def __init__(self, schema: Any) -> None:
-        self.defined: dict[str, tuple[dict[str, Any], str]] = {}
-        self._collect(schema, "")
-
-    def _collect(self, schema: Any, namespace: str) -> None:
-        if isinstance(schema, list):
-            for branch in schema:
-                self._collect(branch, namespace)
-        elif isinstance(schema, dict):
-            kind = schema.get("type")
-            if kind in NAMED and isinstance(schema.get("name"), str):
-                full = _fullname(schema["name"], schema.get("namespace", namespace))
-                inner = full.rpartition(".")[0]
-                self.defined.setdefault(full, (schema, inner))
-                for field in schema.get("fields", ()) if kind in ("record", "error") else ():
-                    if isinstance(field, dict):
-                        self._collect(field.get("type"), inner)
-            elif kind == "array":
-                self._collect(schema.get("items"), namespace)
-            elif kind == "map":
-                self._collect(schema.get("values"), namespace)
-            elif isinstance(kind, (dict, list)):
-                self._collect(kind, namespace)
-
-    def resolve(self, name: str, namespace: str) -> tuple[dict[str, Any], str] | None:
-        for candidate in (_fullname(name, namespace), name):
-            if candidate in self.defined:
-                return self.defined[candidate]
-        return None
-
-
-@dataclass(frozen=True)
-class _Node:
-    """One schema in context: its JSON (a dict, a list for unions), the enclosing namespace, and the names."""
-
-    schema: Any
-    namespace: str
-    names: _Names
-
-    @classmethod
-    def of(cls, schema: Any, namespace: str, names: _Names) -> _Node:
-        while True:
-            if isinstance(schema, str):
-                if schema in PRIMITIVES:
-                    return cls({"type": schema}, namespace, names)
-                found = names.resolve(schema, namespace)
-                if found is None:  # an unknown name: keep it as an opaque type
-                    return cls({"type": "unknown", "name": schema}, namespace, names)
-                schema, namespace = found
-                return cls(schema, namespace, names)
-            if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
-                schema = schema["type"]  # {"type": {...}}: a wrapper around the real type
-                continue
-            if isinstance(schema, dict) and isinstance(schema.get("type"), str) and schema["type"] not in PRIMITIVES \
-                    and schema["type"] not in NAMED | {"array", "map"}:
-                schema = schema["type"]  # {"type": "SomeRecord"}: a reference
-                continue
-            if isinstance(schema, dict) and schema.get("type") in NAMED and isinstance(schema.get("name"), str):
-                namespace = _fullname(schema["name"], schema.get("namespace", namespace)).rpartition(".")[0]
-            return cls(schema, namespace, names)
-
-    @property
-    def kind(self) -> str:
-        if isinstance(self.schema, list):
-            return "union"
-        kind = self.schema.get("type")
-        return "record" if kind == "error" else str(kind)
-
-    @property
-    def fullname(self) -> str:
-        name = str(self.schema.get("name", ""))
-        return _fullname(name, self.namespace) if "." not in name else name
-
-    @property
-    def short_name(self) -> str:
-        return self.fullname.rpartition(".")[2]
-
-    @property
-    def aliases(self) -> set[str]:
-        return {_fullname(alias, self.namespace) for alias in self.schema.get("aliases", ()) if isinstance(alias, str)}
-
-    @property
-    def logical(self) -> tuple[Any, ...]:
-        return tuple(self.schema.get(key) for key in LOGICAL)
-
-    def child(self, schema: Any) -> _Node:
-        return _Node.of(schema, self.namespace, self.names)
-
-    def branches(self) -> list[_Node]:
-        return [self.child(branch) for branch in self.schema] if self.kind == "union" else [self]
-
-    def branch_key(self) -> str:
-        """What identifies a union branch: its full name for named types, its type otherwise."""
-        return self.fullname if self.kind in ("record", "enum", "fixed") else self.kind
-
-    def describe(self, depth: int = 0) -> str:
-        kind = self.kind
-        if kind == "union":
-            return "[" + ", ".join(branch.describe(depth + 1) for branch in self.branches()) + "]"
-        if kind == "array":
-            return f"array<{self.child(self.schema.get('items')).describe(depth + 1)}>"
-        if kind == "map":
-            return f"map<{self.child(self.schema.get('values')).describe(depth + 1)}>"
-        if kind == "fixed":
-            text = f"fixed {self.short_name}({self.schema.get('size')})"
-        elif kind in ("record", "enum"):
-            return f"{kind} {self.short_name}"
-        elif kind == "unknown":
-            return str(self.schema.get("name"))
-        else:
-            text = kind
-        logical = self.schema.get("logicalType")
-        if logical == "decimal":
-            return f"{text} decimal({self.schema.get('precision')},{self.schema.get('scale', 0)})"
-        return f"{text} ({logical})" if logical else text
-
-
 class _Differ:
-    def __init__(self, old: _Names, new: _Names) -> None:
+    def __init__(self, old: Names, new: Names) -> None:
         self.old, self.new = old, new
         self.changes: list[Change] = []
         self._open: set[tuple[str, str]] = set()  # record pairs being compared: recursive types stop here
@@ -217,7 +85,7 @@ class _Differ:
     def add(self, kind: str, path: str, detail: str) -> None:
         self.changes.append(Change(kind, path, detail))
 
-    def compare(self, old: _Node, new: _Node, path: str) -> None:
+    def compare(self, old: Node, new: Node, path: str) -> None:
         """Report the differences between two types found at `path`."""
         if old.kind == "union" or new.kind == "union":
             self._unions(old, new, path)
@@ -231,15 +99,15 @@ class _Differ:
         elif old.kind == "enum":
             self._enums(old, new, path)
         elif old.kind == "array":
-            self.compare(old.child(old.schema.get("items")), new.child(new.schema.get("items")), path + "[]")
+            self.compare(old.items, new.items, path + "[]")
         elif old.kind == "map":
-            self.compare(old.child(old.schema.get("values")), new.child(new.schema.get("values")), path + "{}")
+            self.compare(old.values, new.values, path + "{}")
         else:  # a primitive or a fixed: only its logical type, precision, scale or size can differ
             self._renamed_type(old, new, path)
             if old.logical != new.logical or old.schema.get("size") != new.schema.get("size"):
                 self.add("type_changed", path, f"{old.describe()} -> {new.describe()}")
 
-    def _unions(self, old: _Node, new: _Node, path: str) -> None:
+    def _unions(self, old: Node, new: Node, path: str) -> None:
         old_branches, new_branches = old.branches(), new.branches()
         pairs, gained = [], []
         unmatched = list(old_branches)
@@ -263,7 +131,7 @@ class _Differ:
         for old_branch, new_branch in pairs:  # follow the branches kept, into their records
             self.compare(old_branch, new_branch, path)
 
-    def _renamed_type(self, old: _Node, new: _Node, path: str) -> None:
+    def _renamed_type(self, old: Node, new: Node, path: str) -> None:
         if old.kind in ("record", "enum", "fixed") and old.fullname != new.fullname:
             kept = " (the old name is kept as an alias)" if old.fullname in new.aliases else " (no alias keeps the old name)"
             self.add("other", path, f"{old.kind} {old.fullname} renamed to {new.fullname}{kept}")
@@ -277,7 +145,7 @@ class _Differ:
             else:
                 self.add("doc_changed", path, f"{what} doc: {_json(old['doc'])} -> {_json(new['doc'])}")
 
-    def _records(self, old: _Node, new: _Node, path: str) -> None:
+    def _records(self, old: Node, new: Node, path: str) -> None:
         pair = (old.fullname, new.fullname)
         if pair in self._open:
             return  # a recursive reference: compared where it was first met
@@ -289,7 +157,7 @@ class _Differ:
         finally:
             self._open.discard(pair)
 
-    def _fields(self, old: _Node, new: _Node, path: str) -> None:
+    def _fields(self, old: Node, new: Node, path: str) -> None:
         old_fields = {f["name"]: f for f in old.schema.get("fields", ()) if isinstance(f, dict) and "name" in f}
         new_fields = [f for f in new.schema.get("fields", ()) if isinstance(f, dict) and "name" in f]
         new_names = {f["name"] for f in new_fields}
@@ -315,7 +183,7 @@ class _Differ:
             if name not in matched:
                 self.add("removed", _join(path, name), f"{old.child(field.get('type')).describe()}, {_default(field, 'had')}")
 
-    def _field(self, old: dict[str, Any], new: dict[str, Any], old_record: _Node, new_record: _Node, path: str) -> None:
+    def _field(self, old: dict[str, Any], new: dict[str, Any], old_record: Node, new_record: Node, path: str) -> None:
         if ("default" in old, old.get("default")) != ("default" in new, new.get("default")):
             if "default" not in old:
                 self.add("default_changed", path, f"default added: {_json(new['default'])}")
@@ -324,13 +192,21 @@ class _Differ:
             else:
                 self.add("default_changed", path, f"default: {_json(old['default'])} -> {_json(new['default'])}")
         self._doc(old, new, path, "field")
+        self._constraints(old.get("constraints") or {}, new.get("constraints") or {}, path)
         if sorted(old.get("aliases", [])) != sorted(new.get("aliases", [])) and old["name"] == new["name"]:
             self.add("other", path, f"field aliases: {_json(old.get('aliases', []))} -> {_json(new.get('aliases', []))}")
         if old.get("order", "ascending") != new.get("order", "ascending"):
             self.add("other", path, f"sort order: {old.get('order', 'ascending')} -> {new.get('order', 'ascending')}")
         self.compare(old_record.child(old.get("type")), new_record.child(new.get("type")), path)
 
-    def _enums(self, old: _Node, new: _Node, path: str) -> None:
+    def _constraints(self, old: dict[str, Any], new: dict[str, Any], path: str) -> None:
+        for keyword in sorted(old.keys() | new.keys()):
+            before, after = old.get(keyword), new.get(keyword)
+            if before != after and keyword != "patternDescription":
+                self.add("constraint_changed", path, f"{keyword}: {_json(before) if before is not None else 'none'} ->"
+                         f" {_json(after) if after is not None else 'none'} ({_tightness(keyword, before, after)})")
+
+    def _enums(self, old: Node, new: Node, path: str) -> None:
         self._renamed_type(old, new, path)
         self._doc(old.schema, new.schema, path, f"enum {new.short_name}")
         before, after = list(old.schema.get("symbols", [])), list(new.schema.get("symbols", []))
@@ -347,12 +223,25 @@ class _Differ:
                      f"{_json(old.schema.get('default'))} -> {_json(new.schema.get('default'))}")
 
 
-def _same_branch(old: _Node, new: _Node) -> bool:
+def _same_branch(old: Node, new: Node) -> bool:
     if old.kind != new.kind:
         return False
     if old.kind in ("record", "enum", "fixed"):
         return old.fullname == new.fullname or old.fullname in new.aliases
     return True
+
+
+def _tightness(keyword: str, before: Any, after: Any) -> str:
+    """Whether a constraint's change may refuse a value that was valid: `tighter` or `looser`, as far as it can tell."""
+    if before is None or after is None:
+        return "tighter: a new rule" if before is None else "looser: the rule is gone"
+    if keyword in ("maxLength", "maxItems", "maximum", "exclusiveMaximum"):
+        return "tighter" if Decimal(str(after)) < Decimal(str(before)) else "looser"
+    if keyword in ("minLength", "minItems", "minimum", "exclusiveMinimum"):
+        return "tighter" if Decimal(str(after)) > Decimal(str(before)) else "looser"
+    if keyword == "enum":
+        return "tighter" if set(before) - set(after) else "looser"
+    return "may be tighter: check what the new pattern refuses"
 
 
 def _default(field: dict[str, Any], verb: str = "") -> str:

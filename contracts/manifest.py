@@ -6,11 +6,15 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import fastavro
+
+from contracts.avro import Node, root
+from contracts.bindings import Binding
+from contracts.constraints import ConstraintError, Constraints
 
 __all__ = [
     "COMPATIBILITY_LEVELS", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest",
@@ -36,6 +40,16 @@ class SchemaVersion:
     @property
     def schema(self) -> Any:
         return json.loads(self.text)
+
+    @cached_property
+    def node(self) -> Node:
+        """The schema's root for walking it (contracts.avro)."""
+        return root(self.text)
+
+    @cached_property
+    def constraints(self) -> Constraints:
+        """The constraints its fields declare (contracts.constraints)."""
+        return Constraints.of(self.text)
 
 
 @dataclass(frozen=True)
@@ -89,12 +103,12 @@ class Manifest:
     dead_letters: DeadLetters
     consumer_groups: dict[str, str] = field(default_factory=dict)  # service -> the group it joins by default
 
-    def carrying(self, value_family: str) -> Topic:
-        """The topic whose values are `value_family` records: how code finds a topic without spelling its name."""
+    def topic(self, binding: Binding[Any, Any]) -> Topic:
+        """The topic a binding of contracts/records.py names: how code finds a topic without spelling its name."""
         for topic in self.topics:
-            if topic.value.family == value_family:
+            if topic.name == binding.name:
                 return topic
-        raise ManifestError(f"no topic in the manifest carries {value_family!r} values")
+        raise ManifestError(f"no topic {binding.name!r} in the manifest: is contracts/records.py stale? (make codegen)")
 
     @property
     def subjects(self) -> tuple[Subject, ...]:
@@ -120,6 +134,10 @@ def _versions(family: str, schemas: Path) -> tuple[SchemaVersion, ...]:
             fastavro.parse_schema(json.loads(text))
         except (ValueError, fastavro.schema.SchemaParseException) as error:
             raise ManifestError(f"{found[number]}: not a valid Avro schema: {error}") from error
+        try:
+            Constraints.of(text)
+        except ConstraintError as error:
+            raise ManifestError(f"{found[number]}: {error}") from None
         versions.append(SchemaVersion(number, found[number], text))
     return tuple(versions)
 

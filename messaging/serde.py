@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import fastavro
 
+from contracts.constraints import Constraints
 from contracts.manifest import SchemaVersion, Subject
 from contracts.registry import Registry
 from messaging.validation import first_problem
@@ -79,10 +80,14 @@ class Codec:
         self._writers = writers
         self._readable: dict[int, Any] = {schema_id: self.schema}  # writer schemas checked to be this record
         self._branches = _record_branches(self.schema)
+        self._constraints = Constraints.of(version.schema)
         writers.remember(schema_id, self.schema)
 
     def encode(self, record: Any) -> bytes:
-        """The record in the wire format; ContractViolation (naming the field) when it does not fit the contract."""
+        """The record in the wire format; ContractViolation (naming the field) when it does not fit the contract:
+        its Avro type or a constraint the schema declares."""
+        if self._constraints and (broken := self._constraints.first(record)) is not None:
+            raise ContractViolation(f"{self.subject} v{self.version}: {broken.path}: {broken.message}")
         buffer = io.BytesIO()
         buffer.write(self._header)
         named = self._name_branches(record) if self._branches and isinstance(record, dict) else record

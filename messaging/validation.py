@@ -9,72 +9,61 @@ from typing import Any
 
 import fastavro
 
-__all__ = ["first_problem"]
+from contracts.avro import Node, root
 
-NAMED = ("record", "error", "enum", "fixed")
+__all__ = ["first_problem"]
 
 
 def first_problem(schema: Any, record: Any) -> str | None:
     """The first field of `record` that `schema` (as written in the .avsc) rejects, as 'path: reason'."""
-    return _check(schema, record, "", {}, None)
+    return _check(root(schema), record, "")
 
 
-def _check(schema: Any, value: Any, path: str, names: dict[str, Any], namespace: str | None) -> str | None:
-    if isinstance(schema, list):
-        return _union(schema, value, path, names, namespace)
-    if isinstance(schema, str) and schema not in _PRIMITIVES:
-        named = names.get(schema) or names.get(f"{namespace}.{schema}")
-        if named is None:
-            return f"{path or 'record'}: unknown type {schema}"
-        return _check(named, value, path, names, namespace)
-    if isinstance(schema, dict) and schema.get("type") in NAMED:
-        namespace = schema.get("namespace", namespace)
-        full = schema["name"] if "." in schema["name"] else f"{namespace}.{schema['name']}"
-        names.setdefault(full, schema)
-        if schema["type"] == "enum":
-            return None if value in schema["symbols"] else f"{path}: {value!r} is not one of {schema['symbols']}"
-        if schema["type"] == "fixed" and "logicalType" not in schema:
-            ok = isinstance(value, bytes) and len(value) == schema["size"]
-            return None if ok else f"{path}: expected {schema['size']} bytes"
-        if schema["type"] != "fixed":
-            return _record(schema, value, path, names, namespace)
-    if isinstance(schema, dict) and schema.get("type") == "array":
+def _check(node: Node, value: Any, path: str) -> str | None:
+    kind = node.kind
+    if kind == "union":
+        return _union(node, value, path)
+    if kind == "unknown":
+        return f"{path or 'record'}: unknown type {node.schema['name']}"
+    if kind == "enum":
+        return None if value in node.schema["symbols"] else f"{path}: {value!r} is not one of {node.schema['symbols']}"
+    if kind == "fixed" and node.logical_type is None:
+        ok = isinstance(value, bytes) and len(value) == node.schema["size"]
+        return None if ok else f"{path}: expected {node.schema['size']} bytes"
+    if kind == "record":
+        return _record(node, value, path)
+    if kind == "array":
         if not isinstance(value, (list, tuple)):
             return f"{path}: expected a list, got {type(value).__name__}"
-        return next(
-            (p for i, item in enumerate(value) if (p := _check(schema["items"], item, f"{path}[{i}]", names, namespace))),
-            None,
-        )
-    if isinstance(schema, dict) and schema.get("type") == "map":
+        return next((p for i, item in enumerate(value) if (p := _check(node.items, item, f"{path}[{i}]"))), None)
+    if kind == "map":
         if not isinstance(value, dict):
             return f"{path}: expected a mapping, got {type(value).__name__}"
-        return next(
-            (p for k, item in value.items() if (p := _check(schema["values"], item, f"{path}[{k!r}]", names, namespace))),
-            None,
-        )
-    return _leaf(json.dumps(schema, sort_keys=True), value, path)
+        return next((p for k, item in value.items() if (p := _check(node.values, item, f"{path}[{k!r}]"))), None)
+    return _leaf(json.dumps(node.schema, sort_keys=True), value, path)
 
 
-def _record(schema: dict[str, Any], value: Any, path: str, names: dict[str, Any], namespace: str | None) -> str | None:
+def _record(node: Node, value: Any, path: str) -> str | None:
     if not isinstance(value, dict):
-        return f"{path or schema['name']}: expected a record, got {type(value).__name__}"
-    fields = {field["name"]: field for field in schema["fields"]}
+        return f"{path or node.short_name}: expected a record, got {type(value).__name__}"
+    fields = {field.name: field for field in node.fields()}
     for unknown in value.keys() - fields.keys():
-        return f"{_join(path, unknown)}: not a field of {schema['name']}"
+        return f"{_join(path, unknown)}: not a field of {node.short_name}"
     for name, field in fields.items():
         if name not in value:
-            if "default" in field:
+            if "default" in field.spec:
                 continue
             return f"{_join(path, name)}: missing (the field has no default)"
-        if problem := _check(field["type"], value[name], _join(path, name), names, namespace):
+        if problem := _check(field.node, value[name], _join(path, name)):
             return problem
     return None
 
 
-def _union(branches: list[Any], value: Any, path: str, names: dict[str, Any], namespace: str | None) -> str | None:
+def _union(node: Node, value: Any, path: str) -> str | None:
+    branches = node.branches()
     if value is None:
-        return None if "null" in branches else f"{path}: null is not allowed"
-    problems = [_check(branch, value, path, names, namespace) for branch in branches if branch != "null"]
+        return None if any(b.kind == "null" for b in branches) else f"{path}: null is not allowed"
+    problems = [_check(branch, value, path) for branch in branches if branch.kind != "null"]
     if any(problem is None for problem in problems):
         return None
     if len(problems) == 1:  # an optional value: the one real branch's reason is the useful one
@@ -82,11 +71,8 @@ def _union(branches: list[Any], value: Any, path: str, names: dict[str, Any], na
     return f"{path}: fits no branch of the union ({'; '.join(p for p in problems if p)})"
 
 
-_PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
-
-
 def _leaf(schema_json: str, value: Any, path: str) -> str | None:
-    if schema_json == '"null"':  # fastavro writes null without looking at the value
+    if schema_json == '{"type": "null"}':  # fastavro writes null without looking at the value
         return None if value is None else f"{path}: expected null, got {type(value).__name__}"
     try:
         fastavro.schemaless_writer(io.BytesIO(), _leaf_schema(schema_json), {"value": value})

@@ -24,7 +24,7 @@ def main() -> int:
         runtime = Runtime("dashboard", producer_overrides={"message.timeout.ms": DELIVERY_TIMEOUT_MS})
         manifest = runtime.manifest
         # Resolve every contract now, so a missing registry or schema stops start-up with one sentence.
-        runtime.prepare(*(manifest.carrying(family) for family in CONTRACTS))
+        runtime.prepare(*(manifest.topic(binding) for binding in CONTRACTS))
     except (SettingsError, RegistryError, SchemaNotRegistered, LookupError) as error:
         print(f"dashboard cannot start: {error}", file=sys.stderr)
         return 1

@@ -10,6 +10,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
+from contracts.bindings import Binding
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply
 from messaging.runtime import Outgoing, Runtime
 from messaging.worker import Incoming, Worker
 from services.dashboard.db import Database
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 # long tells "durably in Kafka" from "not sent" - never a request that might still arrive later.
 DELIVERY_TIMEOUT_MS = 5000
 PROBE_SECONDS = 2.0
-CONTRACTS = ("invoice_request", "score_request", "invoice_reply", "score_reply")
+CONTRACTS: tuple[Binding[Any, Any], ...] = (GENERATE_INVOICE, CALCULATE_SCORE, INVOICE_GENERATED, SCORE_CALCULATED)
 
 
 class Unavailable(Exception):
@@ -36,10 +38,10 @@ class Bus:
         self.db = db
         self.hub = hub
         manifest = runtime.manifest
-        self.invoice_requests = manifest.carrying("invoice_request")
-        self.score_requests = manifest.carrying("score_request")
-        invoice_replies = manifest.carrying("invoice_reply")
-        score_replies = manifest.carrying("score_reply")
+        self.invoice_requests = manifest.topic(GENERATE_INVOICE)
+        self.score_requests = manifest.topic(CALCULATE_SCORE)
+        invoice_replies = manifest.topic(INVOICE_GENERATED)
+        score_replies = manifest.topic(SCORE_CALCULATED)
         runtime.prepare(self.invoice_requests, self.score_requests, invoice_replies, score_replies)
         # It produces nothing and applies each reply idempotently by request_id: at least once is exact here.
         self.worker = Worker(
@@ -105,13 +107,14 @@ class Bus:
             raise Unavailable(f"Kafka did not acknowledge the request: {error.str()}")
 
     def _on_invoice_reply(self, incoming: Incoming) -> list[Outgoing]:
-        status = "generated" if incoming.value["status"] == "GENERATED" else "rejected"
-        return self._answer(incoming.value, status)
+        reply: InvoiceReply = incoming.value
+        return self._answer(reply, "generated" if reply["status"] == "GENERATED" else "rejected")
 
     def _on_score_reply(self, incoming: Incoming) -> list[Outgoing]:
-        return self._answer(incoming.value, "calculated")
+        reply: ScoreReply = incoming.value
+        return self._answer(reply, "calculated")
 
-    def _answer(self, reply: dict[str, Any], status: str) -> list[Outgoing]:
+    def _answer(self, reply: InvoiceReply | ScoreReply, status: str) -> list[Outgoing]:
         # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
         answered = self.db.answer(str(reply["request_id"]), status, jsonable(reply))
         if answered is not None and self._loop is not None:

@@ -1,8 +1,9 @@
-"""Checking what people send before it becomes a contract record: types, sizes and the contract's limits.
+"""Checking what people send before it becomes a contract record: types, sizes and the contract's constraints.
 
-Business rules (a valid CPF, a positive quantity) are the invoice generator's to judge: a request
-that breaks them is sent and comes back rejected with every reason. What is checked here is what
-must hold for the request to be encoded at all, so an error names the field and nothing is sent.
+The request's constraints (lengths, patterns, item counts, decimal ranges) are the ones its schema declares
+(contracts.constraints): a request that breaks one could not be sent, so the error names the field and
+nothing is sent. Business rules (a valid CPF, a name that is not blank) are the invoice generator's to
+judge: a request that breaks them is sent and comes back rejected with every reason.
 Nothing is silently changed: an unknown field, a duplicated form field, a number that would need
 rounding or a control character is refused, never dropped, cut or rounded.
 """
@@ -16,26 +17,17 @@ from decimal import Decimal
 from itertools import zip_longest
 from typing import Any
 
-from services.dashboard.rules import (
-    EMAIL,
-    IDEMPOTENCY_KEY,
-    MAX_EMAIL,
-    MAX_ITEMS,
-    MAX_PASSWORD,
-    MAX_TAX_ID,
-    MAX_TEXT,
-    MIN_PASSWORD,
-    QUANTITY,
-    TEXT,
-    UNIT_PRICE,
-    DecimalRule,
-)
+from contracts.manifest import load_manifest
+from contracts.records import GENERATE_INVOICE
+from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, DecimalRule
 
 __all__ = [
     "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_idempotency_key", "parse_invoice",
     "parse_invoice_form", "parse_log_in", "parse_sign_up",
 ]
 
+REQUEST = load_manifest().topic(GENERATE_INVOICE).value.latest.constraints
+QUANTITY, UNIT_PRICE = (DecimalRule.of(REQUEST[f"items[].{name}"]) for name in ("quantity", "unit_price"))
 ROW_FIELDS = ("description", "quantity", "unit_price")
 INVOICE_FORM_FIELDS = {"csrf_token", "idempotency_key", "customer_name", "customer_tax_id", *ROW_FIELDS}
 
@@ -62,13 +54,13 @@ def _object(data: Any, name: str, known: Sequence[str], errors: list[FieldError]
     return data
 
 
-def _string(data: dict[str, Any], field: str, path: str, limit: int, errors: list[FieldError]) -> str | None:
-    """The field when it is text of at most `limit` characters that UTF-8 can carry; None after an error."""
+def _string(data: dict[str, Any], field: str, path: str, limit: int | None, errors: list[FieldError]) -> str | None:
+    """The field when it is text (of at most `limit` characters) that UTF-8 can carry; None after an error."""
     value, name = data.get(field), f"{path}{field}"
     if not isinstance(value, str):
         errors.append(FieldError(name, "is required and must be text"))
         return None
-    if len(value) > limit:
+    if limit is not None and len(value) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters (got {len(value)})"))
         return None
     if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
@@ -77,26 +69,29 @@ def _string(data: dict[str, Any], field: str, path: str, limit: int, errors: lis
     return value
 
 
-def _text(data: dict[str, Any], field: str, errors: list[FieldError], limit: int = MAX_TEXT, path: str = "") -> str:
-    value = _string(data, field, path, limit, errors)
-    if value is not None and not TEXT.matches(value):
-        culprit = next(char for char in value if not TEXT.matches(char))
-        errors.append(FieldError(f"{path}{field}", f"must not hold control characters or bidirectional overrides"
-                                                   f" (found U+{ord(culprit):04X})"))
-    return value or ""
-
-
-def _decimal(data: dict[str, Any], field: str, rule: DecimalRule, path: str, errors: list[FieldError]) -> Decimal:
+def _decimal(data: dict[str, Any], field: str, rule: DecimalRule, path: str, errors: list[FieldError]) -> Decimal | None:
     raw, name = data.get(field), f"{path}{field}"
     if not isinstance(raw, str):
         # A JSON number may have been rounded by the sender's floats before it got here: only text is exact.
         errors.append(FieldError(name, 'is required and must be a string holding a decimal number, like "12.50"'))
-        return Decimal(0)
+        return None
     try:
         return rule.parse(raw)
     except ValueError as error:
         errors.append(FieldError(name, str(error)))
-        return Decimal(0)
+        return None
+
+
+def _item(entry: Any, index: int, errors: list[FieldError]) -> dict[str, Any]:
+    item = _object(entry, f"items[{index}]", ROW_FIELDS, errors)
+    if item is None:
+        return {}
+    path = f"items[{index}]."
+    return {
+        "description": _string(item, "description", path, None, errors),
+        "quantity": _decimal(item, "quantity", QUANTITY, path, errors),
+        "unit_price": _decimal(item, "unit_price", UNIT_PRICE, path, errors),
+    }
 
 
 def parse_invoice(data: Any) -> dict[str, Any]:
@@ -106,32 +101,23 @@ def parse_invoice(data: Any) -> dict[str, Any]:
     if body is None:
         raise InvalidInput(errors)
     customer = _object(body.get("customer"), "customer", ("name", "tax_id"), errors)
-    parsed_customer = {"name": "", "tax_id": ""}
+    parsed_customer: dict[str, Any] = {}
     if customer is not None:
-        parsed_customer = {
-            "name": _text(customer, "name", errors, path="customer."),
-            "tax_id": _text(customer, "tax_id", errors, limit=MAX_TAX_ID, path="customer."),
-        }
+        parsed_customer = {field: _string(customer, field, "customer.", None, errors) for field in ("name", "tax_id")}
     items = body.get("items")
-    parsed_items = []
+    parsed_items: list[dict[str, Any]] | None = None  # None: not a list the constraints can be checked on
     if not isinstance(items, list):
         errors.append(FieldError("items", "is required and must be a list"))
-    elif len(items) > MAX_ITEMS:
-        errors.append(FieldError("items", f"must have at most {MAX_ITEMS} entries (got {len(items)})"))
+    elif (most := REQUEST["items"].max_items) is not None and len(items) > most:
+        errors += [FieldError("items", message) for message in REQUEST["items"].problems(items)]  # not read one by one
     else:
-        for index, entry in enumerate(items):
-            item = _object(entry, f"items[{index}]", ROW_FIELDS, errors)
-            if item is None:
-                continue
-            path = f"items[{index}]."
-            parsed_items.append({
-                "description": _text(item, "description", errors, path=path),
-                "quantity": _decimal(item, "quantity", QUANTITY, path, errors),
-                "unit_price": _decimal(item, "unit_price", UNIT_PRICE, path, errors),
-            })
+        parsed_items = [_item(entry, index, errors) for index, entry in enumerate(items)]
+    parsed = {"customer": parsed_customer, "items": parsed_items}
+    # The schema's constraints, on every field that parsed (one that did not is None, which they skip).
+    errors += [FieldError(v.path, v.message) for v in REQUEST.violations(parsed)]
     if errors:
         raise InvalidInput(errors)
-    return {"customer": parsed_customer, "items": parsed_items}
+    return parsed
 
 
 def invoice_form_values(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:

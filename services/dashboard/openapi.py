@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.constraints import FieldRules
+from contracts.manifest import load_manifest
+from contracts.records import SCORE_CALCULATED
 from services.dashboard.actions import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL_SECONDS
-from services.dashboard.rules import (
-    EMAIL,
-    IDEMPOTENCY_KEY,
-    MAX_EMAIL,
-    MAX_ITEMS,
-    MAX_PASSWORD,
-    MAX_TAX_ID,
-    MAX_TEXT,
-    MIN_PASSWORD,
-    QUANTITY,
-    TEXT,
-    UNIT_PRICE,
-    DecimalRule,
-    Grammar,
-)
+from services.dashboard.intake import QUANTITY, REQUEST, UNIT_PRICE
+from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, DecimalRule, Grammar
 
 __all__ = ["document"]
 
@@ -28,12 +18,14 @@ def _grammar(grammar: Grammar, **schema: Any) -> dict[str, Any]:
     return {"type": "string", "pattern": grammar.pattern, "description": grammar.description, **schema}
 
 
-def _decimal(rule: DecimalRule, example: str) -> dict[str, Any]:
-    return {"type": "string", "pattern": rule.pattern, "description": f"{rule.description}.", "examples": [example]}
+def _decimal(rule: DecimalRule, declared: FieldRules, example: str) -> dict[str, Any]:
+    # A decimal travels as text, which JSON Schema's minimum cannot bound: the schema's range is told in words.
+    return {"type": "string", "pattern": rule.pattern, "description": f"{rule.description}; {declared.describe()}.",
+            "examples": [example]}
 
 
-def _text(limit: int) -> dict[str, Any]:
-    return _grammar(TEXT, maxLength=limit)
+def _text(declared: FieldRules) -> dict[str, Any]:
+    return {"type": "string", **declared.json_schema(), "description": declared.describe()}
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +51,7 @@ ERROR = {
         },
     },
 }
+TIERS = load_manifest().topic(SCORE_CALCULATED).value.latest.node.at("tier").schema["symbols"]
 REQUEST_STATE = {"type": "string", "enum": ["pending", "generated", "rejected", "calculated", "timed_out"]}
 ACCEPTED = {
     "type": "object",
@@ -75,12 +68,14 @@ LOG_IN = _closed(["email", "password"], {
 })
 USER = {"type": "object", "required": ["id", "email"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}
 INVOICE_INPUT = _closed(["customer", "items"], {
-    "customer": _closed(["name", "tax_id"],
-                        {"name": _text(MAX_TEXT), "tax_id": {**_text(MAX_TAX_ID), "title": "CPF or CNPJ"}}),
-    "items": {"type": "array", "maxItems": MAX_ITEMS, "items": _closed(["description", "quantity", "unit_price"], {
-        "description": _text(MAX_TEXT),
-        "quantity": _decimal(QUANTITY, "1.5"),
-        "unit_price": {**_decimal(UNIT_PRICE, "12.50"), "title": "BRL"},
+    "customer": _closed(["name", "tax_id"], {
+        "name": _text(REQUEST["customer.name"]),
+        "tax_id": {**_text(REQUEST["customer.tax_id"]), "title": "CPF or CNPJ"},
+    }),
+    "items": {"type": "array", **REQUEST["items"].json_schema(), "items": _closed(["description", "quantity", "unit_price"], {
+        "description": _text(REQUEST["items[].description"]),
+        "quantity": _decimal(QUANTITY, REQUEST["items[].quantity"], "1.5"),
+        "unit_price": {**_decimal(UNIT_PRICE, REQUEST["items[].unit_price"], "12.50"), "title": "BRL"},
     })},
 })
 IDEMPOTENCY = {
@@ -113,7 +108,7 @@ SCORE = {
         "requested_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "score": {"type": ["integer", "null"], "minimum": 0, "maximum": 1000},
-        "tier": {"type": ["string", "null"], "enum": ["POOR", "FAIR", "GOOD", "EXCELLENT", None]},
+        "tier": {"type": ["string", "null"], "enum": [*TIERS, None]},
         "factors": {"type": "array", "items": {"type": "object"}},
         "invoices_considered": {"type": ["integer", "null"]},
         "calculated_at": {"type": ["string", "null"]},

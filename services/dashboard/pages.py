@@ -23,6 +23,7 @@ from services.dashboard.bus import Unavailable
 from services.dashboard.credentials import Throttled
 from services.dashboard.events import stream
 from services.dashboard.intake import (
+    REQUEST,
     FieldError,
     InvalidInput,
     form_fields,
@@ -32,13 +33,13 @@ from services.dashboard.intake import (
     parse_log_in,
     parse_sign_up,
 )
-from services.dashboard.rules import MAX_TAX_ID, MAX_TEXT, MIN_PASSWORD
+from services.dashboard.rules import MIN_PASSWORD
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(MAX_TEXT=MAX_TEXT, MAX_TAX_ID=MAX_TAX_ID, MIN_PASSWORD=MIN_PASSWORD)  # for the inputs' hints
+templates.env.globals.update(REQUEST=REQUEST, MIN_PASSWORD=MIN_PASSWORD)  # for the inputs' limits and hints
 templates.env.globals["STRICTER_NOTE"] = STRICTER_NOTE  # marks, on the Contracts page, what we refuse and the registry accepts
 
 
@@ -235,7 +236,7 @@ async def contracts(request: Request) -> Response:
                 held, level, registry_error = [], None, str(error)
             subjects.append({"name": subject.name, "family": subject.family, "published": [v.version for v in subject.versions],
                              "registered": held, "level": level, "expected_level": subject.compatibility,
-                             "history": _history(subject)})
+                             "history": _history(subject), "constraints": subject.latest.constraints.by_path.values()})
         topics.append({"topic": topic, "subjects": subjects})
     described = asyncapi.describe(runtime)
     return render(request, "contracts.html", topics=topics, registry_error=registry_error,

@@ -1,4 +1,7 @@
-"""What the dashboard accepts, each rule stated once: intake checks it and /openapi.json publishes it.
+"""What the dashboard accepts of its own, each rule stated once: intake checks it and /openapi.json publishes it.
+
+The invoice request's fields follow the constraints its schema declares (contracts.constraints); the rules
+here are the dashboard's: accounts, idempotency keys, and how a decimal is written in JSON or a form.
 
 Every grammar is written as a regular expression that means the same in Python and in ECMA 262 (the
 dialect of JSON Schema's `pattern`), so the document and the parser cannot drift apart.
@@ -10,25 +13,18 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from contracts.constraints import FieldRules
+
 __all__ = [
     "EMAIL",
     "IDEMPOTENCY_KEY",
     "MAX_EMAIL",
-    "MAX_ITEMS",
     "MAX_PASSWORD",
-    "MAX_TAX_ID",
-    "MAX_TEXT",
     "MIN_PASSWORD",
-    "QUANTITY",
-    "TEXT",
-    "UNIT_PRICE",
     "DecimalRule",
     "Grammar",
 ]
 
-MAX_ITEMS = 50
-MAX_TEXT = 200
-MAX_TAX_ID = 32
 MAX_EMAIL = 254  # the longest address SMTP can carry (RFC 5321)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 200
@@ -45,11 +41,6 @@ class Grammar:
         # fullmatch, not search: in Python `$` also matches before a final newline, in ECMA 262 it does not.
         return re.fullmatch(self.pattern, text) is not None
 
-
-# Control characters (NUL, line breaks, escape sequences) and the bidirectional embeddings, overrides and
-# isolates, which make text display in another order than it is stored.
-TEXT = Grammar(r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$",
-               "text without control characters or bidirectional overrides")
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -69,6 +60,13 @@ class DecimalRule:
 
     digits: int
     places: int
+
+    @classmethod
+    def of(cls, rules: FieldRules) -> DecimalRule:
+        """The rule for a decimal field of a contract: its type's precision and scale."""
+        if rules.decimal is None:
+            raise ValueError(f"{rules.path} is not a decimal")
+        return cls(*rules.decimal)
 
     @property
     def pattern(self) -> str:
@@ -100,6 +98,3 @@ class DecimalRule:
         # Built from the digits themselves, so no decimal context (and its 28-digit rounding) is involved.
         return Decimal(f"{sign}{whole or '0'}.{fraction.ljust(self.places, '0')}")
 
-
-QUANTITY = DecimalRule(digits=12, places=3)
-UNIT_PRICE = DecimalRule(digits=14, places=2)

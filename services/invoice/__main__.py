@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED
 from messaging.runtime import Runtime
 from messaging.service import run_service
 from messaging.settings import SettingsError, env_int
@@ -29,9 +30,9 @@ def iss_rates() -> tuple[Decimal, dict[str, Decimal]]:
 
 
 def build(runtime: Runtime) -> list[Worker]:
-    requests = runtime.manifest.carrying("invoice_request")
-    replies = runtime.manifest.carrying("invoice_reply")
-    changelog = runtime.manifest.carrying("invoice_state")
+    requests = runtime.manifest.topic(GENERATE_INVOICE)
+    replies = runtime.manifest.topic(INVOICE_GENERATED)
+    changelog = runtime.manifest.topic(INVOICE_DECISIONS_CHANGELOG)
     runtime.prepare(requests, replies, changelog)
     default, overrides = iss_rates()
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes

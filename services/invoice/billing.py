@@ -9,29 +9,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
+from contracts.constraints import decimal_limits, largest_decimal
+from contracts.manifest import load_manifest
+from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
+
 __all__ = [
-    "MAX_DESCRIPTION_LENGTH", "MAX_ITEMS", "MAX_NAME_LENGTH", "Line", "Problem", "Totals",
-    "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate", "validate_request",
-    "verification_code",
+    "Line", "Problem", "Totals", "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate",
+    "validate_request", "verification_code",
 ]
 
-MAX_ITEMS = 50
-MAX_NAME_LENGTH = 200
-MAX_DESCRIPTION_LENGTH = 200
+# What a request's fields may hold is declared once, in the request's schema (contracts.constraints); this
+# module adds the business rules: blank names, the tax id's check digits, a total the reply can carry.
+_REQUEST = load_manifest().topic(GENERATE_INVOICE).value.latest.constraints
+_CENT = Decimal("0.01")  # money in BRL: the scale of every amount the reply carries
+# validate_request does not know the configured rate, so it assumes the highest parse_iss_rate accepts
+# (1, i.e. 100%): the total, twice the subtotal, must still fit the reply's decimal type.
+_TOTAL_TYPE = decimal_limits(load_manifest().topic(INVOICE_GENERATED).value.latest.node.at("invoice.total"))
+assert _TOTAL_TYPE is not None, "the reply's invoice.total is a decimal"
+_MAX_SUBTOTAL = (largest_decimal(*_TOTAL_TYPE) / 2).quantize(_CENT, rounding=ROUND_DOWN)
 
-# The largest values the contract's Avro decimal types hold.
-_MAX_QUANTITY = Decimal("999999999.999")  # decimal(12, 3)
-_MAX_UNIT_PRICE = Decimal("999999999999.99")  # decimal(14, 2)
-# validate_request does not know the configured rate, so it assumes the highest parse_iss_rate
-# accepts (1, i.e. 100%): the total, then twice the subtotal, must still fit decimal(16, 2).
-_MAX_SUBTOTAL = Decimal("49999999999999.99")
-
-_QUANTITY_STEP = Decimal("0.001")
-_CENT = Decimal("0.01")
 _RATE_STEP = Decimal("0.0001")
+
+_QUANTITY_STEP, _PRICE_STEP = (Decimal(1).scaleb(-_REQUEST[f"items[].{name}"].scale) for name in ("quantity", "unit_price"))
 
 # Wide enough that products and sums of contract-sized values are exact, whatever
 # decimal context the caller has set.
@@ -137,12 +139,11 @@ def validate_request(customer: Mapping[str, Any], items: Sequence[Mapping[str, A
 
     Item paths are zero-based: items[1] is the second item.
     """
-    problems = _text_problems("customer.name", customer.get("name"), MAX_NAME_LENGTH)
+    problems = _text_problems("customer.name", customer.get("name"))
     problems += _tax_id_problems(customer.get("tax_id"))
-    if not items:
-        problems.append(Problem("items", "must have at least one item"))
-    elif len(items) > MAX_ITEMS:  # too many to be worth reading one by one
-        return [*problems, Problem("items", f"must have at most {MAX_ITEMS} items (got {len(items)})")]
+    count_problems = [Problem("items", message) for message in _REQUEST["items"].problems(items)]
+    if count_problems:  # none, or too many to be worth reading one by one
+        return problems + count_problems
     item_problems = [problem for i, item in enumerate(items) for problem in _item_problems(f"items[{i}]", item)]
     problems += item_problems
     # The sums only mean something, and are only safe to compute, once every item is valid.
@@ -157,6 +158,8 @@ def _tax_id_problems(tax_id: Any) -> list[Problem]:
     field = "customer.tax_id"
     if not isinstance(tax_id, str):
         return [Problem(field, f"must be text (got {type(tax_id).__name__})")]
+    if declared := _REQUEST[field].problems(tax_id):
+        return [Problem(field, message) for message in declared]
     digits = digits_of(tax_id)
     if not digits:
         return [Problem(field, "must not be blank")]
@@ -176,45 +179,23 @@ def _tax_id_problems(tax_id: Any) -> list[Problem]:
 
 def _item_problems(path: str, item: Mapping[str, Any]) -> list[Problem]:
     return [
-        *_text_problems(f"{path}.description", item.get("description"), MAX_DESCRIPTION_LENGTH),
-        *_number_problems(f"{path}.quantity", item.get("quantity"), 3, _MAX_QUANTITY, zero_allowed=False),
-        *_number_problems(f"{path}.unit_price", item.get("unit_price"), 2, _MAX_UNIT_PRICE, zero_allowed=True),
+        *_text_problems(f"{path}.description", item.get("description"), "items[].description"),
+        *_number_problems(f"{path}.quantity", item.get("quantity"), "items[].quantity"),
+        *_number_problems(f"{path}.unit_price", item.get("unit_price"), "items[].unit_price"),
     ]
 
 
-def _text_problems(field: str, value: Any, max_length: int) -> list[Problem]:
+def _text_problems(field: str, value: Any, declared_at: str = "") -> list[Problem]:
     if not isinstance(value, str):
         return [Problem(field, f"must be text (got {type(value).__name__})")]
-    problems = []
-    if not value.strip():
-        problems.append(Problem(field, "must not be blank"))
-    if len(value) > max_length:
-        problems.append(Problem(field, f"must be at most {max_length} characters long (got {len(value)})"))
-    return problems
+    problems = [] if value.strip() else [Problem(field, "must not be blank")]
+    return problems + [Problem(field, message) for message in _REQUEST[declared_at or field].problems(value)]
 
 
-def _number_problems(field: str, value: Any, places: int, largest: Decimal, *, zero_allowed: bool) -> list[Problem]:
+def _number_problems(field: str, value: Any, declared_at: str) -> list[Problem]:
     if not isinstance(value, Decimal):
         return [Problem(field, f"must be a decimal number (got {type(value).__name__})")]
-    if not value.is_finite():
-        return [Problem(field, f"must be a finite number (got {value})")]
-    problems = []
-    if zero_allowed and value < 0:
-        problems.append(Problem(field, f"must not be negative (got {value})"))
-    if not zero_allowed and value <= 0:
-        problems.append(Problem(field, f"must be greater than zero (got {value})"))
-    if _decimal_places(value) > places:
-        problems.append(Problem(field, f"must have at most {places} decimal places (got {value})"))
-    if value > largest:
-        problems.append(Problem(field, f"must be at most {largest} (got {value})"))
-    return problems
-
-
-def _decimal_places(value: Decimal) -> int:
-    """Decimal places that carry value: Decimal("1.500") has one, like 1.5."""
-    _, digits, exponent = value.as_tuple()
-    significant = "".join(map(str, digits)).rstrip("0")
-    return max(0, len(significant) - len(digits) - exponent) if significant else 0
+    return [Problem(field, message) for message in _REQUEST[declared_at].problems(value)]
 
 
 def compute_totals(items: Sequence[Mapping[str, Any]], iss_rate: Decimal) -> Totals:
@@ -230,7 +211,7 @@ def compute_totals(items: Sequence[Mapping[str, Any]], iss_rate: Decimal) -> Tot
 def _line(item: Mapping[str, Any]) -> Line:
     # Quantity and price are already valid, so these two roundings only set the scale.
     quantity = _round(item["quantity"], _QUANTITY_STEP)
-    unit_price = _round(item["unit_price"], _CENT)
+    unit_price = _round(item["unit_price"], _PRICE_STEP)
     return Line(item["description"], quantity, unit_price, _round(quantity * unit_price, _CENT))
 
 
@@ -252,6 +233,6 @@ def parse_iss_rate(text: str) -> Decimal:
         raise ValueError(f"ISS rate must be a decimal number such as 0.05 (got {text!r})") from None
     if not rate.is_finite() or not 0 <= rate <= 1:
         raise ValueError(f"ISS rate must be between 0 and 1, e.g. 0.05 for 5% (got {text!r})")
-    if _decimal_places(rate) > 4:
+    if rate != _round(rate, _RATE_STEP):
         raise ValueError(f"ISS rate must have at most 4 decimal places (got {text!r})")
     return _round(rate, _RATE_STEP)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from contracts.manifest import Topic
+from contracts.records import Invoice, InvoiceCustomer, InvoiceLine, InvoiceReply, InvoiceRequest, RejectionReason, UserKey
 from messaging.runtime import Outgoing
 from messaging.worker import Incoming
 from services.invoice.billing import Problem, compute_totals, digits_of, validate_request, verification_code
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 MAX_REASONS = 20
 
 
-def fingerprint(request: Mapping[str, Any]) -> str:
+def fingerprint(request: InvoiceRequest) -> str:
     """What the request asks for (customer and items, fields in the contract's order), so a request_id
     reused for another invoice is told apart from a repeat of the same request, even one whose
     requested_at was set anew when it was sent again."""
@@ -31,63 +32,58 @@ def fingerprint(request: Mapping[str, Any]) -> str:
 
 
 def build_reply(
-    request: Mapping[str, Any], problems: list[Problem], decision: Decision, contract_version: int = 2
-) -> dict[str, Any]:
+    request: InvoiceRequest, problems: list[Problem], decision: Decision, contract_version: int = 2
+) -> InvoiceReply:
     """The reply for a decided request; pure, so a repeated request gets the identical reply.
 
     `contract_version` is the invoice_reply version this generator writes: v2 added verification_code.
     """
-    reply: dict[str, Any] = {
-        "request_id": request["request_id"],
-        "user_id": request["user_id"],
-        "status": "REJECTED" if problems else "GENERATED",
-        "invoice": None,
-        "rejection_reasons": _bounded(problems),
-        "processed_at": decision.decided_at,
-    }
-    if not problems:
-        totals = compute_totals(request["items"], decision.iss_rate)
-        reply["invoice"] = {
-            "number": decision.number,
-            "issued_at": decision.decided_at,
-            "customer": {"name": request["customer"]["name"].strip(), "tax_id": digits_of(request["customer"]["tax_id"])},
-            "lines": [
-                {"description": line.description, "quantity": line.quantity, "unit_price": line.unit_price,
-                 "total": line.total}
-                for line in totals.lines
-            ],
-            "subtotal": totals.subtotal,
-            "iss_rate": totals.iss_rate,
-            "iss_amount": totals.iss_amount,
-            "total": totals.total,
-        }
-        if contract_version >= 2:
-            reply["invoice"]["verification_code"] = verification_code(
-                str(request["user_id"]), decision.number or 0, str(request["request_id"])
-            )
-    return reply
+    if problems:
+        return rejection(request, problems, decision.decided_at)
+    number = decision.number
+    assert number is not None, "an accepted request is numbered when it is decided"
+    totals = compute_totals(request["items"], decision.iss_rate)
+    invoice = Invoice(
+        number=number,
+        issued_at=decision.decided_at,
+        customer=InvoiceCustomer(name=request["customer"]["name"].strip(), tax_id=digits_of(request["customer"]["tax_id"])),
+        lines=[
+            InvoiceLine(description=line.description, quantity=line.quantity, unit_price=line.unit_price, total=line.total)
+            for line in totals.lines
+        ],
+        subtotal=totals.subtotal,
+        iss_rate=totals.iss_rate,
+        iss_amount=totals.iss_amount,
+        total=totals.total,
+    )
+    if contract_version >= 2:
+        invoice["verification_code"] = verification_code(str(request["user_id"]), number, str(request["request_id"]))
+    return InvoiceReply(
+        request_id=request["request_id"], user_id=request["user_id"], status="GENERATED", invoice=invoice,
+        rejection_reasons=[], processed_at=decision.decided_at,
+    )
 
 
-def rejection(request: Mapping[str, Any], problems: list[Problem], processed_at: Any) -> dict[str, Any]:
+def rejection(request: InvoiceRequest, problems: list[Problem], processed_at: datetime) -> InvoiceReply:
     """A rejection that decides nothing: it takes no number and is not remembered."""
-    return {
-        "request_id": request["request_id"], "user_id": request["user_id"], "status": "REJECTED", "invoice": None,
-        "rejection_reasons": _bounded(problems), "processed_at": processed_at,
-    }
+    return InvoiceReply(
+        request_id=request["request_id"], user_id=request["user_id"], status="REJECTED", invoice=None,
+        rejection_reasons=_bounded(problems), processed_at=processed_at,
+    )
 
 
-def _bounded(problems: list[Problem]) -> list[dict[str, str]]:
-    shown = [{"field": p.field, "message": p.message} for p in problems[:MAX_REASONS]]
+def _bounded(problems: list[Problem]) -> list[RejectionReason]:
+    shown = [RejectionReason(field=p.field, message=p.message) for p in problems[:MAX_REASONS]]
     if len(problems) > MAX_REASONS:
-        shown.append({"field": "request", "message": f"and {len(problems) - MAX_REASONS} more problems not listed"})
+        shown.append(RejectionReason(field="request", message=f"and {len(problems) - MAX_REASONS} more problems not listed"))
     return shown
 
 
 def make_handler(
-    replies: Topic, rate_for: Callable[[str], Decimal], contract_version: int, clock: Callable[[], Any]
+    replies: Topic, rate_for: Callable[[str], Decimal], contract_version: int, clock: Callable[[], datetime]
 ) -> Callable[[Incoming], list[Outgoing]]:
     def handle(incoming: Incoming) -> list[Outgoing]:
-        request = incoming.value
+        request: InvoiceRequest = incoming.value
         state: InvoiceState = incoming.state
         user_id = request["user_id"]
         refused = _refusal(incoming)
@@ -124,5 +120,5 @@ def _refusal(incoming: Incoming) -> Problem | None:
     return None
 
 
-def _reply(replies: Topic, reply: dict[str, Any]) -> Outgoing:
-    return Outgoing(replies, {"user_id": reply["user_id"]}, reply, str(reply["request_id"]))
+def _reply(replies: Topic, reply: InvoiceReply) -> Outgoing:
+    return Outgoing(replies, UserKey(user_id=reply["user_id"]), reply, str(reply["request_id"]))

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
 
+from contracts.records import InvoiceDecision, InvoiceStateKey, Uuid
 from messaging.state import PartitionState
 
 __all__ = ["Decision", "InvoiceState"]
@@ -46,7 +45,7 @@ class InvoiceState(PartitionState):
     ) WITHOUT ROWID;
     """
 
-    def apply(self, key: Any, value: Any) -> None:
+    def apply(self, key: InvoiceStateKey, value: InvoiceDecision) -> None:
         user_id = str(key["user_id"])
         self.db.execute(
             "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
@@ -60,23 +59,23 @@ class InvoiceState(PartitionState):
                 (user_id, value["number"]),
             )
 
-    def find(self, user_id: UUID, request_id: UUID) -> Decision | None:
+    def find(self, user_id: Uuid, request_id: Uuid) -> Decision | None:
         row = self.db.execute(
             "SELECT number, decided_at, iss_rate, fingerprint FROM decisions WHERE user_id = ? AND request_id = ?",
             (str(user_id), str(request_id)),
         ).fetchone()
         return None if row is None else Decision(row[0], _time(row[1]), Decimal(row[2]), row[3], repeated=True)
 
-    def decide(self, user_id: UUID, request_id: UUID, fingerprint: str, accepted: bool, iss_rate: Decimal) -> Decision:
+    def decide(self, user_id: Uuid, request_id: Uuid, fingerprint: str, accepted: bool, iss_rate: Decimal) -> Decision:
         """Record a new request's decision, numbering it when accepted (the caller checked `find` first)."""
         number = self._last_number(user_id) + 1 if accepted else None
         decided_at = datetime.now(UTC)
         decided_at = decided_at.replace(microsecond=decided_at.microsecond // 1000 * 1000)  # as the changelog keeps it
-        self.put({"user_id": user_id, "request_id": request_id},
-                 {"fingerprint": fingerprint, "number": number, "decided_at": decided_at, "iss_rate": iss_rate})
+        self.put(InvoiceStateKey(user_id=user_id, request_id=request_id),
+                 InvoiceDecision(fingerprint=fingerprint, number=number, decided_at=decided_at, iss_rate=iss_rate))
         return Decision(number, decided_at, iss_rate, fingerprint, repeated=False)
 
-    def _last_number(self, user_id: UUID) -> int:
+    def _last_number(self, user_id: Uuid) -> int:
         row = self.db.execute("SELECT last_number FROM counters WHERE user_id = ?", (str(user_id),)).fetchone()
         return 0 if row is None else int(row[0])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from contracts.records import CALCULATE_SCORE, INVOICE_GENERATED, SCORE_CALCULATED, SCORE_HISTORY_CHANGELOG
 from messaging.runtime import Runtime
 from messaging.service import run_service
 from messaging.settings import env_int
@@ -13,10 +14,10 @@ from services.score.history import History
 
 
 def build(runtime: Runtime) -> list[Worker]:
-    invoices = runtime.manifest.carrying("invoice_reply")
-    requests = runtime.manifest.carrying("score_request")
-    replies = runtime.manifest.carrying("score_reply")
-    changelog = runtime.manifest.carrying("score_state")
+    invoices = runtime.manifest.topic(INVOICE_GENERATED)
+    requests = runtime.manifest.topic(CALCULATE_SCORE)
+    replies = runtime.manifest.topic(SCORE_CALCULATED)
+    changelog = runtime.manifest.topic(SCORE_HISTORY_CHANGELOG)
     runtime.prepare(invoices, requests, replies, changelog)
     writes = runtime.codec(replies.value).version
     # One group reads both topics: partition p of the replies and of the requests belong to one member,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from contracts.manifest import Topic
+from contracts.records import CountedReply, InvoiceReply, ScoreFactor, ScoreReply, ScoreRequest, UserKey
 from messaging.runtime import Outgoing
 from messaging.worker import Incoming
 from services.score.history import History
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 def make_history_handler() -> Callable[[Incoming], list[Outgoing]]:
     def remember(incoming: Incoming) -> list[Outgoing]:
         history: History = incoming.state
-        history.remember(incoming.value, incoming.offset)
+        reply: InvoiceReply = incoming.value
+        history.remember(reply, incoming.offset)
         return []
 
     return remember
@@ -31,7 +32,7 @@ def make_request_handler(
     replies: Topic, contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> Callable[[Incoming], list[Outgoing]]:
     def answer(incoming: Incoming) -> list[Outgoing]:
-        request = incoming.value
+        request: ScoreRequest = incoming.value
         history: History = incoming.state
         told = history.of(request["user_id"])
         # The window ends now, or at the newest reply if this host's clock is behind the generator's:
@@ -39,23 +40,23 @@ def make_request_handler(
         now = max([clock(), *(fact.processed_at for fact, _ in told[-1:])])
         counted = [(fact, number) for fact, number in told if fact.processed_at > now - WINDOW]
         score = calculate_score([fact for fact, _ in counted], now)
-        reply: dict[str, Any] = {
-            "request_id": request["request_id"],
-            "user_id": request["user_id"],
-            "score": score.score,
-            "tier": score.tier,
-            "factors": [
-                {"name": f.name, "points": f.points, "max_points": f.max_points, "explanation": f.explanation}
+        reply = ScoreReply(
+            request_id=request["request_id"],
+            user_id=request["user_id"],
+            score=score.score,
+            tier=score.tier,
+            factors=[
+                ScoreFactor(name=f.name, points=f.points, max_points=f.max_points, explanation=f.explanation)
                 for f in score.factors
             ],
-            "invoices_considered": score.invoices_considered,
-            "calculated_at": now,
-        }
+            invoices_considered=score.invoices_considered,
+            calculated_at=now,
+        )
         if contract_version >= 2:
             newest = counted[-1] if counted else None
-            reply["newest_counted"] = None if newest is None else {
-                "request_id": newest[0].request_id, "number": newest[1], "processed_at": newest[0].processed_at}
+            reply["newest_counted"] = None if newest is None else CountedReply(
+                request_id=newest[0].request_id, number=newest[1], processed_at=newest[0].processed_at)
         log.debug("scored", extra={"score": score.score, "tier": score.tier})
-        return [Outgoing(replies, {"user_id": request["user_id"]}, reply, str(request["request_id"]))]
+        return [Outgoing(replies, UserKey(user_id=request["user_id"]), reply, str(request["request_id"]))]
 
     return answer

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
 
+from contracts import records
 from messaging.state import PartitionState
 from services.score.scoring import InvoiceFact
 
@@ -34,7 +33,7 @@ class History(PartitionState):
     CREATE INDEX IF NOT EXISTS facts_by_user ON facts (user_id, reply_offset);
     """
 
-    def apply(self, key: Any, value: Any) -> None:
+    def apply(self, key: records.ScoreStateKey, value: records.InvoiceFact) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (str(key["user_id"]), str(key["request_id"]), value["status"], value["number"],
@@ -42,7 +41,7 @@ class History(PartitionState):
              value["customer_tax_id"], value["offset"]),
         )
 
-    def remember(self, reply: dict[str, Any], offset: int) -> None:
+    def remember(self, reply: records.InvoiceReply, offset: int) -> None:
         """Keep the first reply to a request: a later one is the same answer again, or a refusal of a
         reused request_id, which must not replace the invoice the user was told of."""
         if self.db.execute("SELECT 1 FROM facts WHERE user_id = ? AND request_id = ?",
@@ -50,13 +49,13 @@ class History(PartitionState):
             return
         invoice = reply.get("invoice")
         self.put(
-            {"user_id": reply["user_id"], "request_id": reply["request_id"]},
-            {"status": str(reply["status"]), "number": invoice["number"] if invoice else None,
-             "processed_at": reply["processed_at"], "total": invoice["total"] if invoice else None,
-             "customer_tax_id": invoice["customer"]["tax_id"] if invoice else None, "offset": offset},
+            records.ScoreStateKey(user_id=reply["user_id"], request_id=reply["request_id"]),
+            records.InvoiceFact(status=str(reply["status"]), number=invoice["number"] if invoice else None,
+                                processed_at=reply["processed_at"], total=invoice["total"] if invoice else None,
+                                customer_tax_id=invoice["customer"]["tax_id"] if invoice else None, offset=offset),
         )
 
-    def of(self, user_id: UUID) -> list[tuple[InvoiceFact, int | None]]:
+    def of(self, user_id: records.Uuid) -> list[tuple[InvoiceFact, int | None]]:
         """The user's facts with their invoice numbers, in the order the user was told of them."""
         rows = self.db.execute(
             "SELECT request_id, status, processed_at, total, customer_tax_id, number FROM facts"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from contracts.records import ScoreTier
+
 __all__ = [
     "GENERATED", "REJECTED", "WINDOW",
     "Factor", "InvoiceFact", "Score", "calculate_score", "tier_for",
@@ -74,12 +76,12 @@ class Score:
     """The score, its tier, the factors that add up to it and how many facts were used."""
 
     score: int
-    tier: str
+    tier: ScoreTier
     factors: tuple[Factor, ...]
     invoices_considered: int
 
 
-def tier_for(score: int) -> str:
+def tier_for(score: int) -> ScoreTier:
     """Name the tier of a 0..1000 score: POOR, FAIR, GOOD or EXCELLENT."""
     if not 0 <= score <= 1000:
         raise ValueError(f"score must be between 0 and 1000, got {score}")

@@ -43,12 +43,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, cast
 
 import fastavro
 from hypothesis import strategies as st
+
+from contracts.avro import Node, root
+from contracts.constraints import FieldRules, field_rules
 
 __all__ = ["from_schema"]
 
@@ -90,20 +92,41 @@ _LOGICAL: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def _decimal(node: Mapping[str, Any]) -> st.SearchStrategy[Decimal]:
-    """Decimals built from an unscaled integer, so the exponent is exactly -scale (no -0)."""
-    scale, bound = node.get("scale", 0), 10 ** node["precision"] - 1
-    return st.integers(-bound, bound).map(lambda unscaled: Decimal(f"{unscaled}E-{scale}"))
+def _decimal(node: Node, rules: FieldRules | None) -> st.SearchStrategy[Decimal]:
+    """Decimals built from an unscaled integer, so the exponent is exactly -scale (no -0), within the declared range."""
+    scale, bound = node.schema.get("scale", 0), 10 ** node.schema["precision"] - 1
+    low, high = -bound, bound
+    if rules is not None:  # the bounds in unscaled units, rounded inwards
+        for keyword, strict in (("minimum", False), ("exclusiveMinimum", True)):
+            if (value := rules.bound(keyword)) is not None:
+                unscaled = value.scaleb(scale)
+                low = max(low, int(unscaled.to_integral_value(ROUND_CEILING)) + (strict and unscaled % 1 == 0))
+        for keyword, strict in (("maximum", False), ("exclusiveMaximum", True)):
+            if (value := rules.bound(keyword)) is not None:
+                unscaled = value.scaleb(scale)
+                high = min(high, int(unscaled.to_integral_value(ROUND_FLOOR)) - (strict and unscaled % 1 == 0))
+    return st.integers(low, high).map(lambda unscaled: Decimal(f"{unscaled}E-{scale}"))
 
 
-def _number_kind(node: Any) -> str | None:
+def _text(rules: FieldRules | None) -> st.SearchStrategy[str]:
+    """Text that UTF-8 encodes, within the declared length, matching the declared pattern and values."""
+    if rules is None:
+        return _TEXT
+    if "enum" in rules.declared:
+        return st.sampled_from(rules.declared["enum"])
+    most = rules.max_length if rules.max_length is not None else 40
+    if "pattern" in rules.declared:
+        base = st.from_regex(rules.declared["pattern"], fullmatch=True).filter(lambda text: len(text) <= most)
+    else:
+        base = st.text(st.characters(codec="utf-8"), min_size=rules.min_length or 0, max_size=most)
+    return base.filter(lambda text: not rules.problems(text))
+
+
+def _number_kind(node: Node) -> str | None:
     """'int' or 'float' if fastavro represents node's values as plain Python numbers."""
-    if isinstance(node, dict):
-        if f"{node.get('type')}-{node.get('logicalType')}" in _LOGICAL:
-            return None
-        node = node.get("type")
-    kinds = {"int": "int", "long": "int", "float": "float", "double": "float"}
-    return kinds.get(node) if isinstance(node, str) else None
+    if f"{node.kind}-{node.logical_type}" in _LOGICAL:
+        return None
+    return {"int": "int", "long": "int", "float": "float", "double": "float"}.get(node.kind)
 
 
 def _round_trips(probe: Any, value: Any) -> bool:
@@ -119,74 +142,77 @@ def _round_trips(probe: Any, value: Any) -> bool:
 
 
 class _Builder:
-    def __init__(self, names: dict[str, Any], max_depth: int) -> None:
-        self.names = names
+    def __init__(self, parsed_names: dict[str, Any], max_depth: int) -> None:
+        self.parsed_names = parsed_names  # fastavro's, for the union probes
         self.max_depth = max_depth
         self.records: dict[tuple[str, tuple[str, ...]], st.SearchStrategy[Any] | None] = {}
 
-    def build(self, node: Any, stack: tuple[str, ...]) -> st.SearchStrategy[Any] | None:
-        """Strategy for a parsed schema node, or None if no value of it fits within max_depth.
-
-        ``stack`` lists the records being built around this node, outermost first.
+    def build(self, node: Node, stack: tuple[str, ...], rules: FieldRules | None = None) -> st.SearchStrategy[Any] | None:
+        """Strategy for a schema node (within the constraints of the field holding it), or None if no value of it
+        fits within max_depth. ``stack`` lists the records being built around this node, outermost first.
         """
-        if isinstance(node, list):
-            return self.union(node, stack)
-        if isinstance(node, str):
-            return _PRIMITIVES[node] if node in _PRIMITIVES else self.build(self.names[node], stack)
-        kind = node["type"]
-        if not isinstance(kind, str):
-            return self.build(kind, stack)
-        logical = node.get("logicalType")
+        kind, logical = node.kind, node.logical_type
+        if kind == "union":
+            return self.union(node, stack, rules)
         if f"{kind}-{logical}" in _LOGICAL:
             return _LOGICAL[f"{kind}-{logical}"]
         if logical == "decimal" and kind in ("bytes", "fixed"):
-            return _decimal(node)
-        if kind in ("record", "error"):
+            return _decimal(node, rules)
+        if kind == "record":
             return self.record(node, stack)
         if kind == "enum":
-            return st.sampled_from(node["symbols"])
+            return st.sampled_from(node.schema["symbols"])
         if kind == "fixed":
-            return st.binary(min_size=node["size"], max_size=node["size"])
+            return st.binary(min_size=node.schema["size"], max_size=node.schema["size"])
         if kind == "array":
-            items = self.build(node["items"], stack)
-            return st.just([]) if items is None else st.lists(items, max_size=_MAX_ITEMS)
+            items = self.build(node.items, stack)
+            fewest = (rules.min_items or 0) if rules else 0
+            most = max(fewest, min(_MAX_ITEMS, rules.max_items if rules and rules.max_items is not None else _MAX_ITEMS))
+            if items is None:  # no item fits within max_depth: only an empty list, if one is allowed
+                return st.just([]) if fewest == 0 else None
+            return st.lists(items, min_size=fewest, max_size=most)
         if kind == "map":
-            values = self.build(node["values"], stack)
-            if values is None:
-                return st.just({})
-            return st.dictionaries(_TEXT, values, max_size=_MAX_ITEMS)
-        return self.build(kind, stack)  # {"type": "int"}, or an unknown logical type
+            values = self.build(node.values, stack)
+            return st.just({}) if values is None else st.dictionaries(_TEXT, values, max_size=_MAX_ITEMS)
+        if kind == "string":
+            return _text(rules)
+        if kind in ("int", "long") and rules is not None:
+            return _PRIMITIVES[kind].filter(lambda number: not rules.problems(number))
+        return _PRIMITIVES[kind]
 
-    def record(self, node: Mapping[str, Any], stack: tuple[str, ...]) -> st.SearchStrategy[Any] | None:
-        name = node["name"]
+    def record(self, node: Node, stack: tuple[str, ...]) -> st.SearchStrategy[Any] | None:
+        name = node.fullname
         if stack.count(name) >= self.max_depth:
             return None
         key = (name, tuple(sorted(stack)))  # only how often each record is open matters
         if key not in self.records:
             inner = (*stack, name)
-            keys = [field["name"] for field in node["fields"]]
-            fields = [self.build(field["type"], inner) for field in node["fields"]]
-            complete = all(strategy is not None for strategy in fields)
+            fields = list(node.fields())
+            built = [self.build(field.node, inner, field_rules(field)) for field in fields]
+            keys = [field.name for field in fields]
+            complete = all(strategy is not None for strategy in built)
             # tuples, not fixed_dictionaries: keys must come in schema order, as fastavro reads them
             self.records[key] = (
-                st.tuples(*fields).map(lambda values: dict(zip(keys, values, strict=True))) if complete else None
+                st.tuples(*built).map(lambda values: dict(zip(keys, values, strict=True))) if complete else None
             )
         return self.records[key]
 
-    def union(self, branches: list[Any], stack: tuple[str, ...]) -> st.SearchStrategy[Any] | None:
+    def union(self, node: Node, stack: tuple[str, ...], rules: FieldRules | None) -> st.SearchStrategy[Any] | None:
         options = []
+        branches = node.branches()
         for index, branch in enumerate(branches):
             earlier = {_number_kind(other) for other in branches[:index]}
             if _number_kind(branch) == "int" and "float" in earlier:
                 continue  # fastavro would write this int to the earlier float branch
-            strategy = self.build(branch, stack)
+            strategy = self.build(branch, stack, rules if branch.kind != "null" else None)
             if strategy is not None:
                 options.append(strategy)
         if not options:
             return None
         # A record around the union: a parsed record carries the named types it refers to.
-        wrapper = {"type": "record", "name": "_UnionProbe", "fields": [{"name": "value", "type": branches}]}
-        probe = fastavro.parse_schema(wrapper, dict(self.names))
+        wrapper = {"type": "record", "name": "_UnionProbe", "namespace": node.namespace or None,  # where its names resolve
+                   "fields": [{"name": "value", "type": node.schema}]}
+        probe = fastavro.parse_schema(wrapper, dict(self.parsed_names))
         return st.one_of(options).filter(lambda value: _round_trips(probe, value))
 
 
@@ -203,10 +229,11 @@ def from_schema(
         raise ValueError(f"max_depth must be at least 1, got {max_depth}")
     if isinstance(schema, str) and schema.lstrip()[:1] in ("{", "[", '"'):
         schema = json.loads(schema)
-    names: dict[str, Any] = {}
+    parsed_names: dict[str, Any] = {}
     for definition in (named or {}).values():
-        fastavro.parse_schema(definition, names)
-    strategy = _Builder(names, max_depth).build(fastavro.parse_schema(schema, names), ())
+        fastavro.parse_schema(definition, parsed_names)
+    fastavro.parse_schema(schema, parsed_names)  # refuses an invalid schema, and names every type for the probes
+    strategy = _Builder(parsed_names, max_depth).build(root(schema, *(named or {}).values()), ())
     if strategy is None:
         raise ValueError(
             f"schema recursion cannot be bounded at max_depth={max_depth}: some record can only"

@@ -17,6 +17,7 @@ import pytest
 from contracts import Manifest, Topic
 from contracts.asyncapi import AVRO, document
 from contracts.provision import Durability
+from contracts.records import INVOICE_GENERATED
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tools" / "asyncapi" / "validate.mjs"
@@ -149,7 +150,7 @@ def test_dead_letters_are_raw_bytes_with_the_reasons_in_headers(manifest: Manife
     assert letter["bindings"]["kafka"]["key"]["type"] == ["string", "null"]
     assert "schemaIdLocation" not in letter["bindings"]["kafka"]  # nothing promises a schema id
     assert {"dlq.source.topic", "dlq.error.message", "dlq.original.omitted"} <= set(letter["headers"]["properties"])
-    topic: Topic = manifest.carrying("invoice_reply")
+    topic: Topic = manifest.topic(INVOICE_GENERATED)
     senders = {name for name, op in described["operations"].items()
                if op["channel"] == {"$ref": f"#/channels/{topic.dead_letter_topic}"}}
     assert senders == {f"{consumer}.send.{topic.dead_letter_topic}" for consumer in topic.consumers}

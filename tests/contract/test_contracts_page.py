@@ -53,3 +53,14 @@ def test_the_published_contracts_carry_no_mark() -> None:
     for subject in load_manifest().subjects:
         assert all(step["stricter"] == [] for step in _history(subject)), subject.name
         assert "Refused under" not in page(subject)
+
+
+def test_the_page_shows_the_constraints_the_latest_version_declares() -> None:
+    subject = next(s for s in load_manifest().subjects if s.family == "invoice_request")
+    entry = {"topic": {"name": "generate-invoice"}, "subjects": [
+        {"name": subject.name, "family": subject.family, "published": [v.version for v in subject.versions],
+         "history": [], "constraints": subject.latest.constraints.by_path.values()}]}
+    html = templates.env.overlay(undefined=ChainableUndefined).get_template("contracts.html").render(topics=[entry])
+    assert f"Constraints declared in <code>{subject.name}</code> v{subject.latest.version}" in html
+    assert "<tr><td><code>items</code></td><td>at least 1 item; at most 50 items</td>" in html
+    assert "<td><code>items[].quantity</code></td><td>greater than 0</td>" in html

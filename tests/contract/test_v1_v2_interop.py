@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from contracts.records import INVOICE_GENERATED
 from messaging.runtime import Outgoing, Runtime
 from messaging.serde import ContractViolation
 from messaging.settings import Settings
@@ -49,7 +50,7 @@ def on_v2() -> Iterator[Runtime]:
 
 
 def _through_kafka(producer: Runtime, consumer: Runtime, value: dict[str, Any]) -> tuple[int, Any]:
-    topic = producer.manifest.carrying("invoice_reply")
+    topic = producer.manifest.topic(INVOICE_GENERATED)
     tail = Tail(consumer, topic.name)
     producer.produce(Outgoing(topic, {"user_id": value["user_id"]}, value))
     assert producer.producer.flush(10) == 0
@@ -61,7 +62,7 @@ def _through_kafka(producer: Runtime, consumer: Runtime, value: dict[str, Any]) 
 
 
 def test_the_two_versions_are_registered_under_different_ids(on_v1: Runtime, on_v2: Runtime) -> None:
-    subject = on_v2.manifest.carrying("invoice_reply").value
+    subject = on_v2.manifest.topic(INVOICE_GENERATED).value
     assert (on_v1.codec(subject).version, on_v2.codec(subject).version) == (1, 2)
     assert on_v1.codec(subject).schema_id != on_v2.codec(subject).schema_id
 
@@ -69,7 +70,7 @@ def test_the_two_versions_are_registered_under_different_ids(on_v1: Runtime, on_
 def test_a_v2_reader_reads_what_a_v1_writer_wrote_with_the_default(on_v1: Runtime, on_v2: Runtime) -> None:
     written = reply(uuid.uuid4())
     schema_id, read = _through_kafka(on_v1, on_v2, written)
-    assert schema_id == on_v1.codec(on_v1.manifest.carrying("invoice_reply").value).schema_id
+    assert schema_id == on_v1.codec(on_v1.manifest.topic(INVOICE_GENERATED).value).schema_id
     assert read["invoice"].pop("verification_code") is None  # filled from v2's default
     assert read == written
 
@@ -77,13 +78,13 @@ def test_a_v2_reader_reads_what_a_v1_writer_wrote_with_the_default(on_v1: Runtim
 def test_a_v1_reader_reads_what_a_v2_writer_wrote_without_the_new_field(on_v1: Runtime, on_v2: Runtime) -> None:
     written = reply(uuid.uuid4(), verification_code="AB12-CD34")
     schema_id, read = _through_kafka(on_v2, on_v1, written)
-    assert schema_id == on_v2.codec(on_v2.manifest.carrying("invoice_reply").value).schema_id
+    assert schema_id == on_v2.codec(on_v2.manifest.topic(INVOICE_GENERATED).value).schema_id
     assert "verification_code" not in read["invoice"]
     written["invoice"].pop("verification_code")
     assert read == written
 
 
 def test_a_v1_writer_cannot_send_the_v2_field(on_v1: Runtime) -> None:
-    subject = on_v1.manifest.carrying("invoice_reply").value
+    subject = on_v1.manifest.topic(INVOICE_GENERATED).value
     with pytest.raises(ContractViolation, match="invoice.verification_code: not a field of Invoice"):
         on_v1.codec(subject).encode(reply(uuid.uuid4(), verification_code="AB12-CD34"))

@@ -15,6 +15,7 @@ from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
 from chaos.hosts import Host
+from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Outgoing, Runtime
 from stack import procs
 from stack.services import services
@@ -40,7 +41,7 @@ def _await(condition, what: str, seconds: float) -> None:  # type: ignore[no-unt
 def test_a_host_cut_off_mid_transaction_is_fenced_and_nothing_is_answered_twice(tmp_path: Path) -> None:
     runtime = Runtime("tests")
     admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
-    requests, replies = runtime.manifest.carrying("invoice_request"), runtime.manifest.carrying("invoice_reply")
+    requests, replies = runtime.manifest.topic(GENERATE_INVOICE), runtime.manifest.topic(INVOICE_GENERATED)
     near = next(s for s in services() if s.name == "invoice")
     log = tmp_path / "far-invoice.log"
     procs.stop(near.name)  # the far host alone owns every partition, and is busy with all of them

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import io
+import struct
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import fastavro
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from contracts.manifest import Topic
+from contracts.manifest import Subject, Topic
 from messaging.offsets import end_offsets
 from messaging.runtime import Runtime
 
-__all__ = ["Tail"]
+__all__ = ["Tail", "unchecked_bytes"]
+
+
+def unchecked_bytes(runtime: Runtime, subject: Subject, record: Any) -> bytes:
+    """A record in the wire format without the constraint check every producer of ours makes: what a producer that
+    ignores the schema's constraints would send."""
+    codec = runtime.codec(subject)
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, codec.schema, record)
+    return struct.pack(">bI", 0, codec.schema_id) + body.getvalue()
 
 
 class Tail:

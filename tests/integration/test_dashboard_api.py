@@ -34,14 +34,27 @@ def test_invoice_numbers_are_consecutive_per_user(client: httpx.Client) -> None:
 
 
 def test_a_rejected_request_lists_every_reason(client: httpx.Client) -> None:
+    # Each breaks a business rule, not a constraint of the schema: the request is sent, and rejected.
     bad = {
         "customer": {"name": " ", "tax_id": "123.456.789-00"},
-        "items": [{"description": "Audit", "quantity": "0", "unit_price": "-1"}],
+        "items": [{"description": "Audit", "quantity": "1", "unit_price": "1"}, {"description": " ", "quantity": "1",
+                                                                                "unit_price": "0"}],
     }
     view = wait_for_answer(client, client.post("/api/invoices", json=bad).json()["url"])
     assert view["status"] == "rejected" and view["invoice"] is None
     fields = {reason["field"] for reason in view["rejection_reasons"]}
-    assert fields == {"customer.name", "customer.tax_id", "items[0].quantity", "items[0].unit_price"}
+    assert fields == {"customer.name", "customer.tax_id", "items[1].description"}
+
+
+def test_a_request_breaking_a_constraint_of_the_schema_is_refused_before_it_is_sent(client: httpx.Client) -> None:
+    bad = {"customer": {"name": "ACME", "tax_id": "11.222.333/0001-81"},
+           "items": [{"description": "Audit", "quantity": "0", "unit_price": "-1"}]}
+    response = client.post("/api/invoices", json=bad)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "items[0].quantity", "message": "must be greater than 0 (got 0.000)"},
+        {"field": "items[0].unit_price", "message": "must be at least 0 (got -1.00)"},
+    ]
 
 
 def test_a_reply_is_pushed_to_a_server_sent_events_subscriber(client: httpx.Client) -> None:

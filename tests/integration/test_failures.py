@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Runtime
 from tests.integration.conftest import TWO_ITEMS, sign_up
 from tests.integration.kafka_tools import Tail
@@ -81,7 +82,7 @@ def test_without_a_broker_the_dashboard_answers_503_quickly_and_shows_it(cut_off
 
 def test_a_dead_letter_replayed_after_a_fix_is_answered() -> None:
     runtime = Runtime("tests")
-    requests = runtime.manifest.carrying("invoice_request")
+    requests = runtime.manifest.topic(GENERATE_INVOICE)
     user = uuid.uuid4()
     # A valid request set aside (say, by a bug since fixed) sits in the dead-letter topic.
     request = {"request_id": uuid.uuid4(), "user_id": user, "requested_at": datetime.now(UTC),
@@ -95,14 +96,14 @@ def test_a_dead_letter_replayed_after_a_fix_is_answered() -> None:
                              on_delivery=lambda error, message: delivered.append(message))
     assert runtime.producer.flush(10) == 0
     offset = delivered[0].offset()
-    replies = Tail(runtime, runtime.manifest.carrying("invoice_reply").name)
+    replies = Tail(runtime, runtime.manifest.topic(INVOICE_GENERATED).name)
     listed = subprocess.run([sys.executable, "-m", "messaging.deadletters", "list", "--source", requests.name],
                             capture_output=True, text=True, timeout=60)
     assert f"{requests.dead_letter_topic}:0:{offset}" in listed.stdout
     replayed = subprocess.run([sys.executable, "-m", "messaging.deadletters", "replay", "--source", requests.name,
                                "--offset", str(offset)], capture_output=True, text=True, timeout=60)
     assert replayed.returncode == 0 and "replayed 1 record(s)" in replayed.stdout, replayed.stderr
-    answered = replies.records(runtime.manifest.carrying("invoice_reply"), lambda r: r["user_id"] == user)
+    answered = replies.records(runtime.manifest.topic(INVOICE_GENERATED), lambda r: r["user_id"] == user)
     replies.close()
     runtime.close()
     assert answered and answered[0]["request_id"] == request["request_id"]

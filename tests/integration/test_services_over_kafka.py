@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from contracts.bindings import Binding
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
 from messaging.runtime import Outgoing, Runtime
 from tests.integration.kafka_tools import Tail
 
@@ -31,18 +33,18 @@ def invoice_request(user_id: uuid.UUID, request_id: uuid.UUID | None = None) -> 
     }
 
 
-def send(runtime: Runtime, family: str, value: dict[str, Any]) -> None:
-    runtime.produce(Outgoing(runtime.manifest.carrying(family), {"user_id": value["user_id"]}, value))
+def send(runtime: Runtime, binding: Binding[Any, Any], value: dict[str, Any]) -> None:
+    runtime.produce(Outgoing(runtime.manifest.topic(binding), {"user_id": value["user_id"]}, value))
     assert runtime.producer.flush(10) == 0
 
 
 def test_a_repeated_request_gets_the_same_invoice_and_consumes_no_number(runtime: Runtime) -> None:
-    replies = runtime.manifest.carrying("invoice_reply")
+    replies = runtime.manifest.topic(INVOICE_GENERATED)
     tail = Tail(runtime, replies.name)
     user, repeated = uuid.uuid4(), uuid.uuid4()
-    send(runtime, "invoice_request", invoice_request(user, repeated))
-    send(runtime, "invoice_request", invoice_request(user, repeated))
-    send(runtime, "invoice_request", invoice_request(user))
+    send(runtime, GENERATE_INVOICE, invoice_request(user, repeated))
+    send(runtime, GENERATE_INVOICE, invoice_request(user, repeated))
+    send(runtime, GENERATE_INVOICE, invoice_request(user))
     got = tail.records(replies, lambda r: r["user_id"] == user, count=3)
     tail.close()
     assert len(got) == 3
@@ -52,15 +54,15 @@ def test_a_repeated_request_gets_the_same_invoice_and_consumes_no_number(runtime
 
 
 def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_consumer_moves_on(runtime: Runtime) -> None:
-    requests = runtime.manifest.carrying("invoice_request")
+    requests = runtime.manifest.topic(GENERATE_INVOICE)
     dead = Tail(runtime, requests.dead_letter_topic)
-    replies = Tail(runtime, runtime.manifest.carrying("invoice_reply").name)
+    replies = Tail(runtime, runtime.manifest.topic(INVOICE_GENERATED).name)
     poison = b"definitely not avro " + uuid.uuid4().bytes
     runtime.producer.produce(requests.name, key=b"k", value=poison, headers={"trace": b"1"})
     user = uuid.uuid4()
-    send(runtime, "invoice_request", invoice_request(user))
+    send(runtime, GENERATE_INVOICE, invoice_request(user))
     lettered = dead.messages(lambda m: m.value() == poison)
-    answered = replies.records(runtime.manifest.carrying("invoice_reply"), lambda r: r["user_id"] == user)
+    answered = replies.records(runtime.manifest.topic(INVOICE_GENERATED), lambda r: r["user_id"] == user)
     dead.close()
     replies.close()
     assert lettered, "the poison record did not reach the dead-letter topic"
@@ -74,7 +76,7 @@ def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_consumer_moves
 
 
 def test_the_score_history_never_counts_a_reply_twice(runtime: Runtime) -> None:
-    invoices = runtime.manifest.carrying("invoice_reply")
+    invoices = runtime.manifest.topic(INVOICE_GENERATED)
     user = uuid.uuid4()
     now = datetime.now(UTC)
     reply = {
@@ -84,11 +86,11 @@ def test_the_score_history_never_counts_a_reply_twice(runtime: Runtime) -> None:
     for _ in range(3):  # as if redelivered after crashes
         runtime.produce(Outgoing(invoices, {"user_id": user}, reply))
     assert runtime.producer.flush(10) == 0
-    scores = runtime.manifest.carrying("score_reply")
+    scores = runtime.manifest.topic(SCORE_CALCULATED)
     tail = Tail(runtime, scores.name)
     # The history consumer runs in its own group, so give it a moment before asking.
     for _ in range(50):
-        send(runtime, "score_request", {"request_id": uuid.uuid4(), "user_id": user, "requested_at": now})
+        send(runtime, CALCULATE_SCORE, {"request_id": uuid.uuid4(), "user_id": user, "requested_at": now})
         got = tail.records(scores, lambda r: r["user_id"] == user, timeout=10)
         if got and got[0]["invoices_considered"] > 0:
             break

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from contracts.manifest import Topic
+from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Outgoing, Runtime
 from messaging.worker import Incoming, Worker
 from tests.integration.kafka_tools import Tail
@@ -24,9 +25,9 @@ def scratch() -> Iterator[tuple[Runtime, Topic, Topic]]:
     """Copies of generate-invoice and invoice-generated (and a dead-letter topic) under fresh names."""
     runtime = Runtime("tests")
     run = uuid.uuid4().hex[:8]
-    requests = dataclasses.replace(runtime.manifest.carrying("invoice_request"), name=f"test-{run}-requests",
+    requests = dataclasses.replace(runtime.manifest.topic(GENERATE_INVOICE), name=f"test-{run}-requests",
                                    dead_letter_topic=f"test-{run}-dead-letters")
-    replies = dataclasses.replace(runtime.manifest.carrying("invoice_reply"), name=f"test-{run}-replies")
+    replies = dataclasses.replace(runtime.manifest.topic(INVOICE_GENERATED), name=f"test-{run}-replies")
     names = [requests.name, replies.name, str(requests.dead_letter_topic)]
     admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
     for future in admin.create_topics([NewTopic(name, 1, 1) for name in names]).values():

@@ -39,9 +39,20 @@ def test_amounts_are_brought_to_the_contracts_scale() -> None:
 
 
 def test_business_rules_are_left_to_the_generator() -> None:
-    # A negative quantity and a bad CNPJ encode fine; the generator rejects them with reasons.
-    parse_invoice({"customer": {"name": "x", "tax_id": "1"},
-                   "items": [{"description": "a", "quantity": "-1", "unit_price": "0"}]})
+    # A blank name and a bad CNPJ break no constraint of the schema: the generator rejects them with reasons.
+    parse_invoice({"customer": {"name": " ", "tax_id": "1"},
+                   "items": [{"description": "a", "quantity": "1", "unit_price": "0"}]})
+
+
+def test_the_constraints_the_schema_declares_are_checked_before_anything_is_sent() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_invoice({"customer": {"name": "x", "tax_id": "1#"},
+                       "items": [{"description": "a", "quantity": "-1", "unit_price": "0"}]})
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("customer.tax_id", "must be digits, letters, dots, slashes, dashes and spaces (found U+0023)"),
+        ("items[0].quantity", "must be greater than 0 (got -1.000)"),
+    ]
+    assert fields({**VALID, "items": []}) == {"items"}
 
 
 def test_every_structural_problem_is_named() -> None:

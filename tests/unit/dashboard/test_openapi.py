@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from services.dashboard.intake import QUANTITY, UNIT_PRICE
 from services.dashboard.openapi import document
-from services.dashboard.rules import EMAIL, QUANTITY, UNIT_PRICE
+from services.dashboard.rules import EMAIL
 
 PATHS = document()["paths"]
 

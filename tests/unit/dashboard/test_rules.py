@@ -9,7 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from services.dashboard.rules import EMAIL, QUANTITY, TEXT, UNIT_PRICE, DecimalRule
+from services.dashboard.intake import QUANTITY, REQUEST, UNIT_PRICE
+from services.dashboard.rules import EMAIL, DecimalRule
 
 RULES = [QUANTITY, UNIT_PRICE]
 
@@ -75,9 +76,11 @@ def test_the_cases_that_were_silently_changed_before_are_refused() -> None:
 @example("a\x00b")
 @example("\u202eexe.txt")
 @example("\u2067x")
-def test_text_refuses_controls_and_bidi_overrides_and_nothing_else(text: str) -> None:
+def test_the_contracts_text_pattern_refuses_controls_and_bidi_overrides_and_nothing_else(text: str) -> None:
     refused = {chr(c) for c in [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
-    assert TEXT.matches(text) == (not refused & set(text))
+    for path in ("customer.name", "items[].description"):
+        pattern = REQUEST[path].json_schema()["pattern"]
+        assert (re.fullmatch(pattern, text) is not None) == (not refused & set(text))
 
 
 @pytest.mark.parametrize("address, valid", [

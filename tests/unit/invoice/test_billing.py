@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.manifest import load_manifest
+from contracts.records import GENERATE_INVOICE
 from services.invoice.billing import (
-    MAX_DESCRIPTION_LENGTH,
-    MAX_ITEMS,
-    MAX_NAME_LENGTH,
     Problem,
     compute_totals,
     digits_of,
@@ -20,6 +19,12 @@ from services.invoice.billing import (
     parse_iss_rate,
     validate_request,
 )
+
+# The limits the request's schema declares (contracts/schemas/invoice_request): the generator checks those.
+REQUEST = load_manifest().topic(GENERATE_INVOICE).value.latest.constraints
+MAX_ITEMS = REQUEST["items"].max_items
+MAX_NAME_LENGTH = REQUEST["customer.name"].max_length
+MAX_DESCRIPTION_LENGTH = REQUEST["items[].description"].max_length
 
 CPF_WEIGHTS = range(10, 1, -1)
 CNPJ_WEIGHTS = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -191,8 +196,8 @@ def test_request_reports_every_problem_at_once_with_field_paths() -> None:
         Problem("customer.name", "must not be blank"),
         Problem("customer.tax_id", "is not a valid CPF: wrong check digits"),
         Problem("items[1].description", "must not be blank"),
-        Problem("items[1].quantity", "must be greater than zero (got 0)"),
-        Problem("items[1].unit_price", "must not be negative (got -1)"),
+        Problem("items[1].quantity", "must be greater than 0 (got 0)"),
+        Problem("items[1].unit_price", "must be at least 0 (got -1)"),
         Problem("items[2].description", "must be text (got NoneType)"),
         Problem("items[2].quantity", "must be a decimal number (got float)"),
         Problem("items[2].unit_price", "must be a decimal number (got str)"),
@@ -204,8 +209,9 @@ def test_request_reports_every_problem_at_once_with_field_paths() -> None:
 def test_one_field_can_have_several_problems() -> None:
     problems = validate_request(CUSTOMER, [item(quantity="-1000000000.0001")])
     assert problems == [
-        Problem("items[0].quantity", "must be greater than zero (got -1000000000.0001)"),
+        Problem("items[0].quantity", "must be greater than 0 (got -1000000000.0001)"),
         Problem("items[0].quantity", "must have at most 3 decimal places (got -1000000000.0001)"),
+        Problem("items[0].quantity", "must be at least -999999999.999 (got -1000000000.0001)"),
     ]
 
 
@@ -260,7 +266,7 @@ def test_missing_item_fields_are_problems_not_exceptions() -> None:
 
 
 def test_request_without_items_is_a_problem() -> None:
-    assert validate_request(CUSTOMER, []) == [Problem("items", "must have at least one item")]
+    assert validate_request(CUSTOMER, []) == [Problem("items", "must have at least 1 item (got 0)")]
 
 
 def test_item_count_is_limited() -> None:

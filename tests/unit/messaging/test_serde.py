@@ -13,11 +13,12 @@ import pytest
 
 from contracts import load_manifest
 from contracts.manifest import SchemaVersion, Subject
+from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.serde import Codec, ContractViolation, PoisonRecord, SchemaNotRegistered, WriterSchemas
 
 MANIFEST = load_manifest()
-REPLIES = MANIFEST.carrying("invoice_reply").value
-REQUESTS = MANIFEST.carrying("invoice_request").value
+REPLIES = MANIFEST.topic(INVOICE_GENERATED).value
+REQUESTS = MANIFEST.topic(GENERATE_INVOICE).value
 
 
 class FakeRegistry:

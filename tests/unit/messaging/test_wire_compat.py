@@ -26,7 +26,8 @@ from tests.contract.strategies import from_schema
 from tests.unit.messaging.test_serde import FakeRegistry
 
 MANIFEST = load_manifest()
-FAMILIES = [topic.value.family for topic in MANIFEST.topics]
+TOPICS = {topic.value.family: topic for topic in MANIFEST.topics}
+FAMILIES = list(TOPICS)
 EXAMPLES = settings(max_examples=50, deadline=None)
 
 
@@ -34,7 +35,7 @@ class Wire:
     """One contract schema, registered once in a mock registry; our Codec and Confluent's serde use its id."""
 
     def __init__(self, family: str) -> None:
-        topic = MANIFEST.carrying(family)
+        topic = TOPICS[family]
         subject, version = topic.value, topic.value.latest
         client = SchemaRegistryClient.new_client({"url": f"mock://wire-compat-{family}"})
         # Registered as Confluent's serializer will present it (it strips the text), so its lookup finds it.
