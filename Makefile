@@ -22,6 +22,12 @@ ifeq ($(BROKERS),3)
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096
 endif
 
+# Clients of the stack connect as a principal: `make <target> PRINCIPAL=<name>` (default admin) takes its
+# settings from var/credentials/<name>.env, which `make up` writes (nothing is read when it is absent).
+CREDENTIALS ?= var/credentials
+PRINCIPAL ?= admin
+CONNECT = set -a; [ ! -f $(CREDENTIALS)/$(PRINCIPAL).env ] || . $(CREDENTIALS)/$(PRINCIPAL).env; set +a;
+
 # STACK=compose runs the same system in containers (compose/); BROKERS=3 adds two more Kafka nodes there.
 STACK ?= local
 COMPOSE = docker compose -f compose/compose.yaml $(if $(filter 3,$(BROKERS)),-f compose/compose.brokers3.yaml)
@@ -51,11 +57,11 @@ clean: down
 endif
 
 provision: $(VENV)/.installed
-	@$(PY) -m contracts provision
+	@$(CONNECT) $(PY) -m contracts provision
 
 # make dead-letters [SOURCE=<topic>]: what consumers set aside; replay with .venv/bin/dead-letters replay
 dead-letters: $(VENV)/.installed
-	@$(PY) -m messaging.deadletters list $(if $(SOURCE),--source $(SOURCE))
+	@$(CONNECT) $(PY) -m messaging.deadletters list $(if $(SOURCE),--source $(SOURCE))
 
 # make schema-review [BASE=<git ref>] [FORMAT=markdown|json|github|sarif]: explain every schema change since BASE
 # (default: the previous commit, fetched when a shallow clone lacks it), printed in FORMAT (default: markdown)
@@ -64,7 +70,7 @@ schema-review: $(VENV)/.installed
 
 # Unit tests need nothing running; everything else runs against the real broker, registry and services.
 test: up browser $(ASYNCAPI_PARSER)
-	$(PYTEST) --ignore=tests/scaleout
+	$(CONNECT) $(PYTEST) --ignore=tests/scaleout
 
 # The browser test drives Debian's chromium through Playwright; Playwright's own browser download
 # is never used (it cannot work offline).
@@ -77,7 +83,7 @@ unit-test: $(VENV)/.installed
 	$(PYTEST) tests/unit tests/compose
 
 contract-test: up $(ASYNCAPI_PARSER)
-	$(PYTEST) tests/contract
+	$(CONNECT) $(PYTEST) tests/contract
 
 # The AsyncAPI project's own parser, exactly as tools/asyncapi/package-lock.json pins it (install scripts
 # are not run: none is needed, and one only reports usage to a third party).
@@ -89,7 +95,7 @@ $(ASYNCAPI_PARSER): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 # Write the AsyncAPI document (results/asyncapi.json) and validate it with the AsyncAPI parser.
 asyncapi-check: $(VENV)/.installed $(ASYNCAPI_PARSER)
 	@mkdir -p results
-	$(PY) -m contracts asyncapi -o results/asyncapi.json
+	$(CONNECT) $(PY) -m contracts asyncapi -o results/asyncapi.json
 	node tools/asyncapi/validate.mjs results/asyncapi.json
 
 # ruff over the whole tree; contracts/records.py as `make codegen` writes it; mypy, strict on contracts/, messaging/
@@ -105,7 +111,7 @@ codegen: $(VENV)/.installed
 
 # Measurements against baselines taken in the same run; results/bench.{json,md} and plots.
 bench: up $(VENV)/.bench
-	$(PY) -m bench
+	$(CONNECT) $(PY) -m bench
 
 $(VENV)/.bench: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
@@ -115,11 +121,11 @@ $(VENV)/.bench: pyproject.toml
 scaleout-test: $(VENV)/.installed
 	$(MAKE) down
 	$(MAKE) up BROKERS=3 WORKERS=2 DASHBOARDS=2
-	BROKERS=3 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096 $(PYTEST) tests/scaleout
+	$(CONNECT) BROKERS=3 $(PYTEST) tests/scaleout
 
 # Faults injected into the running stack under steady load; the table goes to results/faults.json.
 chaos: up
-	$(PY) -m chaos
+	$(CONNECT) $(PY) -m chaos
 
 distclean: clean
 	rm -rf .cache $(VENV) tools/asyncapi/node_modules

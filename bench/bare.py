@@ -128,9 +128,9 @@ def _parsed(schema: str) -> Any:
 
 def run(job: Mapping[str, Any]) -> None:
     """Drain job["count"] requests from job["requests"] into job["replies"], then write the meter's result."""
-    consumer = Consumer({"bootstrap.servers": job["servers"], "group.id": job["group"], "enable.auto.commit": False,
+    consumer = Consumer({**job["kafka"], "group.id": job["group"], "enable.auto.commit": False,
                          "auto.offset.reset": "earliest"})
-    producer = Producer({"bootstrap.servers": job["servers"], **job["producer"]})
+    producer = Producer({**job["kafka"], **job["producer"]})
     decode = plain_decoder({int(schema_id): _parsed(text) for schema_id, text in job["writer_schemas"].items()})
     encode_key = plain_encoder(job["key_schema_id"], _parsed(job["key_schema"]))
     encode_value = plain_encoder(job["value_schema_id"], _parsed(job["value_schema"]))

@@ -59,7 +59,7 @@ def run(job: Mapping[str, Any]) -> None:
 
 
 def _create_changelog(runtime: Runtime, name: str, partitions: int, config: dict[str, str]) -> None:
-    admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
+    admin = AdminClient({**runtime.settings.kafka_client})
     if name not in admin.list_topics(timeout=10).topics:
         future = admin.create_topics([NewTopic(name, partitions, 1, config=config)])[name]
         try:

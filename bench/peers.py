@@ -92,9 +92,10 @@ class Workload:
         key, value = runtime.codec(replies.key), runtime.codec(replies.value)
         self.groups.append(self.name(contender))
         return {
-            "servers": runtime.settings.bootstrap_servers, "registry_url": runtime.settings.registry_url,
+            "kafka": runtime.settings.kafka_client, "registry_url": runtime.settings.registry_url,
             # The project's producer settings, so that no contender gains by sending differently.
-            "producer": {k: v for k, v in runtime.producer_config().items() if k not in ("bootstrap.servers", "client.id")},
+            "producer": {k: v for k, v in runtime.producer_config().items()
+                         if k not in runtime.settings.kafka_client and k != "client.id"},
             "requests": self.name("requests"), "replies": self.name(f"{contender}-replies"),
             "group": self.name(contender), "count": self.count,
             "result": str(scratch / f"{contender}.json"), "state_dir": str(scratch / f"{contender}-state"),
@@ -143,7 +144,7 @@ def _fill(work: Workload, admin: AdminClient) -> None:
 def workload(count: int) -> Iterator[Workload]:
     """A filled scratch request topic; afterwards every topic and group of the run is deleted."""
     work = Workload(Runtime("bench-peers"), count)
-    admin = AdminClient({"bootstrap.servers": work.runtime.settings.bootstrap_servers})
+    admin = AdminClient({**work.runtime.settings.kafka_client})
     try:
         _fill(work, admin)
         yield work
@@ -161,8 +162,8 @@ def workload(count: int) -> Iterator[Workload]:
         work.runtime.close()
 
 
-def _watcher(servers: str, topic: str, partitions: int) -> Consumer:
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": f"{topic}-watch", "enable.auto.commit": False,
+def _watcher(kafka: dict[str, str], topic: str, partitions: int) -> Consumer:
+    consumer = Consumer({**kafka, "group.id": f"{topic}-watch", "enable.auto.commit": False,
                          "isolation.level": "read_committed"})  # what a downstream reader sees
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     return consumer
@@ -178,9 +179,9 @@ def contend(
     replies = runtime.manifest.topic(INVOICE_GENERATED)
     with tempfile.TemporaryDirectory(prefix=PREFIX) as scratch:
         job = {**work.job(contender, Path(scratch)), **extra}
-        admin = AdminClient({"bootstrap.servers": job["servers"]})
+        admin = AdminClient(dict(job["kafka"]))
         _create(admin, job["replies"], replies)
-        watcher = _watcher(job["servers"], job["replies"], replies.partitions)
+        watcher = _watcher(job["kafka"], job["replies"], replies.partitions)
         log = Path(scratch) / "log"
         print(f"  {contender}: draining {work.count:,} requests", flush=True)
         running = []

@@ -38,11 +38,11 @@ GENERATOR = "bench.generator_job"
 
 def _passthrough(work: peers.Workload) -> float:
     """Messages per second of a raw consume-produce copy of the waiting requests to a scratch topic."""
-    servers = work.runtime.settings.bootstrap_servers
+    kafka = work.runtime.settings.kafka_client
     target = work.name("passthrough")
-    admin = AdminClient({"bootstrap.servers": servers})
+    admin = AdminClient(dict(kafka))
     admin.create_topics([NewTopic(target, 6, 1)])[target].result(timeout=30)
-    consumer = Consumer({"bootstrap.servers": servers, "group.id": work.name("passthrough"),
+    consumer = Consumer({**kafka, "group.id": work.name("passthrough"),
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     producer = Producer(work.runtime.producer_config())
     consumer.subscribe([work.name("requests")])
@@ -72,7 +72,7 @@ def _restore(entries: int = 100_000) -> dict[str, Any]:
     runtime = Runtime("bench-restore")
     changelog = dataclasses.replace(runtime.manifest.topic(INVOICE_DECISIONS_CHANGELOG),
                                     name=f"{peers.PREFIX}restore-{uuid.uuid4().hex[:8]}")
-    admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
+    admin = AdminClient({**runtime.settings.kafka_client})
     admin.create_topics([NewTopic(changelog.name, changelog.partitions, 1, config=changelog.config)])[
         changelog.name].result(timeout=30)
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from quixstreams import Application, State
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
 from quixstreams.models.serializers.schema_registry import (
     SchemaRegistryClientConfig,
@@ -49,7 +50,7 @@ def run(job: Mapping[str, Any]) -> None:
     meter = Meter()
     registry = SchemaRegistryClientConfig(url=job["registry_url"])
     app = Application(
-        broker_address=job["servers"],
+        broker_address=ConnectionConfig.from_librdkafka_dict(job["kafka"]),
         consumer_group=job["group"],
         processing_guarantee=job["guarantee"],
         auto_offset_reset="earliest",

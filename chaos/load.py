@@ -40,8 +40,9 @@ class Load:
         for _ in range(self.users):
             client = httpx.AsyncClient(base_url=self.base_url, timeout=30)
             email = f"chaos-{uuid.uuid4().hex[:12]}@example.com"
-            response = await client.post("/api/users", json={"email": email, "password": "chaos and order"})
-            response.raise_for_status()
+            account = {"email": email, "password": "chaos and order"}
+            (await client.post("/api/users", json=account)).raise_for_status()  # signs no one in
+            (await client.post("/api/session", json=account)).raise_for_status()
             self.clients.append(client)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -17,6 +17,7 @@ from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
 from chaos.hosts import Host
+from contracts.env import principal_env
 from messaging.runtime import Runtime
 from stack import procs
 from stack.paths import LOGS
@@ -40,7 +41,8 @@ class Machine:
 
     def start_workers(self) -> None:
         for service, (module, _, port) in WORKERS.items():
-            env = {**os.environ, "INSTANCE_ID": f"{self.name}-{service}", "STATE_DIR": str(self.state_dir / service),
+            env = {**os.environ, **principal_env(service),
+                   "INSTANCE_ID": f"{self.name}-{service}", "STATE_DIR": str(self.state_dir / service),
                    "HEALTH_PORT": str(port)}
             self.host.start([sys.executable, "-m", module], env, LOGS / f"{self.name}-{service}.log")
 
@@ -74,7 +76,7 @@ def two_hosts(runtime: Runtime) -> Iterator[None]:
     shutil.rmtree(STATE_ROOT, ignore_errors=True)
     for log in LOGS.glob("acc-h*.log"):
         log.unlink()
-    admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
+    admin = AdminClient({**runtime.settings.kafka_client})
     machines = [Machine(1), Machine(2)]
     try:
         for machine in machines:

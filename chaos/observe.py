@@ -38,7 +38,7 @@ class Observer:
         manifest = self.runtime.manifest
         self._reply_topics = {t.name: t for t in (manifest.topic(INVOICE_GENERATED), manifest.topic(SCORE_CALCULATED))}
         self._dead_topics = {t.dead_letter_topic for t in manifest.topics if t.dead_letter_topic}
-        consumer = Consumer({"bootstrap.servers": self.runtime.settings.bootstrap_servers,
+        consumer = Consumer({**self.runtime.settings.kafka_client,
                              "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False,
                              "isolation.level": "read_committed"})
         consumer.assign([TopicPartition(name, partition, end)

@@ -39,9 +39,10 @@ OMITTED = "dlq.original.omitted"
 
 
 def document(manifest: Manifest, bootstrap_servers: str, registry_url: str,
-             durability: Durability | None = None) -> dict[str, Any]:
-    """The AsyncAPI 3 document: a server per bootstrap address, a channel per topic and dead-letter topic,
-    a message per published value version, and each service's operations with their consumer groups."""
+             durability: Durability | None = None, security_protocol: str = "PLAINTEXT") -> dict[str, Any]:
+    """The AsyncAPI 3 document: a server per bootstrap address (with its security: `security_protocol` as in
+    KAFKA_SECURITY_PROTOCOL), a channel per topic and dead-letter topic, a message per published value version, and
+    each service's operations with their consumer groups."""
     body = {
         "channels": {name: channel for topic in manifest.topics for name, channel in _channels(topic, manifest, durability)},
         "operations": {name: op for topic in manifest.topics for name, op in _operations(topic, manifest)},
@@ -68,17 +69,20 @@ def document(manifest: Manifest, bootstrap_servers: str, registry_url: str,
             "schema is a message: a topic holds records of every version, and each record names its own.",
         },
         "defaultContentType": "avro/binary",
-        "servers": _servers(bootstrap_servers, registry_url),
+        "servers": _servers(bootstrap_servers, registry_url, security_protocol),
         **body,
+        "components": {**body["components"], **_security_schemes(security_protocol)},
     }
 
 
-def _servers(bootstrap_servers: str, registry_url: str) -> dict[str, Any]:
+def _servers(bootstrap_servers: str, registry_url: str, security_protocol: str) -> dict[str, Any]:
     hosts = [host.strip() for host in bootstrap_servers.split(",") if host.strip()]
+    security = {"security": [{"$ref": "#/components/securitySchemes/scram"}]} if security_protocol.startswith("SASL") else {}
     return {
         ("kafka" if len(hosts) == 1 else f"kafka-{number}"): {
             "host": host,
-            "protocol": "kafka",
+            "protocol": "kafka-secure" if security_protocol.endswith("SSL") else "kafka",
+            **security,
             "description": "A bootstrap address of the Kafka cluster. The registry speaks Confluent's Schema Registry "
             "API (Apicurio Registry's ccompat API on the local stack, Confluent's own in containers), and every "
             "client uses Confluent's serializers' wire format.",
@@ -87,6 +91,16 @@ def _servers(bootstrap_servers: str, registry_url: str) -> dict[str, Any]:
         }
         for number, host in enumerate(hosts, start=1)
     }
+
+
+def _security_schemes(security_protocol: str) -> dict[str, Any]:
+    if not security_protocol.startswith("SASL"):
+        return {}
+    return {"securitySchemes": {"scram": {
+        "type": "scramSha512",
+        "description": "SASL/SCRAM-SHA-512: each service connects as its own principal and may use only the topics, "
+                       "groups and transactional ids its operations here name (ACLs derived from the manifest).",
+    }}}
 
 
 def _families(manifest: Manifest) -> list[Subject]:

@@ -10,10 +10,11 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from contracts.acls import acl_table
 from contracts.asyncapi import document as asyncapi_document
 from contracts.codegen import RECORDS, CodegenError, generate, staleness
 from contracts.compat import MODES, STRICTER_NOTE, check
-from contracts.env import bootstrap_servers, registry_url
+from contracts.env import SettingsError, bootstrap_servers, kafka_client, registry_client, registry_url
 from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import Durability, ProvisioningError, provision
 from contracts.registry import Registry, RegistryError
@@ -25,8 +26,8 @@ __all__ = ["main"]
 
 def _provision(args: argparse.Namespace) -> int:
     manifest = load_manifest()
-    registry = Registry(registry_url())
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers()})
+    registry = Registry(registry_client())
+    admin = AdminClient(kafka_client())
     try:
         changes = provision(manifest, admin, registry, durability=Durability.from_env())
     finally:
@@ -96,6 +97,7 @@ def _asyncapi(args: argparse.Namespace) -> int:
         bootstrap_servers=bootstrap_servers(),
         registry_url=registry_url(),
         durability=Durability.from_env(),
+        security_protocol=str(kafka_client()["security.protocol"]),
     ), indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -117,6 +119,12 @@ def _codegen(args: argparse.Namespace) -> int:
         return 0
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
+    return 0
+
+
+def _acls(_: argparse.Namespace) -> int:
+    """The rights the manifest gives each service's principal, as the Markdown table the README shows."""
+    print(acl_table(load_manifest()))
     return 0
 
 
@@ -150,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="what to print: markdown (default), json, github (workflow commands) or sarif (2.1.0)")
     review.add_argument("--out", metavar="DIR", help="where to write schema-review.md, .json and .sarif (default: results/)")
     review.set_defaults(run=_review)
+    commands.add_parser(
+        "acls", help="print who may do what on the cluster, as provisioning grants it from the manifest (Markdown)"
+    ).set_defaults(run=_acls)
     asyncapi = commands.add_parser(
         "asyncapi", help="write the AsyncAPI 3 document of the topics, schemas and services (no broker or registry needed)",
         description="Reads KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL and TOPIC_REPLICATION_FACTOR / "
@@ -167,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (CodegenError, ManifestError, ProvisioningError, RegistryError) as error:
+    except (CodegenError, ManifestError, ProvisioningError, RegistryError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KafkaException as error:

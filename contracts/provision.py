@@ -1,4 +1,5 @@
-"""Provisioning: create the manifest's topics and register every version of every subject, idempotently."""
+"""Provisioning: create the manifest's topics, its services' principals and their rights, and register every version of
+every subject, idempotently."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
     NewPartitions,
     NewTopic,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
 )
 
-from contracts.env import env_int
+from contracts.acls import Grant, grants
+from contracts.env import SettingsError, env_int, principal_env
 from contracts.manifest import Manifest, Subject
 from contracts.registry import IncompatibleSchema, Registry, same_schema
 
@@ -60,8 +71,69 @@ def provision(
         if topic.dead_letter_topic:
             changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions,
                               *durability.apply(dead.replication_factor, dead.config))
+    changes += _principals(manifest, admin, report)
     changes += sum(_subject(subject, registry, report) for subject in manifest.subjects)
     return changes
+
+
+def _principals(manifest: Manifest, admin: AdminClient, report: Report) -> int:
+    """Each service's SCRAM credentials (its password from CREDENTIALS_DIR) and exactly the rights contracts.acls
+    derives. On a cluster without an authorizer there are no rights to give: said once, and nothing is done."""
+    wanted = grants(manifest)
+    changes = 0
+    for service in sorted(manifest.consumer_groups):
+        try:
+            password = principal_env(service)["KAFKA_SASL_PASSWORD"]
+        except (SettingsError, KeyError) as missing:
+            report(f"warning: no password for principal {service} ({missing}); its credentials are left as they are")
+            continue
+        upsert = UserScramCredentialUpsertion(service, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
+                                              password.encode())
+        _wait(admin.alter_user_scram_credentials([upsert])[service], f"setting the credentials of {service}")
+    try:
+        for service in sorted(manifest.consumer_groups):
+            changes += _rights(admin, report, service, [grant for grant in wanted if grant.principal == service])
+    except ProvisioningError as error:
+        if "SECURITY_DISABLED" not in str(error):
+            raise
+        report("the cluster has no authorizer: no rights were given (every client may do anything)")
+    return changes
+
+
+_RESOURCES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "transactional_id": ResourceType.TRANSACTIONAL_ID}
+_OPERATIONS = {"read": AclOperation.READ, "write": AclOperation.WRITE, "describe": AclOperation.DESCRIBE}
+
+
+def _binding(grant: Grant) -> AclBinding:
+    pattern = ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL
+    return AclBinding(_RESOURCES[grant.resource], grant.name, pattern, f"User:{grant.principal}", "*",
+                      _OPERATIONS[grant.operation], AclPermissionType.ALLOW)
+
+
+def _rights(admin: AdminClient, report: Report, service: str, wanted: list[Grant]) -> int:
+    # None matches any name and host (librdkafka's filter), though the stubs type them str.
+    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{service}", None,  # type: ignore[arg-type]
+                                  AclOperation.ANY, AclPermissionType.ANY)
+    held = set(_wait(admin.describe_acls(everything), f"reading the rights of {service}"))
+    bindings = {_binding(grant): grant for grant in wanted}
+    missing = [binding for binding in bindings if binding not in held]
+    extra = [binding for binding in held if binding not in bindings]
+    if missing:
+        for future in admin.create_acls(missing).values():
+            _wait(future, f"giving {service} its rights")
+        for binding in missing:
+            report(f"granted: {bindings[binding].describe()}")
+    if extra:
+        for future in admin.delete_acls([_exactly(binding) for binding in extra]).values():
+            _wait(future, f"removing rights of {service} the manifest does not give")
+        for binding in extra:
+            report(f"revoked: User:{service} {binding.operation.name} on {binding.restype.name} {binding.name}")
+    return len(missing) + len(extra)
+
+
+def _exactly(binding: AclBinding) -> AclBindingFilter:
+    return AclBindingFilter(binding.restype, binding.name, binding.resource_pattern_type, binding.principal,
+                            binding.host, binding.operation, binding.permission_type)
 
 
 def _topic(
@@ -107,7 +179,7 @@ def _subject(subject: Subject, registry: Registry, report: Report) -> int:
     changes = 0
     for published in subject.versions:
         if published.version in registered:
-            held = registry.version(subject.name, published.version)["schema"]
+            held = registry.schema_text(subject.name, published.version)
             if not same_schema(held, published.text):
                 raise ProvisioningError(
                     f"{subject.name} version {published.version}: {published.path.name} differs from the version the"
@@ -149,4 +221,5 @@ def _wait(future: Future[Any], action: str) -> Any:
     try:
         return future.result(timeout=30)
     except KafkaException as error:
-        raise ProvisioningError(f"{action} failed: {error.args[0].str()}") from None
+        failure: KafkaError = error.args[0]
+        raise ProvisioningError(f"{action} failed: {failure.name()}: {failure.str()}") from None

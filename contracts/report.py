@@ -39,6 +39,8 @@ def render_github(result: Review) -> str:
     summary as a notice."""
     lines = [f"::error file={_property(f.file)},line={f.line},title={_property(f.rule.id + ' ' + f.rule.name)}"
              f"::{_data(f.message)}" for f in findings(result)]
+    lines += [f"::notice file=contracts/topics.toml,title=Right {verb}::{_data(grant.describe())}"
+              for verb, rights in (("granted", result.granted), ("revoked", result.revoked)) for grant in rights]
     return "\n".join([*lines, f"::notice title=Schema review::{_data(result.summary)}"]) + "\n"
 
 
@@ -97,6 +99,11 @@ def render_markdown(result: Review) -> str:
         lines.append("")
     for subject in result.subjects:
         lines += _subject_markdown(result, subject)
+    if result.granted or result.revoked:
+        lines += ["## Who may do what (ACLs derived from the manifest)", ""]
+        lines += [f"- granted: {_md(grant.describe())}" for grant in result.granted]
+        lines += [f"- revoked: {_md(grant.describe())}" for grant in result.revoked]
+        lines.append("")
     if result.removed_subjects:
         lines += ["## Subjects no longer in the manifest", ""]
         lines += [f"- `{name}` (its topic left `contracts/topics.toml`; the registry and the broker keep it)"

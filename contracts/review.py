@@ -19,17 +19,22 @@ clone lacks and cannot fetch) raises ReviewInputError, which the command reports
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
+import tarfile
+import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts import compat
+from contracts import acls, compat
+from contracts.acls import Grant
 from contracts.diff import Change, field_diff
+from contracts.env import SettingsError, registry_client
 from contracts.manifest import Manifest, ManifestError, SchemaVersion, Subject, Topic, load_manifest
 from contracts.registry import Registry, RegistryError, same_schema
 
@@ -144,6 +149,8 @@ class Review:
     registry: RegistryState
     subjects: tuple[SubjectReview, ...]
     removed_subjects: tuple[str, ...] = ()
+    granted: tuple[Grant, ...] = ()  # rights on the cluster the manifest now gives (contracts.acls)
+    revoked: tuple[Grant, ...] = ()  # and those it no longer gives
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -155,7 +162,7 @@ class Review:
 
     @property
     def changed(self) -> bool:
-        return bool(self.subjects or self.removed_subjects)
+        return bool(self.subjects or self.removed_subjects or self.granted or self.revoked)
 
     @property
     def exit_status(self) -> int:
@@ -176,6 +183,8 @@ class Review:
             return f"No schema changes since {base} (registry not consulted)."
         problems, breaking = self.problems, self.breaking
         count = f"{len(self.subjects)} subject{'s' if len(self.subjects) != 1 else ''} changed"
+        if self.granted or self.revoked:
+            count += f", {len(self.granted)} right{'s' if len(self.granted) != 1 else ''} granted and {len(self.revoked)} revoked"
         if problems or breaking:
             what = []
             if problems:
@@ -192,6 +201,7 @@ class Review:
             "changed": self.changed, "exit_status": self.exit_status, "summary": self.summary,
             "errors": [p.to_json() for p in self.problems],
             "subjects": [s.to_json() for s in self.subjects], "removed_subjects": list(self.removed_subjects),
+            "rights": {"granted": [asdict(g) for g in self.granted], "revoked": [asdict(g) for g in self.revoked]},
         }
 
 
@@ -213,7 +223,26 @@ def review(root: Path, base: str, registry_url: str | None = None) -> Review:
                 subjects.append(reviewed)
     current = {subject.name for subject in manifest.subjects}
     removed = tuple(sorted(name for name in snapshot.subjects if name not in current))
-    return Review(root, base, snapshot.commit, state, tuple(subjects), removed)
+    granted, revoked = _rights(root, snapshot.commit, manifest)
+    return Review(root, base, snapshot.commit, state, tuple(subjects), removed, tuple(granted), tuple(revoked))
+
+
+def _rights(root: Path, commit: str, manifest: Manifest) -> tuple[list[Grant], list[Grant]]:
+    """Who may do what now against the base: the base's contracts/ is checked out in a scratch folder and loaded."""
+    top = Path(_git(root, "rev-parse", "--show-toplevel", failure=f"{root} is not in a git repository").strip())
+    prefix = (root / "contracts").resolve().relative_to(top.resolve()).as_posix()
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = subprocess.run(["git", "-C", str(top), "archive", "--format=tar", commit, prefix],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:  # no contracts at the base: every right is new
+            return acls.grants(manifest), []
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(scratch, filter="data")
+        try:
+            before = load_manifest.__wrapped__(Path(scratch) / prefix / "topics.toml")
+        except (ManifestError, OSError):  # a base that does not load has no rights to compare with
+            return acls.grants(manifest), []
+    return acls.changes(before, manifest)
 
 
 def rollout(verdicts: Mapping[str, compat.Verdict], level: str) -> str:
@@ -471,14 +500,17 @@ def _registry_snapshot(url: str | None, manifest: Manifest) -> tuple[RegistrySta
     """What the registry holds for each subject of the manifest: version -> parsed schema."""
     if not url:
         return RegistryState(None, "not consulted", "--no-registry"), {}
-    client = Registry(url, timeout=REGISTRY_TIMEOUT)
+    try:  # the credentials and CA the environment gives, for whichever registry is asked
+        client = Registry({**registry_client(), "url": url, "timeout": REGISTRY_TIMEOUT})
+    except (RegistryError, SettingsError) as error:
+        return RegistryState(url, "unreachable", str(error)), {}
     held: dict[str, dict[int, Any]] = {}
     try:
         for subject in manifest.subjects:
             published = {v.version for v in subject.versions}
             numbers = client.versions(subject.name)
             held[subject.name] = {
-                number: json.loads(client.version(subject.name, number)["schema"]) if number in published else None
+                number: json.loads(client.schema_text(subject.name, number)) if number in published else None
                 for number in numbers
             }
     except (RegistryError, ValueError, KeyError) as error:

@@ -51,7 +51,7 @@ class DeadLetter:
 
 def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadLetter]:
     """Every record currently in a dead-letter topic, oldest first."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"dead-letters-{uuid.uuid4()}",
+    consumer = Consumer({**settings.kafka_client, "group.id": f"dead-letters-{uuid.uuid4()}",
                          "isolation.level": "read_committed",
                          "enable.auto.commit": False})
     try:
@@ -78,7 +78,7 @@ def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadL
 
 def replay(settings: Settings, letters: list[DeadLetter]) -> int:
     """Produce each letter's original record to its source topic; returns how many were sent."""
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    producer = Producer({**settings.kafka_client, "enable.idempotence": True, "acks": "all"})
     failures: list[str] = []
     for letter in letters:
         headers = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]

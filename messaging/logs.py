@@ -44,4 +44,5 @@ def configure(service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per registry call is noise
+    for name in ("httpx", "httpx2"):  # one line per registry call is noise (httpx2: SchemaRegistryClient's copy)
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -59,6 +59,9 @@ def serve_health(port: int, ready: Callable[[], bool], host: str | None = None) 
         def log_message(self, *_: object) -> None:  # scrapes every few seconds would drown the logs
             pass
 
+        def version_string(self) -> str:  # no banner naming the server and Python's version
+            return "health"
+
     server = ThreadingHTTPServer((host or os.environ.get("HEALTH_HOST") or "127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server

@@ -58,14 +58,14 @@ class Runtime:
         self.service = service
         self.settings = settings or Settings.from_env()
         self.manifest = manifest or load_manifest()
-        self.registry = Registry(self.settings.registry_url)
+        self.registry = Registry(self.settings.registry_client)
         self.writers = WriterSchemas(self.registry)
         self._codecs: dict[str, Codec] = {}
         self.producer = Producer({**self.producer_config(), **(producer_overrides or {})})
 
     def producer_config(self) -> dict[str, Any]:
         return {
-            "bootstrap.servers": self.settings.bootstrap_servers,
+            **self.settings.kafka_client,
             "client.id": self.service,
             # Idempotent with acks=all: a retry never duplicates, an ack means every in-sync replica has it.
             "enable.idempotence": True,
@@ -135,7 +135,7 @@ class Runtime:
     def consumer(self, group: str, **overrides: Any) -> Consumer:
         """A member of `group`; it sees only committed records (what aborted transactions wrote never shows)."""
         config = {
-            "bootstrap.servers": self.settings.bootstrap_servers,
+            **self.settings.kafka_client,
             "group.id": group,
             "client.id": self.service,
             "isolation.level": "read_committed",
@@ -158,8 +158,10 @@ class Runtime:
     def reader(self, **overrides: Any) -> Consumer:
         """A consumer assigned to partitions by hand, outside any group's membership; committed records only."""
         return Consumer({
-            "bootstrap.servers": self.settings.bootstrap_servers,
-            "group.id": f"{self.service}-reader",  # never joined nor committed to: librdkafka asks for one
+            **self.settings.kafka_client,
+            # Never joined nor committed to, but librdkafka wants one and looks its coordinator up: named under the
+            # service's own consumer group, so that its principal may (contracts.acls).
+            "group.id": f"{self.manifest.consumer_groups.get(self.service, self.service)}-reader",
             "client.id": self.service,
             "isolation.level": "read_committed",
             "enable.auto.commit": False,

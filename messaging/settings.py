@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contracts.env import SettingsError, bootstrap_servers, env_int, registry_url
+from contracts.env import SettingsError, bootstrap_servers, env_int, kafka_client, registry_client, registry_url
 
 __all__ = ["Settings", "SettingsError", "env_int"]
 
@@ -32,6 +32,8 @@ def _guarantee(raw: str) -> bool:
 class Settings:
     bootstrap_servers: str
     registry_url: str
+    kafka_client: dict[str, str | int | float | bool] = field(default_factory=dict)  # bootstrap.servers and the security settings
+    registry_client: dict[str, str] = field(default_factory=dict)  # the registry's URL and its security settings
     contract_versions: dict[str, int] = field(default_factory=dict)
     instance_id: str | None = None
     state_dir: Path = Path("var/state")  # a worker's partition stores; never shared between processes
@@ -43,6 +45,8 @@ class Settings:
         return cls(
             bootstrap_servers=bootstrap_servers(),
             registry_url=registry_url(),
+            kafka_client=kafka_client(),
+            registry_client=registry_client(),
             contract_versions=_pins(os.environ.get("CONTRACT_VERSIONS", "")),
             instance_id=instance_id,
             state_dir=Path(os.environ.get("STATE_DIR") or Path("var/state") / (instance_id or "default")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from string import Template
 
 from confluent_kafka.admin import AdminClient
 
-from stack import procs
+from stack import procs, security
 from stack.errors import StackError
 from stack.fetch import kafka_libs
 from stack.java import find_java
@@ -22,6 +23,9 @@ from stack.paths import REPO, STATE
 __all__ = ["Node", "bootstrap_servers", "nodes"]
 
 HEAP = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")
+# The first node's client port (its controller port is the next one, node 2's client port the one after): another
+# stack beside the shared one, as a test makes, runs its broker elsewhere.
+BASE_PORT = int(os.environ.get("STACK_KAFKA_PORT") or 9092)
 TEMPLATES = REPO / "stack" / "conf" / "kafka"
 
 # librdkafka would log every refused connection while we poll for readiness.
@@ -44,7 +48,7 @@ class Node:
 
     @property
     def port(self) -> int:
-        return 9092 + 2 * (self.id - 1)
+        return BASE_PORT + 2 * (self.id - 1)
 
     @property
     def controller_port(self) -> int:
@@ -58,8 +62,8 @@ class Node:
         return f"127.0.0.1:{self.port}"
 
     def healthy(self, timeout: float = 2.0) -> bool:
-        """The node answers a metadata request."""
-        admin = AdminClient({"bootstrap.servers": self.address(), "logger": _SILENT})
+        """The node answers the admin's metadata request."""
+        admin = AdminClient({**security.client_config(security.ADMIN, self.address()), "logger": _SILENT})
         try:
             admin.list_topics(timeout=timeout)
         except Exception:  # any failure means not (yet) healthy
@@ -69,8 +73,17 @@ class Node:
     def _config(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         text = Template((TEMPLATES / "server.properties").read_text()).substitute(
-            port=self.port, controller_port=self.controller_port, data_dir=self.home / "data"
+            port=self.port, controller_port=self.controller_port, data_dir=self.home / "data",
+            client_protocol=security.protocol(), admin_password=security.password(security.ADMIN),
+            controller_password=security.password(security.CONTROLLER),
         )
+        if security.TLS:
+            security.make_certificates()
+            text += (
+                "\n# TLS on the client listener (STACK_TLS=0 turns it off), with the local CA's certificate.\n"
+                f"listener.name.client.ssl.keystore.type=PEM\nlistener.name.client.ssl.keystore.location={security.keystore_file()}\n"
+                f"listener.name.client.ssl.truststore.type=PEM\nlistener.name.client.ssl.truststore.location={security.ca_file()}\n"
+            )
         if self.count > 1:  # later lines win in a properties file
             voters = ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in nodes(self.count))
             text += (
@@ -86,18 +99,27 @@ class Node:
         return path
 
     def _format_once(self, java: Path, classpath: str, config: Path) -> None:
-        """Format the storage the first time; later starts reuse the data (it survives restarts)."""
+        """Format the storage the first time, with the SCRAM credentials the brokers and the registry need before
+        provisioning can make the others; later starts reuse the data (it survives restarts)."""
+        secured = self.home / "data" / "secured"  # a storage formatted before the stack had principals lacks them
+        if (self.home / "data" / "meta.properties").exists() and not secured.exists():
+            print(f"{self.name}: its storage predates the stack's principals: formatting it anew (topics and schemas"
+                  " are provisioned again)")
+            shutil.rmtree(self.home / "data")
         if (self.home / "data" / "meta.properties").exists():
             return
+        scram = [arg for principal in (security.ADMIN, security.REGISTRY) for arg in
+                 ("--add-scram", f"{security.MECHANISM}=[name={principal},password={security.password(principal)}]")]
         result = subprocess.run(
             [str(java), "-cp", classpath, *_log_config(), "kafka.tools.StorageTool", "format",
-             "-t", _cluster_id(self.count), "-c", str(config)],
+             "-t", _cluster_id(self.count), "-c", str(config), *scram],
             capture_output=True, text=True, timeout=120,
         )
         if result.returncode != 0:
             procs.log_file(self.name).parent.mkdir(parents=True, exist_ok=True)
             procs.log_file(self.name).write_text(result.stdout + result.stderr)
             raise StackError(f"formatting Kafka's storage failed; see {procs.log_file(self.name)}")
+        secured.touch()
 
     def launch(self) -> int | None:
         """Start the node unless it runs; its pid, or None when it was running already."""

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from stack import broker, procs, registry, supervision, supervisor
+from confluent_kafka.admin import AdminClient
+
+from stack import broker, procs, registry, security, supervision, supervisor
 from stack.errors import StackError
 from stack.services import services
 
@@ -70,12 +72,16 @@ def up(_: argparse.Namespace) -> int:
     began = time.monotonic()
     shape = Shape.from_env()
     # Everything started from here talks to this cluster unless told otherwise.
-    os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers(shape.brokers))
+    bootstrap = os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers(shape.brokers))
     _start_brokers(shape.nodes())
+    security.allow_registry(AdminClient(security.client_config(security.ADMIN, bootstrap)))
     _show(registry.NAME, registry.start(), registry.address())
-    print("provisioning topics and schemas from contracts/topics.toml")
+    folder = security.write_credentials(bootstrap, registry.address())
+    print(f"client settings for {', '.join(security.principals())} in {folder} ({security.protocol()})")
+    print("provisioning principals, rights, topics and schemas from contracts/topics.toml")
     durability = {"TOPIC_REPLICATION_FACTOR": "3", "TOPIC_MIN_INSYNC_REPLICAS": "2"} if shape.brokers == 3 else {}
-    subprocess.run([sys.executable, "-m", "contracts", "provision"], check=True, env={**os.environ, **durability})
+    admin = security.client_env(security.ADMIN, bootstrap, registry.address())
+    subprocess.run([sys.executable, "-m", "contracts", "provision"], check=True, env={**os.environ, **admin, **durability})
     for component in [SUPERVISOR, *shape.application()]:
         _show(component.name, component.start(), component.address())
     print(f"up in {time.monotonic() - began:.1f} s; the dashboard is at http://127.0.0.1:8000")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import httpx
 
-from stack import broker, procs
+from stack import broker, procs, security
 from stack.fetch import registry_home
 from stack.java import find_java
 from stack.paths import STATE
@@ -42,7 +43,29 @@ def _settings() -> dict[str, str]:
         "apicurio.storage.kind": "kafkasql",
         "apicurio.kafkasql.bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or broker.bootstrap_servers(1),
         "apicurio.rules.global.compatibility": GLOBAL_COMPATIBILITY,
+        # Its journal is read as the `registry` principal, which may touch only its own topics and groups.
+        "apicurio.kafkasql.consumer.group-prefix": security.REGISTRY_GROUPS,
+        "apicurio.events.kafka.topic": f"{security.REGISTRY_TOPICS}events",
+        **{f"apicurio.kafka.common.{key}": value for key, value in security.java_client(security.REGISTRY).items()},
+        # Only provisioning writes schemas: HTTP basic auth with roles, the users embedded here (no other server).
+        # Anyone may read (a schema is no secret, and Confluent's serializers in other tools need no password);
+        # writing, changing a level and the admin API need sr-admin, which only `admin` has; each service is
+        # sr-readonly under its own principal's name and password.
+        "quarkus.http.auth.basic": "true",
+        "apicurio.auth.role-based-authorization": "true",
+        "apicurio.auth.anonymous-read-access.enabled": "true",
+        **_users(),
     }
+
+
+def _users() -> dict[str, str]:
+    """Quarkus' embedded users: passwords stored as hex(SHA-512("user:Quarkus:password")), the default realm's form."""
+    found = {}
+    for principal in (security.ADMIN, *security.services()):
+        digest = hashlib.sha512(f"{principal}:Quarkus:{security.password(principal)}".encode()).hexdigest()
+        found[f"quarkus.security.users.embedded.users.{principal}"] = digest
+        found[f"quarkus.security.users.embedded.roles.{principal}"] = "sr-admin" if principal == security.ADMIN else "sr-readonly"
+    return found
 
 
 def start() -> float:
@@ -53,11 +76,10 @@ def start() -> float:
     procs.require_free_ports("the schema registry", PORT, MANAGEMENT_PORT)
     _, home = registry_home()
     workdir = STATE / "registry"
-    workdir.mkdir(parents=True, exist_ok=True)
-    properties = [f"-D{key}={value}" for key, value in _settings().items()]
-    pid = procs.start(
-        NAME,
-        [str(java), *HEAP.split(), *properties, "-jar", str(home / "quarkus-run.jar")],
-        cwd=workdir,
-    )
+    # Quarkus reads config/application.properties in its working folder: the passwords stay out of `ps`.
+    config = workdir / "config" / "application.properties"
+    config.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config.touch(mode=0o600)
+    config.write_text("".join(f"{key}={value}\n" for key, value in _settings().items()))
+    pid = procs.start(NAME, [str(java), *HEAP.split(), "-jar", str(home / "quarkus-run.jar")], cwd=workdir)
     return procs.wait_until(healthy, NAME, "the schema registry", 180, pid)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from stack import procs, supervision, supervisor
+from stack import procs, registry, security, supervision, supervisor
 from stack.paths import REPO
 
 __all__ = ["Service", "services"]
@@ -21,6 +21,11 @@ class Service:
     port: int  # the health (and, for the dashboard, web) port
     port_variable: str
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def principal(self) -> str:
+        """Who it is to the broker: every process of one service shares the service's principal."""
+        return self.module.rpartition(".")[2]
 
     def address(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -40,7 +45,8 @@ class Service:
         running = procs.running_pid(self.name) is not None
         if not running:
             procs.require_free_ports(f"the {self.name} service", self.port)
-        env = {**os.environ, self.port_variable: str(self.port), "INSTANCE_ID": self.name, **self.env}
+        credentials = security.client_env(self.principal, os.environ["KAFKA_BOOTSTRAP_SERVERS"], registry.address())
+        env = {**os.environ, **credentials, self.port_variable: str(self.port), "INSTANCE_ID": self.name, **self.env}
         supervision.want(supervision.Program(self.name, [sys.executable, "-m", self.module], env, str(REPO)))
         supervisor.start()
         if running:

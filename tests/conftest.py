@@ -24,7 +24,7 @@ def manifest() -> Manifest:
 
 @pytest.fixture(scope="session")
 def admin(settings: Settings) -> AdminClient:
-    client = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    client = AdminClient({**settings.kafka_client})
     try:
         client.list_topics(timeout=10)
     except Exception as error:  # a missing stack is a failure to report, never a skip
@@ -34,7 +34,7 @@ def admin(settings: Settings) -> AdminClient:
 
 @pytest.fixture(scope="session")
 def registry(settings: Settings) -> Iterator[Registry]:
-    client = Registry(settings.registry_url)
+    client = Registry(settings.registry_client)
     client.subjects()  # fails loudly when the registry is not there
     yield client
     client.close()

@@ -29,7 +29,7 @@ def main() -> int:
         print(f"dashboard cannot start: {error}", file=sys.stderr)
         return 1
     uvicorn.run(create_app(settings, runtime), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5,
+                access_log=False, timeout_graceful_shutdown=5, server_header=False,  # no banner naming the server
                 http=with_deadlines(settings.header_timeout_seconds, settings.body_timeout_seconds))
     return 0
 

@@ -85,27 +85,32 @@ def _paging(request: Request) -> tuple[int, int]:
     return int(limit), int(offset)
 
 
+# What every sign-up is told, whether its email was new or already had an account: which emails have one
+# is nobody's business. Signing in is the next step either way.
+SIGNED_UP = {"message": "sign-up received: sign in with POST /api/session, with this password if the email was new"
+                        " (an account it already had keeps its own password)"}
+
+
 async def create_user(request: Request) -> Response:
     email, password = parse_sign_up(await read_json(request))
-    user = await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
-    if user is None:
-        return error(409, "an account with this email exists", [{"field": "email", "message": "is taken"}])
-    auth.log_in(request, user)
-    return JSONResponse({"id": user.id, "email": user.email}, status_code=201)
+    await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
+    return JSONResponse(SIGNED_UP, status_code=202)
 
 
 async def create_session(request: Request) -> Response:
     email, password = parse_log_in(await read_json(request))
     user = await request.app.state.credentials.verify(email, password, auth.client_address(request))
-    if user is None:
+    if user is None:  # the same for an unknown email, in the same time (credentials.py)
         return error(401, "wrong email or password")
-    auth.log_in(request, user)
-    return JSONResponse({"id": user.id, "email": user.email})
+    response = JSONResponse({"id": user.id, "email": user.email})
+    auth.log_in(request, response, user)
+    return response
 
 
 async def delete_session(request: Request) -> Response:
-    auth.log_out(request)
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    auth.log_out(request, response)
+    return response
 
 
 def _idempotency_key(request: Request) -> str | None:

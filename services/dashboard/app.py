@@ -1,4 +1,4 @@
-"""The dashboard application: wiring of pages, API, live events, Kafka and the database."""
+"""The dashboard application: wiring of pages, API, live events, Kafka, the database and the metrics port."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from messaging.metrics import serve_health
 from messaging.runtime import Runtime
+from messaging.settings import SettingsError
 from services.dashboard import api, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
 from services.dashboard.asyncapi import asyncapi
@@ -27,30 +26,13 @@ from services.dashboard.bus import Bus
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database
 from services.dashboard.events import Hub
+from services.dashboard.headers import SecurityHeaders
+from services.dashboard.origins import SameOriginOnly
+from services.dashboard.sessions import Sessions
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.throttle import Throttle
 
 __all__ = ["create_app"]
-
-# Everything the pages use is served from here: no inline scripts, nothing from other sites.
-SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
 async def healthz(request: Request) -> Response:
@@ -64,10 +46,6 @@ async def readyz(request: Request) -> Response:
                         status_code=200 if ready else 503)
 
 
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
 async def bad_body(request: Request, error: Exception) -> Response:
     assert isinstance(error, BadBody)
     if request.url.path.startswith("/api/"):
@@ -75,10 +53,12 @@ async def bad_body(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status)
 
 
-async def forget_old_keys(db: Database) -> None:
-    """Every hour, forget idempotency keys older than their lifetime: a retry that late is a new request."""
+async def forget_expired(db: Database, sessions: Sessions) -> None:
+    """Every hour, forget idempotency keys older than their lifetime (a retry that late is a new request) and
+    expired sessions (which already sign no one in)."""
     while True:
         db.forget_keys(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000))
+        sessions.forget_expired()
         await asyncio.sleep(3600)
 
 
@@ -97,15 +77,24 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
             per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
             per_address=Throttle(settings.address_attempts, settings.address_window_seconds),
         )
+        sessions = Sessions(db, settings.session_max_age_seconds)
+        try:
+            health = serve_health(settings.metrics_port, lambda: bus.ready and bus.broker_reachable)
+        except OSError as error:
+            raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
+                                f" {settings.metrics_port}: {error.strerror}") from None
         app.state.db, app.state.hub, app.state.bus, app.state.credentials = db, hub, bus, credentials
+        app.state.sessions = sessions
         bus.start(asyncio.get_running_loop())
         chores = [asyncio.create_task(bus.expire_forever(settings.request_timeout_seconds)),
-                  asyncio.create_task(forget_old_keys(db))]
+                  asyncio.create_task(forget_expired(db, sessions))]
         try:
             yield
         finally:
             for chore in chores:
                 chore.cancel()
+            health.shutdown()
+            health.server_close()
             credentials.close()
             await asyncio.to_thread(bus.stop)
             db.close()
@@ -116,15 +105,13 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
             *api.routes,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
             Route("/asyncapi.json", asyncapi),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ],
         middleware=[
             Middleware(SecurityHeaders),
+            Middleware(SameOriginOnly),
             Middleware(BodyLimits, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds),
-            Middleware(SessionMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age_seconds,
-                       same_site="lax", https_only=False),
         ],
         exception_handlers={BadBody: bad_body},
         lifespan=lifespan,

@@ -18,7 +18,8 @@ __all__ = ["asyncapi", "describe", "operations"]
 def describe(runtime: Runtime) -> dict[str, Any]:
     """The document `contracts asyncapi` writes, for this dashboard's broker and registry."""
     settings = runtime.settings
-    return document(runtime.manifest, settings.bootstrap_servers, settings.registry_url, Durability.from_env())
+    return document(runtime.manifest, settings.bootstrap_servers, settings.registry_url, Durability.from_env(),
+                    str(settings.kafka_client["security.protocol"]))
 
 
 def operations(described: dict[str, Any]) -> list[dict[str, Any]]:

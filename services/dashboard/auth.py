@@ -1,32 +1,64 @@
-"""Who is signed in: a signed session cookie, CSRF tokens for forms, and where a request comes from."""
+"""Who is signed in: the session the `session` cookie names (kept on the server), its CSRF token for forms,
+and where a request comes from."""
 
 from __future__ import annotations
 
 import secrets
 
 from starlette.requests import Request
+from starlette.responses import Response
 
-from services.dashboard.db import Database, User
+from services.dashboard.db import Session, User
+from services.dashboard.sessions import Sessions
 
-__all__ = ["client_address", "csrf_token", "current_user", "has_csrf_token", "log_in", "log_out", "valid_csrf"]
+__all__ = ["COOKIE", "client_address", "csrf_token", "current_session", "current_user", "log_in", "log_out",
+           "signed_in_still", "valid_csrf"]
+
+COOKIE = "session"
 
 
-def log_in(request: Request, user: User) -> None:
-    request.session.clear()  # a fresh session on log-in: no fixation
-    request.session["user_id"] = user.id
+def _sessions(request: Request) -> Sessions:
+    return request.app.state.sessions  # type: ignore[no-any-return]
 
 
-def log_out(request: Request) -> None:
-    request.session.clear()
+def _cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    # Secure when the request came over HTTPS, as a trusted proxy says (uvicorn's FORWARDED_ALLOW_IPS).
+    response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
+
+
+def log_in(request: Request, response: Response, user: User) -> None:
+    """Start a session for `user`, its cookie set on `response`; the one this browser had ends (no fixation)."""
+    sessions = _sessions(request)
+    if old := request.cookies.get(COOKIE):
+        sessions.end(old)
+    _cookie(request, response, sessions.start(user), sessions.lifetime_seconds)
+
+
+def log_out(request: Request, response: Response) -> None:
+    """End this browser's session at once, everywhere, and have `response` drop its cookie."""
+    if token := request.cookies.get(COOKIE):
+        _sessions(request).end(token)
+    _cookie(request, response, "", 0)
+
+
+def current_session(request: Request) -> Session | None:
+    """The session this request's cookie names, looked up once per request (a page and its layout both ask)."""
+    if not hasattr(request.state, "session"):
+        token = request.cookies.get(COOKIE)
+        request.state.session = _sessions(request).find(token) if token else None
+    return request.state.session  # type: ignore[no-any-return]
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in user, looked up once per request (a page and its layout both ask)."""
-    if not hasattr(request.state, "user"):
-        user_id = request.session.get("user_id")
-        db: Database = request.app.state.db
-        request.state.user = db.user(user_id) if isinstance(user_id, str) else None
-    return request.state.user  # type: ignore[no-any-return]
+    session = current_session(request)
+    return session.user if session else None
+
+
+def signed_in_still(request: Request) -> bool:
+    """Whether the session this request began with is still live now (a long request, like /events, asks)."""
+    token = request.cookies.get(COOKIE)
+    return token is not None and _sessions(request).find(token) is not None
 
 
 def client_address(request: Request) -> str:
@@ -35,16 +67,11 @@ def client_address(request: Request) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    if "csrf" not in request.session:
-        request.session["csrf"] = secrets.token_urlsafe(24)
-    return str(request.session["csrf"])
-
-
-def has_csrf_token(request: Request) -> bool:
-    """Whether this session was ever given a form: without that no posted form can be valid."""
-    return isinstance(request.session.get("csrf"), str)
+    """The token the session's forms carry; empty when no one is signed in (those forms carry none)."""
+    session = current_session(request)
+    return session.csrf if session else ""
 
 
 def valid_csrf(request: Request, submitted: object) -> bool:
-    expected = request.session.get("csrf")
-    return isinstance(expected, str) and isinstance(submitted, str) and secrets.compare_digest(expected, submitted)
+    session = current_session(request)
+    return session is not None and isinstance(submitted, str) and secrets.compare_digest(session.csrf, submitted)

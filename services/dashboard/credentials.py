@@ -66,7 +66,7 @@ class Credentials:
     An argon2 hash costs about 100 ms of CPU, so it runs on at most `threads` worker threads (argon2
     releases the GIL) while the event loop goes on serving everyone else. Each attempt first takes a
     turn from its account's throttle and its client address's; a refused one raises Throttled and
-    costs no hash. Only failures count against an account: a success gives its turn back.
+    costs no hash. A successful log-in gives its account's turn back; failed log-ins and every sign-up count.
     """
 
     def __init__(self, db: Database, threads: int, per_account: Throttle, per_address: Throttle) -> None:
@@ -76,13 +76,14 @@ class Credentials:
         self._per_address = per_address
 
     async def sign_up(self, email: str, password: str, address: str) -> User | None:
-        """The new user; None when the email is taken. Throttled when too many attempts came before."""
+        """The new user; None when the email is taken. Throttled when too many attempts came before.
+
+        Both cases cost one hash and one attempt of the email's (a sign-up never gives its turn back), so
+        neither the time taken nor the throttle tells whether the email had an account.
+        """
         self._admit(email, address)
         password_hash = await self._off_loop(_hasher.hash, password)
-        user = self._db.create_user(str(uuid.uuid4()), email, password_hash)
-        if user is not None:
-            self._per_account.give_back(email)
-        return user
+        return self._db.create_user(str(uuid.uuid4()), email, password_hash)
 
     async def verify(self, email: str, password: str, address: str) -> User | None:
         """The user whose email and password these are; None otherwise. Throttled when too many attempts came before."""

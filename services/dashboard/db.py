@@ -1,4 +1,4 @@
-"""The dashboard's state: users and their requests (pending, then answered or timed out), in SQLite."""
+"""The dashboard's state: users, their sessions and their requests (pending, then answered or timed out), in SQLite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Claim", "Database", "Request", "User"]
+__all__ = ["Claim", "Database", "Request", "Session", "User"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (user_id, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,    -- SHA-256 of the cookie's random token: this table alone signs no one in
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    csrf       TEXT NOT NULL,       -- the token the session's forms carry
+    expires_at INTEGER NOT NULL     -- epoch milliseconds
+);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 """
 
 
@@ -49,6 +56,12 @@ class User:
     id: str
     email: str
     password_hash: str
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    csrf: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,25 @@ class Database:
     def user(self, user_id: str) -> User | None:
         row = self._run("SELECT id, email, password_hash FROM users WHERE id = ?", user_id).fetchone()
         return User(*row) if row else None
+
+    def add_session(self, token_hash: str, user_id: str, csrf: str, expires_at_ms: int) -> None:
+        self._run("INSERT INTO sessions VALUES (?, ?, ?, ?)", token_hash, user_id, csrf, expires_at_ms)
+
+    def session(self, token_hash: str) -> Session | None:
+        """The session and its user; None when there is none, or it has expired."""
+        row = self._run(
+            "SELECT users.id, users.email, users.password_hash, sessions.csrf FROM sessions"
+            " JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = ? AND sessions.expires_at > ?",
+            token_hash, _now(),
+        ).fetchone()
+        return Session(User(*row[:3]), row[3]) if row else None
+
+    def end_session(self, token_hash: str) -> None:
+        self._run("DELETE FROM sessions WHERE token_hash = ?", token_hash)
+
+    def forget_sessions(self) -> None:
+        """Drop the expired sessions (they already sign no one in)."""
+        self._run("DELETE FROM sessions WHERE expires_at <= ?", _now())
 
     def add_request(self, request_id: str, kind: str, user_id: str, request: dict[str, Any]) -> None:
         now = _now()

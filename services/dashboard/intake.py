@@ -19,7 +19,8 @@ from typing import Any
 
 from contracts.manifest import load_manifest
 from contracts.records import GENERATE_INVOICE
-from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, DecimalRule
+from services.dashboard import passwords
+from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, DecimalRule
 
 __all__ = [
     "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_idempotency_key", "parse_invoice",
@@ -175,7 +176,8 @@ def _credentials(data: Any) -> tuple[dict[str, Any], list[FieldError]]:
 
 
 def parse_sign_up(data: Any) -> tuple[str, str]:
-    """(email, password) for a new account; InvalidInput unless the email is an address and the password long enough.
+    """(email, password) for a new account; InvalidInput unless the email is an address and the password one
+    that passwords.problems accepts for it (long enough, not common, not built from the email).
 
     The email is kept in lower case: addresses are compared without regard to case.
     """
@@ -183,9 +185,10 @@ def parse_sign_up(data: Any) -> tuple[str, str]:
     email = _string(body, "email", "", MAX_EMAIL, errors)
     if email is not None and not EMAIL.matches(email):
         errors.append(FieldError("email", "is not an email address like name@example.com"))
+        email = None
     password = _string(body, "password", "", MAX_PASSWORD, errors)
-    if password is not None and len(password) < MIN_PASSWORD:
-        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
+    if password is not None:
+        errors += [FieldError("password", problem) for problem in passwords.problems(password, email or "")]
     if errors:
         raise InvalidInput(errors)
     return str(email).lower(), str(password)

@@ -9,6 +9,7 @@ from contracts.manifest import load_manifest
 from contracts.records import SCORE_CALCULATED
 from services.dashboard.actions import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL_SECONDS
 from services.dashboard.intake import QUANTITY, REQUEST, UNIT_PRICE
+from services.dashboard.passwords import RULE as PASSWORD_RULE
 from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, DecimalRule, Grammar
 
 __all__ = ["document"]
@@ -60,8 +61,10 @@ ACCEPTED = {
 }
 SIGN_UP = _closed(["email", "password"], {
     "email": _grammar(EMAIL, maxLength=MAX_EMAIL),
-    "password": {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD},
+    "password": {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD, "description": PASSWORD_RULE},
 })
+SIGN_UP_RECEIVED = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}},
+                    "description": "The same answer, word for word, whether the email was new or already had an account."}
 LOG_IN = _closed(["email", "password"], {
     "email": {"type": "string", "maxLength": MAX_EMAIL},
     "password": {"type": "string", "maxLength": MAX_PASSWORD},
@@ -123,6 +126,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Malformed JSON, or a key twice in one object", 401: "Not signed in", 404: "Not found (or not yours)",
+            403: "Sent by a browser from another site (Sec-Fetch-Site other than same-origin or none, or an Origin"
+                 " that is not this host); nothing was done",
             408: "The body did not arrive in time", 409: "Conflict", 413: "Body too large", 415: "Not JSON",
             422: "Invalid fields, each named", 503: "Kafka unavailable; nothing was sent"}
     return {str(status): _json(ERROR, text[status]) for status in statuses}
@@ -144,23 +149,32 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Accounting dashboard API", "version": "1.0.0",
                  "description": "Ask for invoices and scores; answers arrive over Kafka."
-                                " Sign in first: the session is a cookie."},
-        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
+                                " Sign up, then sign in: the session is a cookie naming a session kept on the server,"
+                                " which signing out (DELETE /api/session) or its expiry ends at once."
+                                " Every POST and DELETE is refused (403) when a browser sends it from another site,"
+                                " a sibling subdomain included: its Sec-Fetch-Site must be same-origin or none, or,"
+                                " from a browser that sends none, its Origin this host. Clients that are not browsers"
+                                " send neither header and are not affected."},
+        "components": {"securitySchemes": {"session": {
+            "type": "apiKey", "in": "cookie", "name": "session",
+            "description": "HttpOnly, SameSite=Lax, and Secure over HTTPS. Set by POST /api/session."}}},
         "security": [{"session": []}],
         "paths": {
-            "/api/users": {"post": {"summary": "Sign up (and sign in)", "security": [], "requestBody": _body(SIGN_UP),
-                                    "responses": {"201": _json(USER, "Signed up"), **_errors(400, 408, 409, 413, 415, 422),
-                                                  **_throttled()}}},
+            "/api/users": {"post": {"summary": "Sign up (then sign in with POST /api/session)", "security": [],
+                                    "requestBody": _body(SIGN_UP),
+                                    "responses": {"202": _json(SIGN_UP_RECEIVED, "Sign-up received"),
+                                                  **_errors(400, 403, 408, 413, 415, 422), **_throttled()}}},
             "/api/session": {
                 "post": {"summary": "Sign in", "security": [], "requestBody": _body(LOG_IN),
-                         "responses": {"200": _json(USER, "Signed in"), **_errors(400, 401, 408, 413, 415, 422),
+                         "responses": {"200": _json(USER, "Signed in"), **_errors(400, 401, 403, 408, 413, 415, 422),
                                        **_throttled()}},
-                "delete": {"summary": "Sign out", "security": [], "responses": {"204": {"description": "Signed out"}}},
+                "delete": {"summary": "Sign out: the session ends at once", "security": [],
+                           "responses": {"204": {"description": "Signed out"}, **_errors(403)}},
             },
             "/api/invoices": {
                 "post": {"summary": "Ask for an invoice", "requestBody": _body(INVOICE_INPUT), "parameters": [IDEMPOTENCY],
                          "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
-                                       **_errors(400, 401, 408, 409, 413, 415, 422, 503)}},
+                                       **_errors(400, 401, 403, 408, 409, 413, 415, 422, 503)}},
                 "get": {"summary": "My invoices, newest first", "parameters": paging,
                         "responses": {"200": _json({"type": "object", "required": ["invoices"], "properties": {
                             "invoices": {"type": "array", "items": INVOICE}, "limit": {"type": "integer"},
@@ -170,7 +184,7 @@ def document() -> dict[str, Any]:
                                                    "responses": {"200": _json(INVOICE, "The invoice"), **_errors(401, 404)}}},
             "/api/scores": {"post": {"summary": "Ask for my score", "parameters": [IDEMPOTENCY],
                                      "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
-                                                   **_errors(401, 409, 413, 422, 503)}}},
+                                                   **_errors(401, 403, 409, 413, 422, 503)}}},
             "/api/scores/latest": {"get": {"summary": "My latest calculated score",
                                            "responses": {"200": _json(SCORE, "The score"), **_errors(401, 404)}}},
             "/api/scores/{request_id}": {"get": {"summary": "One score request of mine", "parameters": request_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -66,12 +66,13 @@ def _expired_form() -> BadBody:
     return BadBody(403, "the form expired or did not come from this site; reload the page and try again")
 
 
-async def _form(request: Request) -> list[tuple[str, str]]:
-    """The posted form's fields, in order, once its CSRF token is checked."""
-    if not auth.has_csrf_token(request):
-        raise _expired_form()  # no form was ever shown to this session: refused before its body is read
+async def _form(request: Request, *, signed_in: bool = True) -> list[tuple[str, str]]:
+    """The posted form's fields, in order. A signed-in page's form must carry its session's CSRF token: a second
+    lock after origins.SameOriginOnly, which every POST passed. Sign-in and sign-up forms have no session yet."""
+    if signed_in and auth.current_session(request) is None:
+        raise _expired_form()  # refused before its body is read
     form = await request.form(max_files=0, max_fields=1000)
-    if not auth.valid_csrf(request, form.get("csrf_token")):
+    if signed_in and not auth.valid_csrf(request, form.get("csrf_token")):
         raise _expired_form()
     return [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
 
@@ -79,7 +80,7 @@ async def _form(request: Request) -> list[tuple[str, str]]:
 async def _credentials(request: Request, template: str, known: set[str],
                        parse: Callable[[Any], tuple[str, str]]) -> tuple[dict[str, str], tuple[str, str] | Response]:
     """The posted form and its (email, password), or the page again with the errors."""
-    pairs = await _form(request)
+    pairs = await _form(request, signed_in=False)
     try:
         form = form_fields(pairs, known)
         return form, parse({"email": form.get("email"), "password": form.get("password")})
@@ -94,9 +95,9 @@ def _throttled(request: Request, template: str, throttled: Throttled, email: str
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return render(request, "login.html", next=_safe_next(request.query_params.get("next")))
-    form, credentials = await _credentials(request, "login.html", {"csrf_token", "next", "email", "password"},
-                                           parse_log_in)
+        return render(request, "login.html", next=_safe_next(request.query_params.get("next")),
+                      signed_up="signed_up" in request.query_params)
+    form, credentials = await _credentials(request, "login.html", {"next", "email", "password"}, parse_log_in)
     if isinstance(credentials, Response):
         return credentials
     email, password = credentials
@@ -104,33 +105,34 @@ async def login(request: Request) -> Response:
         user = await request.app.state.credentials.verify(email, password, auth.client_address(request))
     except Throttled as throttled:
         return _throttled(request, "login.html", throttled, email)
-    if user is None:
+    if user is None:  # the same for an unknown email, in the same time (credentials.py)
         return render(request, "login.html", 401, errors=[FieldError("email", "wrong email or password")], email=email)
-    auth.log_in(request, user)
-    return RedirectResponse(_safe_next(form.get("next", "/")), status_code=303)
+    response = RedirectResponse(_safe_next(form.get("next", "/")), status_code=303)
+    auth.log_in(request, response, user)
+    return response
 
 
 async def signup(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "signup.html")
-    _, credentials = await _credentials(request, "signup.html", {"csrf_token", "email", "password"}, parse_sign_up)
+    _, credentials = await _credentials(request, "signup.html", {"email", "password"}, parse_sign_up)
     if isinstance(credentials, Response):
         return credentials
     email, password = credentials
     try:
-        user = await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
+        await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
     except Throttled as throttled:
         return _throttled(request, "signup.html", throttled, email)
-    if user is None:
-        return render(request, "signup.html", 409, errors=[FieldError("email", "is taken")], email=email)
-    auth.log_in(request, user)
-    return RedirectResponse("/", status_code=303)
+    # The same answer whether the email was new or had an account (which is nobody's business): sign in next.
+    return RedirectResponse("/login?signed_up", status_code=303)
 
 
 async def logout(request: Request) -> Response:
-    await _form(request)
-    auth.log_out(request)
-    return RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login", status_code=303)
+    if auth.current_session(request) is not None:
+        await _form(request)  # the form's token must be its session's
+    auth.log_out(request, response)
+    return response
 
 
 async def overview(request: Request) -> Response:
@@ -244,14 +246,26 @@ async def contracts(request: Request) -> Response:
                   operations=sorted(asyncapi.operations(described), key=lambda row: (row["service"], row["channel"])))
 
 
+async def _while_signed_in(request: Request, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    """`chunks` until the request's session ends: a stream opened before signing out gets nothing after it."""
+    try:
+        async for chunk in chunks:
+            if not auth.signed_in_still(request):
+                return
+            yield chunk
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()  # now, not whenever it is collected: it leaves the hub at once
+
+
 async def events(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return Response("sign in first\n", status_code=401)
     return StreamingResponse(
-        stream(request.app.state.hub, user.id),
+        _while_signed_in(request, stream(request.app.state.hub, user.id)),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"X-Accel-Buffering": "no"},  # Cache-Control: no-store comes with every private response
     )
 
 

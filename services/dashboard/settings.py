@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,18 +18,6 @@ def _database_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-def _secret(database: Path) -> str:
-    """SECRET_KEY, or one generated once and kept beside the database so sessions survive restarts."""
-    if key := os.environ.get("SECRET_KEY"):
-        return key
-    path = database.with_name(database.name + ".secret")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def _positive(value: int, name: str) -> int:
     if value < 1:
         raise SettingsError(f"{name} must be 1 or more, got {value}")
@@ -41,8 +28,10 @@ def _positive(value: int, name: str) -> int:
 class DashboardSettings:
     host: str
     port: int
+    # /metrics, /healthz and /readyz for scrapers and probes, off the port people use, on HEALTH_HOST (loopback
+    # by default) as the workers serve theirs; DASHBOARD_PORT + 1000 unless set, so a second dashboard's differs.
+    metrics_port: int
     database: Path
-    secret_key: str
     request_timeout_seconds: int
     session_max_age_seconds: int
     consumer_group: str
@@ -57,14 +46,18 @@ class DashboardSettings:
 
     @classmethod
     def from_env(cls) -> DashboardSettings:
-        database = _database_path(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3"))
+        port = env_int("DASHBOARD_PORT", 8000)
+        metrics_port = env_int("DASHBOARD_METRICS_PORT", port + 1000)
+        if metrics_port == port or not 0 < metrics_port < 65536:
+            raise SettingsError(f"DASHBOARD_METRICS_PORT must be a port other than DASHBOARD_PORT ({port}), since metrics"
+                                f" stay off the port people use; got {metrics_port}")
         return cls(
             host=os.environ.get("DASHBOARD_HOST", "127.0.0.1"),
-            port=env_int("DASHBOARD_PORT", 8000),
-            database=database,
-            secret_key=_secret(database),
+            port=port,
+            metrics_port=metrics_port,
+            database=_database_path(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")),
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),
-            session_max_age_seconds=env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600),
+            session_max_age_seconds=_positive(env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600), "SESSION_MAX_AGE_SECONDS"),
             consumer_group=os.environ.get("DASHBOARD_GROUP", load_manifest().consumer_groups["dashboard"]),
             max_body_bytes=_positive(env_int("MAX_BODY_BYTES", cls.max_body_bytes), "MAX_BODY_BYTES"),
             header_timeout_seconds=_positive(env_int("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),

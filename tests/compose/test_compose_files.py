@@ -4,8 +4,8 @@ The compose files are read as YAML and, for the three-broker variant, merged the
 `docker compose -f compose.yaml -f compose.brokers3.yaml` merges them (for the keys these files
 use). They are checked against the code and the local stack they mirror: the environment
 variables the code reads, the README's configuration table, the provisioning command in
-stack/cli.py, the service modules in stack/services.py and the broker settings in
-stack/conf/kafka/server.properties.
+stack/cli.py, the service modules, instance ids and principals in stack/services.py, the client
+settings in stack/security.py and the broker settings in stack/conf/kafka/server.properties.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stack import security as local_stack_security
 from stack.services import services as local_stack_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,8 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 
 VARIANTS = {"one broker": (BASE,), "three brokers": (BASE, BROKERS3)}
 PROJECT_SERVICES = ("provision", "invoice", "score", "dashboard")
-ONE_SHOT = ("provision",)  # runs to completion; every other service runs until stopped
+ONE_SHOT = ("provision", "registry-rights")  # run to completion; every other service runs until stopped
+BUILDER = "provision"  # the one service that builds the project's image; the others run it
 CORE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 CODE_FOLDERS = ("messaging", "services", "contracts", "stack")
@@ -135,7 +137,9 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def brokers(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in services(config).items() if s.get("image", "").startswith(KAFKA_IMAGE + ":")}
+    """The Kafka nodes (registry-rights runs the same image for its kafka-acls, and is none)."""
+    return {name: s for name, s in services(config).items()
+            if s.get("image", "").startswith(KAFKA_IMAGE + ":") and "KAFKA_PROCESS_ROLES" in environment(s)}
 
 
 def long_running(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -166,8 +170,8 @@ def listeners(value: str) -> dict[str, tuple[str, int]]:
 
 
 def internal_addresses(config: dict[str, Any]) -> set[str]:
-    """Each broker's address for the other containers: its advertised PLAINTEXT listener."""
-    return {"{}:{}".format(*listeners(environment(b)["KAFKA_ADVERTISED_LISTENERS"])["PLAINTEXT"])
+    """Each broker's address for the other containers: its advertised CLIENT listener."""
+    return {"{}:{}".format(*listeners(environment(b)["KAFKA_ADVERTISED_LISTENERS"])["CLIENT"])
             for b in brokers(config).values()}
 
 
@@ -230,8 +234,10 @@ def local_provisioning_arguments() -> list[str]:
 
 @pytest.fixture(scope="module")
 def local_services() -> dict[str, dict[str, Any]]:
-    """The services `make up` starts in its default shape: {name: {module, port, port_variable}}."""
-    found = {s.name: {"module": s.module, "port": s.port, "port_variable": s.port_variable} for s in local_stack_services()}
+    """The services `make up` starts in its default shape: {name (its INSTANCE_ID): {module, port, port_variable,
+    principal}}."""
+    found = {s.name: {"module": s.module, "port": s.port, "port_variable": s.port_variable, "principal": s.principal}
+             for s in local_stack_services()}
     assert set(found) == {"invoice", "score", "dashboard"}, f"unexpected services in stack/services.py: {found}"
     return found
 
@@ -239,6 +245,19 @@ def local_services() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def project() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+@pytest.fixture(scope="module")
+def local_client_variables() -> set[str]:
+    """The variables stack/security.py's client_env gives every local client: compose must use the same names."""
+    tree = ast.parse((ROOT / "stack" / "security.py").read_text())
+    function = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "client_env")
+    names = {key.value for node in ast.walk(function) if isinstance(node, ast.Dict) for key in node.keys
+             if isinstance(key, ast.Constant)}
+    names |= {node.slice.value for node in ast.walk(function) if isinstance(node, ast.Subscript)
+              and isinstance(node.ctx, ast.Store) and isinstance(node.slice, ast.Constant)}
+    assert {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} <= names, "the scan found too little"
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,15 +315,21 @@ def test_kafka_and_registry_come_from_one_confluent_platform_version(config: dic
     assert len(versions) == 1, f"Kafka and the registry mix Confluent Platform versions: {sorted(versions)}"
 
 
-def test_project_image_is_built_from_the_repository_with_the_project_version(
+def test_project_image_is_built_once_from_the_repository_with_the_project_version(
     config: dict[str, Any], project: dict[str, Any]
 ) -> None:
+    # Four services building and exporting the same tag at once race each other; one builds, the others run it.
+    built = [name for name, service in services(config).items() if "build" in service]
+    assert built == [BUILDER], f"the project's image is built by {built}, not by {BUILDER} alone"
+    build = services(config)[BUILDER]["build"]
+    assert (COMPOSE / build["context"]).resolve() == ROOT, f"{BUILDER} is not built from the repository root"
+    assert (COMPOSE / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
     for name in PROJECT_SERVICES:
         service = services(config)[name]
         assert service["image"] == f"accounting-events:{project['version']}", f"{name} runs {service['image']}"
-        build = service["build"]
-        assert (COMPOSE / build["context"]).resolve() == ROOT, f"{name} is not built from the repository root"
-        assert (COMPOSE / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+        if name != BUILDER:
+            assert service.get("pull_policy") == "never", f"{name} would look for the project's image on a registry"
+            assert BUILDER in service.get("depends_on", {}), f"{name} may start before {BUILDER} built its image"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +367,8 @@ def test_services_start_in_order_of_health(config: dict[str, Any]) -> None:
         return {d: how["condition"] for d, how in everything[name].get("depends_on", {}).items()}
 
     every_broker = {name: "service_healthy" for name in brokers(config)}
-    assert waits("schema-registry") == every_broker
+    assert waits("registry-rights") == every_broker
+    assert waits("schema-registry") == {**every_broker, "registry-rights": "service_completed_successfully"}
     assert waits("provision") == {**every_broker, "schema-registry": "service_healthy"}
     for name in ("invoice", "score", "dashboard"):
         assert waits(name) == {"provision": "service_completed_successfully"}, name
@@ -361,7 +387,7 @@ def test_provisioning_runs_once_and_every_service_adopts_it(config: dict[str, An
 
 def test_kafka_registry_and_dashboard_publish_their_ports_on_the_host(config: dict[str, Any]) -> None:
     everything = services(config)
-    host_listener = listeners(environment(everything["kafka"])["KAFKA_LISTENERS"])["PLAINTEXT_HOST"][1]
+    host_listener = listeners(environment(everything["kafka"])["KAFKA_LISTENERS"])["HOST"][1]
     assert published_ports(everything["kafka"])[host_listener] == ("127.0.0.1", 9092)
     assert published_ports(everything["schema-registry"])[8081][1] == 8081
     assert published_ports(everything["dashboard"])[8000][1] == 8000
@@ -373,7 +399,8 @@ def test_state_lives_in_named_volumes(config: dict[str, Any]) -> None:
     declared = set(config.get("volumes") or {})
     stateful = {**brokers(config), **{n: services(config)[n] for n in ("invoice", "score", "dashboard")}}
     for name, service in stateful.items():
-        sources = [str(v).split(":")[0] for v in service.get("volumes", [])]
+        # Writable mounts only: the brokers' start script is a read-only bind mount, and holds no state.
+        sources = [str(v).split(":")[0] for v in service.get("volumes", []) if not str(v).endswith(":ro")]
         assert sources and all(source in declared for source in sources), f"{name} keeps its state outside a named volume"
     paths = {
         "invoice": environment(services(config)["invoice"])["STATE_DIR"],
@@ -484,13 +511,13 @@ def test_each_broker_listens_for_containers_the_host_and_the_controller(config: 
         env = environment(broker)
         bound, advertised = listeners(env["KAFKA_LISTENERS"]), listeners(env["KAFKA_ADVERTISED_LISTENERS"])
         protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-        assert set(bound) == set(protocols) == {"PLAINTEXT", "PLAINTEXT_HOST", "CONTROLLER"}, name
+        assert set(bound) == set(protocols) == {"CLIENT", "HOST", "CONTROLLER"}, name
         assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER" and "CONTROLLER" not in advertised
-        assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "PLAINTEXT"
+        assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "CLIENT"
         host = broker.get("hostname", name)
-        assert advertised["PLAINTEXT"] == (host, bound["PLAINTEXT"][1]), f"{name} advertises {advertised['PLAINTEXT']}"
-        assert advertised["PLAINTEXT_HOST"] == published_ports(broker)[bound["PLAINTEXT_HOST"][1]], (
-            f"{name} advertises {advertised['PLAINTEXT_HOST']} to the host but publishes {broker.get('ports')}"
+        assert advertised["CLIENT"] == (host, bound["CLIENT"][1]), f"{name} advertises {advertised['CLIENT']}"
+        assert advertised["HOST"] == published_ports(broker)[bound["HOST"][1]], (
+            f"{name} advertises {advertised['HOST']} to the host but publishes {broker.get('ports')}"
         )
         assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
         assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
@@ -505,10 +532,149 @@ def test_registry_serves_the_confluent_api_from_kafka_with_backward_as_default(c
     assert env["SCHEMA_REGISTRY_HOST_NAME"] == registry.get("hostname", "schema-registry")
     assert env["SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL"] == "BACKWARD"
     assert env.get("SCHEMA_REGISTRY_KAFKASTORE_TOPIC", "_schemas") == "_schemas"
-    stores = {address.removeprefix("PLAINTEXT://") for address in env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].split(",")}
+    stores = {address.removeprefix("SASL_SSL://") for address in env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].split(",")}
     assert stores == internal_addresses(config)
     assert env["SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR"] == str(len(brokers(config)))
     assert "8081/subjects" in healthcheck_text(registry) or "8081/" in healthcheck_text(registry)
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: the local stack's settings, under its variable names, with every secret from outside the files
+
+SECRETS_SCRIPT = COMPOSE / "secrets.sh"
+ENV_EXAMPLE = COMPOSE / ".env.example"
+PASSWORD_VARIABLE = re.compile(r"\$\{([A-Z]+)_PASSWORD:\?[^}]*\}")  # ${INVOICE_PASSWORD:?...}: must be set
+
+
+def mounted_secrets(service: dict[str, Any]) -> set[str]:
+    """The files compose mounts in the container: /run/secrets/<target>."""
+    return {"/run/secrets/" + (entry["target"] if isinstance(entry, dict) else entry) for entry in service.get("secrets", [])}
+
+
+def principals_of(config: dict[str, Any], local_services: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Who each project service is: provisioning runs as the local stack's admin, each service as its own principal."""
+    return {BUILDER: local_stack_security.ADMIN, **{name: local["principal"] for name, local in local_services.items()}}
+
+
+def test_each_service_has_the_local_stacks_instance_id(config: dict[str, Any], local_services: dict[str, dict[str, Any]]) -> None:
+    # Static membership and the transactional id: a restarted container takes its partitions back at once.
+    for name in local_services:
+        assert environment(services(config)[name]).get("INSTANCE_ID") == name, f"{name} has no INSTANCE_ID {name!r}"
+
+
+def test_every_client_sets_what_the_local_stack_gives_its_clients(
+    config: dict[str, Any], local_client_variables: set[str]
+) -> None:
+    for name in PROJECT_SERVICES:
+        missing = local_client_variables - set(environment(services(config)[name]))
+        assert not missing, f"{name} lacks {sorted(missing)}, which the local stack gives every client"
+
+
+def test_every_client_connects_as_its_own_principal_over_sasl_ssl(
+    config: dict[str, Any], local_services: dict[str, dict[str, Any]]
+) -> None:
+    for name, principal in principals_of(config, local_services).items():
+        service = services(config)[name]
+        env = environment(service)
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["KAFKA_SASL_MECHANISM"] == local_stack_security.MECHANISM, name
+        assert env["KAFKA_SASL_USERNAME"] == principal, f"{name} connects as {env['KAFKA_SASL_USERNAME']}, not {principal}"
+        password = PASSWORD_VARIABLE.fullmatch(env["KAFKA_SASL_PASSWORD"])
+        assert password and password[1] == principal.upper(), f"{name}'s password is not ${{{principal.upper()}_PASSWORD}}"
+        assert env["SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"] == f"{principal}:{env['KAFKA_SASL_PASSWORD']}", name
+        assert env["KAFKA_SSL_CA_LOCATION"] in mounted_secrets(service), f"{name} does not mount its CA file"
+
+
+def test_every_broker_requires_sasl_over_tls_and_allows_only_what_an_acl_says(config: dict[str, Any]) -> None:
+    for name, broker in brokers(config).items():
+        env = environment(broker)
+        protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+        assert protocols.pop(env["KAFKA_CONTROLLER_LISTENER_NAMES"]) == "SASL_PLAINTEXT", name  # as on the local stack
+        assert set(protocols.values()) == {"SASL_SSL"}, f"{name} has a listener without SASL_SSL: {protocols}"
+        for listener in protocols:
+            prefix = f"KAFKA_LISTENER_NAME_{listener}_"
+            assert env[prefix + "SASL_ENABLED_MECHANISMS"] == local_stack_security.MECHANISM, (name, listener)
+            assert env[prefix + "SCRAM___SHA___512_SASL_JAAS_CONFIG"].startswith(
+                "org.apache.kafka.common.security.scram.ScramLoginModule required"), (name, listener)
+            assert env[prefix + "SSL_KEYSTORE_TYPE"] == "PEM", (name, listener)
+            assert env[prefix + "SSL_KEYSTORE_LOCATION"] in mounted_secrets(broker), (name, listener)
+        assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer", name
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false", name
+        assert env["KAFKA_SUPER_USERS"] == f"User:{local_stack_security.ADMIN};User:{local_stack_security.CONTROLLER}"
+        # The image's start, formatting the storage with the SCRAM users the first clients need.
+        assert broker["command"] == ["bash", "/usr/local/bin/compose-kafka", "start"], name
+        assert "./kafka.sh:/usr/local/bin/compose-kafka:ro" in broker["volumes"], name
+
+
+def test_no_secret_is_written_in_the_compose_files(config: dict[str, Any]) -> None:
+    for name, service in services(config).items():
+        for variable, value in environment(service).items():
+            if variable.endswith(("PASSWORD", "USER_INFO")):
+                assert PASSWORD_VARIABLE.fullmatch(value.partition(":")[2] if variable.endswith("USER_INFO") else value), (
+                    f"{name}'s {variable} is not taken from compose/.env")
+            for secret in re.findall(r'(?:password|user_\w+)="([^"]*)"', value):
+                assert PASSWORD_VARIABLE.fullmatch(secret), f"{name}'s {variable} holds a password written in the file"
+    for ignore in (ROOT / ".gitignore", DOCKERIGNORE):
+        patterns = {line.strip().rstrip("/") for line in ignore.read_text().splitlines()}
+        assert {"compose/.env", "compose/secrets"} <= patterns, f"{ignore.name} does not keep compose's secrets out"
+
+
+def test_every_password_and_secret_file_compose_reads_is_one_secrets_sh_makes(config: dict[str, Any]) -> None:
+    script = SECRETS_SCRIPT.read_text()
+    used = {match for path in VARIANTS["three brokers"] for match in PASSWORD_VARIABLE.findall(path.read_text())}
+    made = set(re.search(r'principals="([A-Z ]+)"', script)[1].split())
+    assert used == made, f"compose reads the passwords of {sorted(used)}; compose/secrets.sh makes {sorted(made)}"
+    assert {line.partition("=")[0] for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line} == {
+        f"{principal}_PASSWORD" for principal in made}, "compose/.env.example does not list the passwords compose reads"
+    for secret in config["secrets"].values():
+        path = Path(secret["file"])
+        assert path.parts[0] == "secrets" and path.name in script, (
+            f"{secret['file']} is not a file compose/secrets.sh writes")
+
+
+def test_provisioning_reads_each_services_password_where_secrets_sh_writes_it(
+    config: dict[str, Any], local_services: dict[str, dict[str, Any]]
+) -> None:
+    provision = services(config)[BUILDER]
+    folder = environment(provision)["CREDENTIALS_DIR"]
+    script = SECRETS_SCRIPT.read_text()
+    sources = {entry["target"]: config["secrets"][entry["source"]]["file"]
+               for entry in provision["secrets"] if isinstance(entry, dict)}
+    for local in local_services.values():
+        principal = local["principal"]
+        assert f"{folder}/{principal}.env" in mounted_secrets(provision), f"provisioning cannot read {principal}'s password"
+        written = Path(sources[f"{principal}.env"]).name
+        assert f'KAFKA_SASL_PASSWORD=${principal.upper()}_PASSWORD" > "$secrets/credentials/{written}"' in script
+
+
+def test_the_registry_asks_every_client_for_basic_auth_and_stores_as_its_own_principal(config: dict[str, Any]) -> None:
+    registry = services(config)["schema-registry"]
+    env = environment(registry)
+    assert env["SCHEMA_REGISTRY_AUTHENTICATION_METHOD"] == "BASIC"
+    login = env["SCHEMA_REGISTRY_OPTS"].removeprefix("-Djava.security.auth.login.config=")
+    assert login in mounted_secrets(registry), "the registry's JAAS file is not mounted"
+    script = SECRETS_SCRIPT.read_text()
+    assert f"{env['SCHEMA_REGISTRY_AUTHENTICATION_REALM']} {{" in script, "the JAAS file names another realm"
+    # Unauthenticated: the healthcheck's path alone, which tells nothing.
+    assert env["SCHEMA_REGISTRY_AUTHENTICATION_SKIP_PATHS"] == "/schemas/types"
+    assert "8081/schemas/types" in healthcheck_text(registry)
+    roles = set(env["SCHEMA_REGISTRY_AUTHENTICATION_ROLES"].split(","))
+    for name in PROJECT_SERVICES:
+        user = environment(services(config)[name])["SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO"].partition(":")[0]
+        granted = re.search(rf"^{user}: \$[A-Z]+_PASSWORD,(\w+)$", script, re.MULTILINE)
+        assert granted and granted[1] in roles, f"the registry has no user {user} with a role it lets in"
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_SASL_MECHANISM"] == local_stack_security.MECHANISM
+    assert 'username="registry"' in env["SCHEMA_REGISTRY_KAFKASTORE_SASL_JAAS_CONFIG"]
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_SSL_TRUSTSTORE_LOCATION"] in mounted_secrets(registry)
+
+
+def test_the_registry_principal_may_use_its_own_topic_and_group_before_the_registry_starts(config: dict[str, Any]) -> None:
+    rights = services(config)["registry-rights"]
+    assert rights["command"] == ["bash", "/usr/local/bin/compose-kafka", "allow-registry"]
+    topic = environment(services(config)["schema-registry"]).get("SCHEMA_REGISTRY_KAFKASTORE_TOPIC", "_schemas")
+    grant = (COMPOSE / "kafka.sh").read_text()
+    assert "--allow-principal User:registry" in grant and f"--topic {topic}" in grant and "--group schema-registry" in grant
 
 
 # ---------------------------------------------------------------------------------------------

@@ -211,3 +211,12 @@ def test_the_asyncapi_parser_passes_an_unknown_avro_type_which_fastavro_refuses(
     assert validate(tmp_path / "unknown-type.json").returncode == 0
     with pytest.raises(fastavro.schema.UnknownType):
         fastavro.parse_schema(schema)
+
+
+def test_a_secured_cluster_is_described_with_its_security_scheme(manifest: Manifest) -> None:
+    secured = document(manifest, BOOTSTRAP, REGISTRY, security_protocol="SASL_SSL")
+    server = secured["servers"]["kafka"]
+    assert server["protocol"] == "kafka-secure"
+    assert server["security"] == [{"$ref": "#/components/securitySchemes/scram"}]
+    assert secured["components"]["securitySchemes"]["scram"]["type"] == "scramSha512"
+    assert secured["info"]["version"] == document(manifest, BOOTSTRAP, REGISTRY)["info"]["version"]

@@ -48,7 +48,7 @@ def promised_pairs(subject: Subject) -> list[tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def writers() -> Iterator[WriterSchemas]:
-    registry = Registry(Settings.from_env().registry_url)
+    registry = Registry(Settings.from_env().registry_client)
     yield WriterSchemas(registry)
     registry.close()
 
@@ -99,7 +99,7 @@ def test_there_is_an_evolution_to_check() -> None:
 
 @pytest.mark.parametrize("subject", SUBJECTS, ids=lambda s: s.name)
 def test_the_checker_agrees_with_the_level_and_with_the_registry(subject: Subject) -> None:
-    registry = Registry(Settings.from_env().registry_url)
+    registry = Registry(Settings.from_env().registry_client)
     try:
         texts = [v.text for v in subject.versions]
         for index in range(1, len(texts)):

@@ -548,3 +548,22 @@ def test_a_shallow_clone_missing_a_base_that_is_not_below_head_says_how_to_get_i
     with pytest.raises(ReviewInputError, match=r"is not in this shallow clone: run `git fetch --unshallow`"):
         review(clone, first)
     assert review(clone, "HEAD^").base_commit == first  # HEAD^ is fetched like HEAD~1
+
+
+def test_a_manifest_change_of_who_reads_a_topic_is_reviewed_as_rights_granted(repo: Path) -> None:
+    manifest = repo / "contracts" / "topics.toml"
+    text = manifest.read_text()
+    changelog = text.index('name = "invoice-decisions-changelog"')
+    consumers = text.index('consumers = ["invoice"]', changelog)
+    manifest.write_text(text[:consumers] + 'consumers = ["invoice", "score"]' + text[consumers + len('consumers = ["invoice"]'):])
+    commit(repo, "score reads the invoice decisions")
+
+    result = review(repo, "HEAD~1")
+
+    assert [(g.principal, g.operation, g.name) for g in result.granted] == [
+        ("score", "describe", "invoice-decisions-changelog"), ("score", "read", "invoice-decisions-changelog")]
+    assert result.revoked == () and result.subjects == () and result.exit_status == 0
+    assert "2 rights granted and 0 revoked" in result.summary
+    markdown = render_markdown(result)
+    assert "## Who may do what (ACLs derived from the manifest)" in markdown
+    assert "- granted: User:score may read topic invoice-decisions-changelog (consumes invoice-decisions-changelog)" in markdown

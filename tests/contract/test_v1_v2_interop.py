@@ -6,6 +6,7 @@ v1's schema id and reads everything as v1. The records go through the real broke
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ def reply(user_id: uuid.UUID, **invoice_extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def on_v1() -> Iterator[Runtime]:
     base = Settings.from_env()
-    runtime = Runtime("tests-v1", Settings(base.bootstrap_servers, base.registry_url, {"invoice_reply": 1}))
+    runtime = Runtime("tests-v1", dataclasses.replace(base, contract_versions={"invoice_reply": 1}))
     yield runtime
     runtime.close()
 

@@ -1,13 +1,18 @@
-"""A person in a real browser (Debian's chromium, driven by Playwright): from sign-up to a score."""
+"""A person in a real browser (Debian's chromium, driven by Playwright): from sign-up to a score; and a page on a
+sibling origin that cannot act for them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,8 @@ from stack import procs
 
 DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
+DASHBOARD_LOG = Path(os.environ.get("DASHBOARD_LOG", "var/log/dashboard.log"))
+PASSWORD = "a long password"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling home, which this machine refuses.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,12 +54,20 @@ def snap(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
-def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
+def sign_up_and_in(page: Page, email: str) -> None:
     page.goto("/signup")
-    page.get_by_label("Email").fill(f"browser-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Password").fill("a long password")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
     snap(page, "01-signup")
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("Sign-up received: now sign in")).to_be_visible()  # the same for a taken email
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
+    sign_up_and_in(page, f"browser-{uuid.uuid4().hex[:8]}@example.com")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     snap(page, "02-overview-empty")
 
@@ -105,5 +120,57 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
 
     page.get_by_role("link", name="Contracts").click()
     expect(page.get_by_role("heading", name="Contracts")).to_be_visible()
-    expect(page.get_by_text("generate-invoice-value")).to_be_visible()
+    expect(page.get_by_text("generate-invoice-value").first).to_be_visible()
     snap(page, "09-contracts")
+
+
+@pytest.fixture
+def sibling_site() -> Iterator[str]:
+    """Another origin of the same site as the dashboard (same host, another port): a page there tries to ask for a
+    score as the signed-in person, by script and by form, as the page that found this hole did."""
+    host = DASHBOARD_URL.split("//")[1].split(":")[0]
+    attack = f"""<!doctype html><title>sibling</title>
+<form id="form" method="post" action="{DASHBOARD_URL}/score"><input name="idempotency_key" value="sibling-form"></form>
+<script>
+fetch("{DASHBOARD_URL}/api/scores", {{method: "POST", mode: "no-cors", credentials: "include"}})
+  .then(() => {{ document.title = "sent"; }}, () => {{ document.title = "failed"; }});
+</script>""".encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(attack)))
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = ThreadingHTTPServer((host, port), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://{host}:{port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_on_a_sibling_origin_cannot_ask_for_a_score_for_the_signed_in_person(page: Page, sibling_site: str) -> None:
+    assert DASHBOARD_LOG.exists(), f"no dashboard log at {DASHBOARD_LOG}: set DASHBOARD_LOG to the server's log file"
+    sign_up_and_in(page, f"sibling-{uuid.uuid4().hex[:8]}@example.com")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    start = DASHBOARD_LOG.stat().st_size
+    page.goto(sibling_site)
+    expect(page).to_have_title("sent")  # the browser sent it, cookie and all; the answer is opaque to the page
+    page.evaluate("() => document.getElementById('form').submit()")
+    expect(page.get_by_text("refused: this request came from another site")).to_be_visible()
+    page.goto("/score")
+    expect(page.get_by_role("heading", name="Your score")).to_be_visible()  # still signed in
+    expect(page.locator("tr[data-request-id]")).to_have_count(0)  # and nothing was asked for
+    with DASHBOARD_LOG.open("rb") as log:
+        log.seek(start)
+        refused = [json.loads(line) for line in log if b"refused a cross-site request" in line]
+    assert {(line["path"], line["message"].rsplit(": ", 1)[1]) for line in refused} >= {
+        ("/api/scores", "Sec-Fetch-Site is same-site"), ("/score", "Sec-Fetch-Site is same-site")}

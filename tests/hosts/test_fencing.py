@@ -15,6 +15,7 @@ from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
 from chaos.hosts import Host
+from contracts.env import principal_env
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Outgoing, Runtime
 from stack import procs
@@ -40,14 +41,15 @@ def _await(condition, what: str, seconds: float) -> None:  # type: ignore[no-unt
 
 def test_a_host_cut_off_mid_transaction_is_fenced_and_nothing_is_answered_twice(tmp_path: Path) -> None:
     runtime = Runtime("tests")
-    admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
+    admin = AdminClient({**runtime.settings.kafka_client})
     requests, replies = runtime.manifest.topic(GENERATE_INVOICE), runtime.manifest.topic(INVOICE_GENERATED)
     near = next(s for s in services() if s.name == "invoice")
     log = tmp_path / "far-invoice.log"
     procs.stop(near.name)  # the far host alone owns every partition, and is busy with all of them
     try:
         with Host("acc-fence", 7) as far:
-            env = {**os.environ, "INSTANCE_ID": f"far-{uuid.uuid4().hex[:6]}", "STATE_DIR": str(tmp_path / "state"),
+            env = {**os.environ, **principal_env("invoice"),
+                   "INSTANCE_ID": f"far-{uuid.uuid4().hex[:6]}", "STATE_DIR": str(tmp_path / "state"),
                    "HEALTH_PORT": "8101"}
             far.start([sys.executable, "-m", "services.invoice"], env, log)
             _await(lambda: _members(admin) == 1 and "restored state" in log.read_text(), "the far generator joining", 60)

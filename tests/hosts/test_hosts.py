@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from chaos.hosts import Host, cleanup_leftovers
+from contracts.env import kafka_client
 from messaging.settings import Settings
 from stack.paths import REPO
 
@@ -40,12 +41,13 @@ def _round_trip(topic: str, bootstrap: str, timeout: float) -> bool:
         if error is None:
             delivered.append(message)
 
-    producer = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": int(timeout * 1000)})
+    connection = {**kafka_client(), "bootstrap.servers": bootstrap}  # as the test's principal, through the host
+    producer = Producer({**connection, "message.timeout.ms": int(timeout * 1000)})
     producer.produce(topic, value=marker, on_delivery=on_delivery)
     producer.flush(timeout + 1)
     if not delivered:
         return False
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "hosts-test", "enable.auto.commit": False})
+    consumer = Consumer({**connection, "group.id": "hosts-test", "enable.auto.commit": False})
     try:
         partition, offset = delivered[0].partition(), delivered[0].offset()
         assert partition is not None and offset is not None  # a delivered record has both
@@ -100,7 +102,9 @@ def spray(address: str, port: int, count: int) -> int:
 # ---- helpers on the test's side ----
 
 def _host_env() -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)}
+    # The test's own connection settings (its principal, the CA), and nothing else of its environment.
+    connection = {name: value for name, value in os.environ.items() if name.startswith("KAFKA_")}
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), **connection}
 
 
 def _run_inside(host: Host, call: str, log: Path, timeout: float = 20) -> tuple[int, str, float]:

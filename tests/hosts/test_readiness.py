@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from chaos.hosts import Host
+from contracts.env import principal_env
 
 PROBE = """
 import urllib.error, urllib.request
@@ -39,7 +40,8 @@ def _await(host: Host, status: int, seconds: float) -> None:
 
 def test_a_workers_readiness_is_503_while_its_broker_is_unreachable(tmp_path: Path) -> None:
     with Host("acc-ready", 9) as host:
-        env = {**os.environ, "INSTANCE_ID": f"ready-{uuid.uuid4().hex[:6]}", "STATE_DIR": str(tmp_path / "state"),
+        env = {**os.environ, **principal_env("score"),
+               "INSTANCE_ID": f"ready-{uuid.uuid4().hex[:6]}", "STATE_DIR": str(tmp_path / "state"),
                "HEALTH_PORT": "8102"}
         host.start([sys.executable, "-m", "services.score"], env, tmp_path / "score.log")
         _await(host, 200, 60)

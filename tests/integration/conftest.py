@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.integration.accounts import sign_up
 
 DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
 TWO_ITEMS = {
@@ -19,13 +20,6 @@ TWO_ITEMS = {
         {"description": "Payroll processing", "quantity": "12", "unit_price": "35.50"},
     ],
 }
-
-
-def sign_up(client: httpx.Client) -> dict[str, Any]:
-    account = {"email": f"user-{uuid.uuid4().hex[:10]}@example.com", "password": "a long password"}
-    response = client.post("/api/users", json=account)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def wait_for_answer(client: httpx.Client, url: str, timeout: float = 20.0) -> dict[str, Any]:

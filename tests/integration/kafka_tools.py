@@ -35,7 +35,7 @@ class Tail:
         self.runtime = runtime
         self.topic_name = topic_name
         self.consumer = Consumer({
-            "bootstrap.servers": runtime.settings.bootstrap_servers,
+            **runtime.settings.kafka_client,
             "group.id": f"test-tail-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",  # what aborted transactions wrote never shows

@@ -1,17 +1,23 @@
 """No client stalls the dashboard and no input is silently changed: floods, slow and huge bodies, exact money,
-strict fields and safe retries, against the running dashboard.
+strict fields and safe retries; sessions that end when they should, no requests forged from other sites, and
+passwords and answers that give nothing away; against the running dashboard.
 
 Each test comes from client addresses of its own (X-Forwarded-For, which uvicorn takes from a proxy in
-FORWARDED_ALLOW_IPS, 127.0.0.1 by default), so its throttling never touches anyone else's.
+FORWARDED_ALLOW_IPS, 127.0.0.1 and ::1 by default), so its throttling never touches anyone else's. A few
+tests read or write the dashboard's database (DATABASE_URL, as the dashboard is given it) to set up what
+HTTP cannot: an expired session, an account from before the password rule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
 import socket
+import sqlite3
+import statistics
 import threading
 import time
 import uuid
@@ -23,15 +29,20 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
 from services.dashboard.settings import DashboardSettings
-from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS
+from tests.integration.accounts import PASSWORD, new_email, sign_up
+from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS, wait_for_answer
 
 HOST, PORT = httpx.URL(DASHBOARD_URL).host, httpx.URL(DASHBOARD_URL).port or 80
 # The server's deadlines: the defaults, or what the environment gave it (run the tests with the same).
 HEADER_TIMEOUT = float(os.environ.get("HEADER_TIMEOUT_SECONDS") or DashboardSettings.header_timeout_seconds)
 BODY_TIMEOUT = float(os.environ.get("BODY_TIMEOUT_SECONDS") or DashboardSettings.body_timeout_seconds)
 DASHBOARD_LOG = Path(os.environ.get("DASHBOARD_LOG", "var/log/dashboard.log"))
+# The dashboard's metrics port: DASHBOARD_METRICS_PORT, by default its web port + 1000.
+METRICS_URL = os.environ.get("DASHBOARD_METRICS_URL", f"http://{HOST}:{PORT + 1000}")
+DATABASE = Path(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3").removeprefix("sqlite:///"))
 FORM = "application/x-www-form-urlencoded"
 INVOICE: dict[str, Any] = TWO_ITEMS
 
@@ -42,7 +53,7 @@ def address() -> str:
 
 
 def email() -> str:
-    return f"hardening-{uuid.uuid4().hex[:12]}@example.com"
+    return new_email("hardening")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -54,8 +65,7 @@ def percentile(values: list[float], share: float) -> float:
 def user() -> Iterator[httpx.Client]:
     """A signed-up user's client, coming from an address of its own."""
     with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as client:
-        response = client.post("/api/users", json={"email": email(), "password": "a long password"})
-        assert response.status_code == 201, response.text
+        sign_up(client, email())
         yield client
 
 
@@ -136,14 +146,14 @@ def test_a_flood_of_wrong_logins_leaves_health_checks_and_live_updates_prompt(us
 def test_wrong_logins_are_throttled_per_account_from_any_address() -> None:
     target = email()
     with httpx.Client(base_url=DASHBOARD_URL, timeout=30) as client:
-        assert client.post("/api/users", json={"email": target, "password": "the right one"},
-                           headers={"x-forwarded-for": address()}).status_code == 201
+        assert client.post("/api/users", json={"email": target, "password": "the right one, at last"},
+                           headers={"x-forwarded-for": address()}).status_code == 202
         statuses: list[int] = []
         while 429 not in statuses and len(statuses) < 50:
             statuses.append(client.post("/api/session", json={"email": target, "password": "a wrong guess"},
                                         headers={"x-forwarded-for": address()}).status_code)
         assert set(statuses[:-1]) == {401} and statuses[-1] == 429
-        refused = client.post("/api/session", json={"email": target, "password": "the right one"},
+        refused = client.post("/api/session", json={"email": target, "password": "the right one, at last"},
                               headers={"x-forwarded-for": address()})
         assert refused.status_code == 429  # from another address too, and even with the right password
         assert int(refused.headers["retry-after"]) >= 1
@@ -154,11 +164,9 @@ def test_attempts_are_throttled_per_address_across_accounts_api_and_form() -> No
     with httpx.Client(base_url=DASHBOARD_URL, timeout=60, headers={"x-forwarded-for": address()}) as client:
         statuses: list[int] = []
         while 429 not in statuses and len(statuses) < 500:
-            statuses.append(client.post("/api/users", json={"email": email(), "password": "a long password"}).status_code)
-        assert set(statuses[:-1]) == {201} and statuses[-1] == 429
-        page = client.get("/login")
-        form = client.post("/login", data={"csrf_token": hidden(page.text, "csrf_token"), "next": "/",
-                                           "email": email(), "password": "whatever it is"})
+            statuses.append(client.post("/api/users", json={"email": email(), "password": PASSWORD}).status_code)
+        assert set(statuses[:-1]) == {202} and statuses[-1] == 429
+        form = client.post("/login", data={"next": "/", "email": email(), "password": "whatever it is"})
         assert form.status_code == 429 and int(form.headers["retry-after"]) >= 1
         assert "too many attempts" in form.text
 
@@ -167,7 +175,7 @@ def test_attempts_are_throttled_per_address_across_accounts_api_and_form() -> No
 
 
 def rss() -> float:
-    metrics = httpx.get(f"{DASHBOARD_URL}/metrics").text
+    metrics = httpx.get(f"{METRICS_URL}/metrics").text
     return float(re.search(r"^process_resident_memory_bytes (\S+)$", metrics, re.M).group(1))  # type: ignore[union-attr]
 
 
@@ -179,13 +187,12 @@ def test_a_huge_form_is_refused_before_it_is_parsed_and_costs_no_memory() -> Non
         assert raw.recv(100).startswith(b"HTTP/1.1 413 ")
 
     def fields() -> Iterator[bytes]:
-        yield f"csrf_token={token}".encode()
+        yield b"next=/"
         for n in range(200):
             yield f"&f{n}=".encode() + b"x" * 1024 * 1024
 
     with httpx.Client(base_url=DASHBOARD_URL, timeout=60, headers={"x-forwarded-for": address()}) as client:
-        token = hidden(client.get("/login").text, "csrf_token")  # a real session, so the form is read
-        response = client.post("/login", content=fields(), headers={"content-type": FORM})
+        response = client.post("/login", content=fields(), headers={"content-type": FORM})  # a form it reads
     assert response.status_code == 413
     samples = []
     for _ in range(3):  # the lowest of a few: a login's argon2 buffer (64 MiB) elsewhere meanwhile is brief
@@ -283,7 +290,7 @@ def test_unknown_fields_repeated_keys_and_hidden_characters_are_refused_by_name(
     repeated = user.post("/api/invoices", headers={"content-type": "application/json"},
                          content=b'{"customer": {"name": "A", "name": "B", "tax_id": "1"}, "items": []}')
     assert repeated.status_code == 400 and "'name' appears twice" in repeated.json()["error"]
-    assert refused_fields(httpx.post(f"{DASHBOARD_URL}/api/users", json={"email": "a@b", "password": "a long password"},
+    assert refused_fields(httpx.post(f"{DASHBOARD_URL}/api/users", json={"email": "a@b", "password": PASSWORD},
                                      headers={"x-forwarded-for": address()})) == {"email"}
 
 
@@ -322,7 +329,7 @@ def test_a_retried_request_with_its_idempotency_key_gets_the_first_answer(user: 
 def test_keys_belong_to_their_user(user: httpx.Client) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
     with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as other:
-        assert other.post("/api/users", json={"email": email(), "password": "a long password"}).status_code == 201
+        sign_up(other, email())
         theirs = other.post("/api/invoices", json=INVOICE, headers=key)
     mine = user.post("/api/invoices", json=INVOICE, headers=key)
     assert theirs.status_code == mine.status_code == 202 and theirs.json() != mine.json()
@@ -339,3 +346,264 @@ def test_a_form_sent_twice_makes_one_invoice(user: httpx.Client) -> None:
     assert again.headers["location"] == first.headers["location"]
     assert len(user.get("/api/invoices").json()["invoices"]) == 1
     assert hidden(user.get("/invoices/new").text, "idempotency_key") != form["idempotency_key"]  # a new one per form shown
+
+
+# --- 9. sessions on the server, no requests from other sites, HTTPS, no caching, metrics apart -------------------
+
+
+def session_cookie(response: httpx.Response) -> str:
+    """The `session` Set-Cookie line of a response."""
+    found = [line for line in response.headers.get_list("set-cookie") if line.startswith("session=")]
+    assert len(found) == 1, response.headers.get_list("set-cookie")
+    return found[0]
+
+
+def with_cookie(token: str) -> httpx.Client:
+    return httpx.Client(base_url=DASHBOARD_URL, timeout=30, cookies={"session": token},
+                        headers={"x-forwarded-for": address()})
+
+
+def test_signing_out_ends_the_session_at_once_and_its_old_cookie_is_refused(user: httpx.Client) -> None:
+    token = user.cookies["session"]
+    with with_cookie(token) as copy:
+        assert copy.get("/api/invoices").status_code == 200
+        signed_out = user.delete("/api/session")
+        assert signed_out.status_code == 204 and "max-age=0" in session_cookie(signed_out).lower()
+        assert copy.get("/api/invoices").status_code == 401  # the same cookie, kept by someone: refused
+        assert copy.post("/api/scores").status_code == 401
+        assert copy.get("/", follow_redirects=False).headers["location"].startswith("/login")
+
+
+def test_signing_out_through_the_page_ends_the_session_too() -> None:
+    account = {"email": email(), "password": PASSWORD}
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as browser:
+        assert browser.post("/signup", data=account).headers["location"] == "/login?signed_up"
+        assert "Sign-up received: now sign in" in browser.get("/login?signed_up").text
+        assert browser.post("/login", data={**account, "next": "/score"}).headers["location"] == "/score"
+        token = browser.cookies["session"]
+        page = browser.get("/score").text
+        assert browser.post("/logout", data={"csrf_token": "forged"}).status_code == 403  # its own token only
+        assert browser.post("/logout", data={"csrf_token": hidden(page, "csrf_token")}).headers["location"] == "/login"
+    with with_cookie(token) as copy:
+        assert copy.get("/score", follow_redirects=False).status_code == 303
+
+
+def test_an_expired_session_is_refused(user: httpx.Client) -> None:
+    assert user.get("/api/invoices").status_code == 200
+    token_hash = hashlib.sha256(user.cookies["session"].encode()).hexdigest()
+    with sqlite3.connect(DATABASE, timeout=30) as db:  # as if its SESSION_MAX_AGE_SECONDS had passed
+        assert db.execute("UPDATE sessions SET expires_at = 0 WHERE token_hash = ?", (token_hash,)).rowcount == 1
+    assert user.get("/api/invoices").status_code == 401
+
+
+def test_a_live_stream_gets_nothing_once_its_session_is_signed_out() -> None:
+    account = {"email": email(), "password": PASSWORD}
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as first, \
+            httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as second:
+        sign_up(first, **account)
+        assert second.post("/api/session", json=account).status_code == 200  # the same person, another browser
+        lines: list[str] = []
+        opened = threading.Event()
+
+        def listen() -> None:
+            with httpx.Client(base_url=DASHBOARD_URL, cookies=first.cookies, timeout=60) as sse:
+                with sse.stream("GET", "/events") as stream:
+                    for line in stream.iter_lines():
+                        opened.set()
+                        lines.append(line)
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert opened.wait(10)
+        assert first.delete("/api/session").status_code == 204
+        answered = wait_for_answer(second, second.post("/api/invoices", json=INVOICE).json()["url"])
+        listener.join(10)
+        assert not listener.is_alive(), "the stream of the signed-out session is still open"
+        assert not [line for line in lines if line.startswith("data:")]
+        assert answered["status"] == "generated"
+
+
+def invoices_of(user_id: str, kind: str) -> int:
+    with sqlite3.connect(DATABASE, timeout=30) as db:
+        return int(db.execute("SELECT count(*) FROM requests WHERE user_id = ? AND kind = ?", (user_id, kind)).fetchone()[0])
+
+
+CROSS_SITE = [
+    {"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"},
+    {"Sec-Fetch-Site": "same-site", "Origin": f"http://{HOST}:{PORT + 1}"},  # a sibling origin, the issue's case
+    {"Origin": "https://attacker.example"},  # a browser too old for Sec-Fetch-Site
+]
+
+
+def test_a_post_from_another_site_is_refused_and_makes_nothing() -> None:
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as client:
+        user_id = sign_up(client, email())["id"]
+        page = client.get("/score").text
+        for headers in CROSS_SITE:
+            for path, body in (("/api/invoices", INVOICE), ("/api/scores", None)):
+                refused = client.post(path, json=body, headers=headers)
+                assert refused.status_code == 403, (path, headers, refused.text)
+                assert "came from another site" in refused.json()["error"]
+            form = client.post("/score", headers=headers, data={"csrf_token": hidden(page, "csrf_token"),
+                                                                 "idempotency_key": hidden(page, "idempotency_key")})
+            assert form.status_code == 403  # even with the form's right token
+            assert client.delete("/api/session", headers=headers).status_code == 403
+        assert invoices_of(user_id, "invoice") == invoices_of(user_id, "score") == 0
+        assert client.get("/api/invoices").json()["invoices"] == []  # and still signed in
+        same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": DASHBOARD_URL}
+        assert client.post("/api/scores", headers=same_origin).status_code == 202  # this site's own pages
+        assert client.post("/api/invoices", json=INVOICE).status_code == 202  # a script: no browser headers
+        assert invoices_of(user_id, "invoice") == invoices_of(user_id, "score") == 1
+
+
+def proxied(local_address: str) -> httpx.Client:
+    """A client connecting from `local_address`, saying as a TLS-ending proxy would that the request came over HTTPS."""
+    return httpx.Client(base_url=DASHBOARD_URL, timeout=30, transport=httpx.HTTPTransport(local_address=local_address),
+                        headers={"x-forwarded-proto": "https", "x-forwarded-for": address()})
+
+
+def test_behind_a_trusted_proxy_https_brings_a_secure_cookie_and_hsts() -> None:
+    account = {"email": email(), "password": PASSWORD}
+    with proxied("127.0.0.1") as proxy:  # in FORWARDED_ALLOW_IPS by default
+        assert proxy.post("/api/users", json=account).status_code == 202
+        signed_in = proxy.post("/api/session", json=account)
+        assert "; secure" in session_cookie(signed_in).lower() and "; httponly" in session_cookie(signed_in).lower()
+        assert proxy.get("/login").headers["strict-transport-security"] == "max-age=31536000"
+    with proxied("127.0.0.2") as stranger:  # not a trusted proxy: its X-Forwarded-Proto is ignored
+        signed_in = stranger.post("/api/session", json=account)
+        assert signed_in.status_code == 200
+        assert "secure" not in session_cookie(signed_in).lower()
+        assert "strict-transport-security" not in stranger.get("/login").headers
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as plain:
+        assert "secure" not in session_cookie(plain.post("/api/session", json=account)).lower()
+
+
+def test_every_private_response_is_no_store_and_none_names_the_server(user: httpx.Client) -> None:
+    url = user.post("/api/invoices", json=INVOICE).json()["url"]
+    invoice_page = "/invoices/" + url.rsplit("/", 1)[1]
+    responses = [user.get(path) for path in ("/", "/invoices/new", invoice_page, "/score", "/contracts", "/login",
+                                             "/signup", "/api/invoices", url, "/api/scores/latest", "/openapi.json",
+                                             "/asyncapi.json", "/no/such/page")]
+    responses += [user.post("/api/invoices", json={}), user.post("/api/scores"), user.post("/api/scores", headers=CROSS_SITE[0]),
+                  httpx.get(f"{DASHBOARD_URL}/api/invoices"), user.post("/score", data={}, follow_redirects=False)]
+    with user.stream("GET", "/events") as events:
+        responses.append(events)
+    for response in responses:
+        assert response.headers.get_list("cache-control") == ["no-store"], (response.request.url, response.headers)
+    for response in [*responses, user.get("/static/app.css")]:
+        assert "server" not in response.headers, (response.request.url, response.headers["server"])
+        assert "uvicorn" not in str(response.headers).lower()
+
+
+def test_metrics_are_served_on_their_own_port_not_the_users() -> None:
+    assert httpx.get(f"{DASHBOARD_URL}/metrics").status_code == 404
+    metrics = httpx.get(f"{METRICS_URL}/metrics")
+    assert metrics.status_code == 200 and "process_resident_memory_bytes" in metrics.text
+    assert httpx.get(f"{METRICS_URL}/readyz").status_code == 200
+
+
+# --- 10. passwords after NIST SP 800-63B rev. 4; answers that do not tell who has an account ----------------------
+
+
+def sign_up_problems(password: str, account: str | None = None) -> list[str]:
+    response = httpx.post(f"{DASHBOARD_URL}/api/users", json={"email": account or email(), "password": password},
+                          headers={"x-forwarded-for": address()})
+    if response.status_code == 202:
+        return []
+    assert response.status_code == 422, response.text
+    return [error["message"] for error in response.json()["errors"] if error["field"] == "password"]
+
+
+def test_passwords_need_fifteen_characters_and_take_sixty_four_of_anything() -> None:
+    assert sign_up_problems("tiny red kettle"[:14]) == [
+        "must be at least 15 characters (got 14): a few words with spaces between them make a good one"]
+    assert sign_up_problems("tiny red kettle") == []  # 15
+    assert sign_up_problems("ünï cödé and spaces all the way to sixty-four characters long ok?"[:64]) == []
+    assert sign_up_problems("x7#" + "correct horse battery staple " * 6 + "!") == []  # 177: long ones too
+    assert sign_up_problems("y" * 201) == ["must be at most 200 characters (got 201)"]
+
+
+def test_a_common_password_and_the_email_itself_are_refused_with_a_reason() -> None:
+    common = ("is one of the most common passwords (or one with only digits, spaces or symbols added at an end),"
+              " so it is among the first an attacker tries: choose another")
+    for password in ("password1234567", "1qaz2wsx3edc4rfv", "Qwerty123456789!"):
+        assert sign_up_problems(password) == [common], password
+    account = email()
+    assert sign_up_problems(account, account) == ["must not be built from your email address: choose another"]
+    assert sign_up_problems(account.upper() + " 2024", account) == ["must not be built from your email address: choose another"]
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as browser:
+        page = browser.post("/signup", data={"email": account, "password": "password1234567"})
+        assert page.status_code == 422 and "<strong>password</strong> is one of the most common passwords" in page.text
+
+
+def test_an_account_made_under_the_old_eight_character_rule_still_signs_in() -> None:
+    account = {"email": email(), "password": "12345678"}
+    with sqlite3.connect(DATABASE, timeout=30) as db:
+        db.execute("INSERT INTO users VALUES (?, ?, ?, ?)",
+                   (str(uuid.uuid4()), account["email"], PasswordHasher().hash(account["password"]), 0))
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as client:
+        assert client.post("/api/session", json=account).status_code == 200
+        assert client.get("/api/invoices").status_code == 200
+
+
+def answer(response: httpx.Response) -> tuple[int, str, tuple[str, ...]]:
+    """What a client sees of an answer, but its date: status, body and headers (Set-Cookie among them)."""
+    headers = sorted(f"{name}: {value}" for name, value in response.headers.multi_items() if name != "date")
+    return response.status_code, response.text, tuple(headers)
+
+
+def timed(send: Any) -> tuple[httpx.Response, float]:
+    began = time.perf_counter()
+    response = send()
+    return response, time.perf_counter() - began
+
+
+def assert_alike(first: list[float], second: list[float]) -> None:
+    """Medians within a third of each other: an argon2 hash (~100 ms) each, one is not skipped for either."""
+    a, b = statistics.median(first), statistics.median(second)
+    print(f"\nmedians {a * 1000:.0f} ms and {b * 1000:.0f} ms")
+    assert max(a, b) / min(a, b) < 1.33, (first, second)
+
+
+def test_signing_up_with_a_taken_email_answers_as_for_a_new_one() -> None:
+    taken = email()
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30) as client:
+        assert client.post("/api/users", json={"email": taken, "password": PASSWORD},
+                           headers={"x-forwarded-for": address()}).status_code == 202
+        new, old = [], []
+        for _ in range(7):  # interleaved, so load on the machine falls on both alike
+            new.append(timed(lambda: client.post("/api/users", json={"email": email(), "password": "another long one"},
+                                                 headers={"x-forwarded-for": address()})))
+            old.append(timed(lambda: client.post("/api/users", json={"email": taken, "password": "another long one"},
+                                                 headers={"x-forwarded-for": address()})))
+        assert {answer(response) for response, _ in new} == {answer(response) for response, _ in old}
+        assert len({answer(response) for response, _ in new}) == 1 and new[0][0].status_code == 202
+        assert_alike([seconds for _, seconds in new], [seconds for _, seconds in old])
+        page_new = client.post("/signup", data={"email": email(), "password": PASSWORD}, headers={"x-forwarded-for": address()})
+        page_old = client.post("/signup", data={"email": taken, "password": PASSWORD}, headers={"x-forwarded-for": address()})
+        assert answer(page_new) == answer(page_old)
+        assert client.post("/api/session", json={"email": taken, "password": "another long one"}).status_code == 401
+
+
+def test_logging_in_with_an_unknown_email_answers_as_a_wrong_password_does() -> None:
+    known = email()
+    with httpx.Client(base_url=DASHBOARD_URL, timeout=30) as client:
+        assert client.post("/api/users", json={"email": known, "password": PASSWORD},
+                           headers={"x-forwarded-for": address()}).status_code == 202
+        unknown, wrong = [], []
+        for _ in range(7):
+            unknown.append(timed(lambda: client.post("/api/session", json={"email": email(), "password": "not the password"},
+                                                     headers={"x-forwarded-for": address()})))
+            wrong.append(timed(lambda: client.post("/api/session", json={"email": known, "password": "not the password"},
+                                                   headers={"x-forwarded-for": address()})))
+        assert {answer(response) for response, _ in unknown} == {answer(response) for response, _ in wrong}
+        assert unknown[0][0].status_code == 401
+        assert_alike([seconds for _, seconds in unknown], [seconds for _, seconds in wrong])
+        stranger = email()
+        page_unknown = client.post("/login", data={"email": stranger, "password": "not the password", "next": "/"},
+                                   headers={"x-forwarded-for": address()})
+        page_wrong = client.post("/login", data={"email": known, "password": "not the password", "next": "/"},
+                                 headers={"x-forwarded-for": address()})
+        assert page_unknown.status_code == page_wrong.status_code == 401
+        assert page_unknown.headers.get_list("set-cookie") == page_wrong.headers.get_list("set-cookie") == []
+        assert page_unknown.text.replace(stranger, "EMAIL") == page_wrong.text.replace(known, "EMAIL")  # shown again

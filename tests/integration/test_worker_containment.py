@@ -29,7 +29,7 @@ def scratch() -> Iterator[tuple[Runtime, Topic, Topic]]:
                                    dead_letter_topic=f"test-{run}-dead-letters")
     replies = dataclasses.replace(runtime.manifest.topic(INVOICE_GENERATED), name=f"test-{run}-replies")
     names = [requests.name, replies.name, str(requests.dead_letter_topic)]
-    admin = AdminClient({"bootstrap.servers": runtime.settings.bootstrap_servers})
+    admin = AdminClient({**runtime.settings.kafka_client})
     for future in admin.create_topics([NewTopic(name, 1, 1) for name in names]).values():
         future.result(timeout=30)
     yield runtime, requests, replies

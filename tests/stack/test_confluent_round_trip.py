@@ -28,11 +28,11 @@ TOPICS = [topic.name for topic in load_manifest().topics]
 
 @pytest.fixture(scope="module")
 def registry_client(settings: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": settings.registry_url, "timeout": 15})
+    return SchemaRegistryClient({**settings.registry_client, "timeout": 15})  # with its credentials and CA
 
 
 def _produce_and_fetch(settings: Settings, topic: str, records: list[tuple[Any, Any]], key_ser, value_ser) -> list:
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
+    producer = Producer({**settings.kafka_client, "enable.idempotence": True})
     delivered: list = [None] * len(records)  # in produce order: reports arrive in partition order
 
     def report(index: int):  # type: ignore[no-untyped-def]
@@ -48,7 +48,7 @@ def _produce_and_fetch(settings: Settings, topic: str, records: list[tuple[Any, 
     assert producer.flush(15) == 0
     assert all(d is not None and not isinstance(d, Exception) and d.error() is None for d in delivered), delivered
     consumer = Consumer(
-        {"bootstrap.servers": settings.bootstrap_servers, "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False}
+        {**settings.kafka_client, "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False}
     )
     fetched = []
     try:

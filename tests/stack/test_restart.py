@@ -27,19 +27,23 @@ def test_schemas_and_records_survive_a_restart(
     topic = f"test-restart-{uuid.uuid4().hex[:8]}"  # raw bytes must not land in a contract topic
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
     marker = uuid.uuid4().bytes
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all"})
+    producer = Producer({**settings.kafka_client, "acks": "all"})
     delivered = []
     producer.produce(topic, value=marker, on_delivery=lambda error, message: delivered.append((error, message)))
     assert producer.flush(15) == 0 and delivered[0][0] is None
     partition, offset = delivered[0][1].partition(), delivered[0][1].offset()
-    ids_before = {s.name: registry.version(s.name, "latest")["id"] for s in manifest.subjects}
+    ids_before = {s.name: registry.lookup(s.name, s.latest.text) for s in manifest.subjects}
 
     _stack("down")
     assert procs.running_pid("kafka") is None and procs.running_pid("registry") is None
     _stack("up")
 
-    assert {s.name: registry.version(s.name, "latest")["id"] for s in manifest.subjects} == ids_before
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"test-{uuid.uuid4()}"})
+    restarted = Registry(settings.registry_client)  # a new client: the session's has the ids cached
+    try:
+        assert {s.name: restarted.lookup(s.name, s.latest.text) for s in manifest.subjects} == ids_before
+    finally:
+        restarted.close()
+    consumer = Consumer({**settings.kafka_client, "group.id": f"test-{uuid.uuid4()}"})
     try:
         consumer.assign([TopicPartition(topic, partition, offset)])
         message = consumer.poll(15)

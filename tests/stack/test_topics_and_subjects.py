@@ -35,7 +35,7 @@ def test_every_subject_holds_the_published_versions_and_level(manifest: Manifest
     for subject in manifest.subjects:
         assert registry.versions(subject.name) == [v.version for v in subject.versions], subject.name
         for published in subject.versions:
-            held = registry.version(subject.name, published.version)["schema"]
+            held = registry.schema_text(subject.name, published.version)
             assert same_schema(held, published.text), f"{subject.name} v{published.version}"
         assert registry.compatibility(subject.name) == subject.compatibility
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from services.dashboard.intake import QUANTITY, UNIT_PRICE
 from services.dashboard.openapi import document
-from services.dashboard.rules import EMAIL
+from services.dashboard.passwords import RULE as PASSWORD_RULE
+from services.dashboard.rules import EMAIL, MAX_PASSWORD, MIN_PASSWORD
 
 PATHS = document()["paths"]
 
@@ -47,3 +48,18 @@ def test_the_posts_that_make_requests_take_an_idempotency_key_and_say_what_a_con
 def test_sign_up_and_log_in_document_throttling() -> None:
     for path in ("/api/users", "/api/session"):
         assert "Retry-After" in PATHS[path]["post"]["responses"]["429"]["headers"]
+
+
+def test_the_password_rule_is_the_one_sign_up_applies() -> None:
+    password = body_schema("/api/users")["properties"]["password"]
+    assert (password["minLength"], password["maxLength"]) == (MIN_PASSWORD, MAX_PASSWORD) == (15, 200)
+    assert password["description"] == PASSWORD_RULE
+    assert set(PATHS["/api/users"]["post"]["responses"]) >= {"202", "422"}
+    assert "409" not in PATHS["/api/users"]["post"]["responses"]  # a taken email is not told apart
+
+
+def test_every_state_changing_endpoint_documents_the_cross_site_refusal() -> None:
+    changing = [(path, method) for path, item in PATHS.items() for method in item if method in ("post", "put", "patch", "delete")]
+    assert ("/api/scores", "post") in changing and ("/api/session", "delete") in changing
+    for path, method in changing:
+        assert "403" in PATHS[path][method]["responses"], (path, method)

@@ -1,0 +1,44 @@
+"""Sessions kept on the server: a random token names one, and signing out or expiry ends it at once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from services.dashboard.db import Database, Session, User
+
+__all__ = ["Sessions"]
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Sessions:
+    """Starts, finds and ends sessions; each lasts `lifetime_seconds` from its start, however busy it is.
+
+    The database keeps only a hash of each token, so a copy of it signs no one in. Every dashboard sharing
+    the database sees a session end the moment one of them ends it.
+    """
+
+    def __init__(self, db: Database, lifetime_seconds: int) -> None:
+        self._db = db
+        self.lifetime_seconds = lifetime_seconds
+
+    def start(self, user: User) -> str:
+        """A new session for `user`: the token for its cookie."""
+        token = secrets.token_urlsafe(32)
+        expires_at_ms = int((time.time() + self.lifetime_seconds) * 1000)
+        self._db.add_session(_hash(token), user.id, secrets.token_urlsafe(24), expires_at_ms)
+        return token
+
+    def find(self, token: str) -> Session | None:
+        """The live session `token` names; None when it never existed, was ended or has expired."""
+        return self._db.session(_hash(token))
+
+    def end(self, token: str) -> None:
+        self._db.end_session(_hash(token))
+
+    def forget_expired(self) -> None:
+        self._db.forget_sessions()

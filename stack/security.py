@@ -1,0 +1,191 @@
+"""The local stack's identities: a certificate authority, the broker's certificate, and each principal's password.
+
+Everything is made once under the stack's state and kept (out of git, never logged): `var/tls/` holds the CA and
+the broker's key and certificate, `var/credentials/<principal>.env` and `.properties` the ready client settings of
+each principal, for the Python clients and for Kafka's own tools. STACK_TLS=0 turns TLS off (SASL/SCRAM over plain
+TCP); the credentials say which, so a client never needs to know.
+
+Principals: `admin` (a super user: provisioning, the tests and the operator), `registry` (the registry's storage
+topics), one per service named in contracts/topics.toml, and `controller`, which only the brokers use between
+themselves (SASL/PLAIN: SCRAM credentials live in the metadata the controller serves, so it cannot use them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from contracts.env import credentials_dir
+from contracts.manifest import load_manifest
+from stack.paths import STATE
+
+__all__ = [
+    "ADMIN", "CONTROLLER", "MECHANISM", "REGISTRY", "TLS", "ca_file", "client_config", "client_env", "keystore_file",
+    "allow_registry", "java_client", "make_certificates", "password", "principals", "protocol", "services",
+    "write_credentials",
+]
+
+ADMIN, REGISTRY, CONTROLLER = "admin", "registry", "controller"
+REGISTRY_TOPICS = "kafkasql-"  # the prefix of the registry's storage topics (its journal and snapshots)
+REGISTRY_GROUPS = "registry-"  # the prefix of its consumer groups (a new one at each start, to replay the journal)
+MECHANISM = "SCRAM-SHA-512"
+TLS_DIR = STATE / "tls"
+TLS = os.environ.get("STACK_TLS", "1") != "0"
+
+
+def protocol() -> str:
+    """What clients speak to the local brokers."""
+    return "SASL_SSL" if TLS else "SASL_PLAINTEXT"
+
+
+def services() -> list[str]:
+    """A principal per service of the manifest (its [service.*] tables)."""
+    return sorted(load_manifest().consumer_groups)
+
+
+def principals() -> list[str]:
+    """Every principal with a password: the admin, the registry and each service."""
+    return [ADMIN, REGISTRY, *services()]
+
+
+def _secret_file(principal: str) -> Path:
+    return STATE / "secrets" / principal
+
+
+def password(principal: str) -> str:
+    """The principal's password, made the first time it is asked for and kept (readable by this user only)."""
+    path = _secret_file(principal)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def ca_file() -> Path:
+    return TLS_DIR / "ca.pem"
+
+
+def keystore_file() -> Path:
+    """The broker's private key and certificate chain in one PEM file, as Kafka's PEM keystore reads it."""
+    return TLS_DIR / "broker.pem"
+
+
+def make_certificates() -> None:
+    """A CA and a broker certificate for 127.0.0.1 and localhost, unless they exist (valid for ten years)."""
+    if ca_file().exists() and keystore_file().exists():
+        return
+    TLS_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounting-events local CA")])
+    now = dt.datetime.now(dt.UTC)
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    broker = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kafka")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    private = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _write_private(TLS_DIR / "ca-key.pem",
+                   ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    _write_private(keystore_file(), private + broker.public_bytes(pem) + ca.public_bytes(pem))
+    ca_file().write_bytes(ca.public_bytes(pem))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+
+
+def client_env(principal: str, bootstrap_servers: str, registry_url: str) -> dict[str, str]:
+    """The environment variables that make a client connect as `principal` (contracts.env reads them)."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "KAFKA_SECURITY_PROTOCOL": protocol(),
+        "KAFKA_SASL_MECHANISM": MECHANISM,
+        "KAFKA_SASL_USERNAME": principal,
+        "KAFKA_SASL_PASSWORD": password(principal),
+        "SCHEMA_REGISTRY_URL": registry_url,
+        "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": f"{principal}:{password(principal)}",
+    }
+    if TLS:
+        env["KAFKA_SSL_CA_LOCATION"] = str(ca_file())
+    return env
+
+
+def client_config(principal: str, bootstrap_servers: str) -> dict[str, str]:
+    """librdkafka's settings for the stack's own clients (health probes, the registry's ACLs)."""
+    config = {"bootstrap.servers": bootstrap_servers, "security.protocol": protocol(), "sasl.mechanism": MECHANISM,
+              "sasl.username": principal, "sasl.password": password(principal)}
+    if TLS:
+        config["ssl.ca.location"] = str(ca_file())
+    return config
+
+
+def write_credentials(bootstrap_servers: str, registry_url: str) -> Path:
+    """<principal>.env and <principal>.properties for every principal, in CREDENTIALS_DIR; the folder."""
+    folder = credentials_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for principal in principals():
+        env = client_env(principal, bootstrap_servers, registry_url)
+        _write_private(folder / f"{principal}.env", "".join(f"{k}={v}\n" for k, v in env.items()).encode())
+        _write_private(folder / f"{principal}.properties", _java_properties(env).encode())
+    return folder
+
+
+def java_client(principal: str) -> dict[str, str]:
+    """A Java client's security settings as `principal`."""
+    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{principal}"'
+            f' password="{password(principal)}";')
+    config = {"security.protocol": protocol(), "sasl.mechanism": MECHANISM, "sasl.jaas.config": jaas}
+    if TLS:
+        config |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(ca_file())}
+    return config
+
+
+def _java_properties(env: dict[str, str]) -> str:
+    """The same settings for Kafka's Java tools (kafka-topics.sh --command-config ...)."""
+    config = {"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], **java_client(env["KAFKA_SASL_USERNAME"])}
+    return "".join(f"{key}={value}\n" for key, value in config.items())
+
+
+def allow_registry(admin: AdminClient) -> None:
+    """The registry's own rights, before it starts: everything on its storage topics and consumer groups."""
+    user = f"User:{REGISTRY}"
+    bindings = [
+        AclBinding(ResourceType.TOPIC, REGISTRY_TOPICS, ResourcePatternType.PREFIXED, user, "*", AclOperation.ALL,
+                   AclPermissionType.ALLOW),
+        AclBinding(ResourceType.GROUP, REGISTRY_GROUPS, ResourcePatternType.PREFIXED, user, "*", AclOperation.ALL,
+                   AclPermissionType.ALLOW),
+    ]
+    for future in admin.create_acls(bindings).values():
+        future.result(timeout=30)

@@ -1,0 +1,41 @@
+"""The rights each service's principal gets are derived from the manifest, and the README shows exactly those."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.acls import acl_table, grants
+from contracts.manifest import load_manifest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+MANIFEST = load_manifest()
+
+
+def rights(principal: str) -> set[tuple[str, str, str]]:
+    return {(g.operation, g.resource, g.name + ("*" if g.prefixed else "")) for g in grants(MANIFEST)
+            if g.principal == principal}
+
+
+def test_a_service_may_write_what_it_produces_and_read_what_it_consumes_and_nothing_else() -> None:
+    assert rights("dashboard") == {
+        ("write", "topic", "generate-invoice"), ("describe", "topic", "generate-invoice"),
+        ("write", "topic", "calculate-score"), ("describe", "topic", "calculate-score"),
+        ("read", "topic", "invoice-generated"), ("describe", "topic", "invoice-generated"),
+        ("read", "topic", "score-calculated"), ("describe", "topic", "score-calculated"),
+        ("write", "topic", "invoice-generated-dead-letters"), ("describe", "topic", "invoice-generated-dead-letters"),
+        ("write", "topic", "score-calculated-dead-letters"), ("describe", "topic", "score-calculated-dead-letters"),
+        ("read", "group", "dashboard*"), ("describe", "group", "dashboard*"),
+    }
+
+
+def test_a_worker_that_answers_requests_owns_its_changelog_and_its_transactional_ids() -> None:
+    invoice = rights("invoice")
+    assert {("read", "topic", "invoice-decisions-changelog"), ("write", "topic", "invoice-decisions-changelog"),
+            ("write", "transactional_id", "invoice-generator/*")} <= invoice
+    assert not any(name.startswith(("score", "calculate")) for _, _, name in invoice)
+
+
+def test_the_readme_shows_the_table_the_manifest_gives() -> None:
+    text = README.read_text()
+    shown = text.split("<!-- acls:begin -->\n", 1)[1].split("<!-- acls:end -->", 1)[0]
+    assert shown.strip() == acl_table(MANIFEST), "README.md's ACL table is stale: paste `python -m contracts acls`"
