@@ -175,10 +175,11 @@ class ScoreRequest(TypedDict):
     requested_at: datetime
 
 
-# -- score_reply v2 ------------------------------------------------------------------------------------------
+# -- score_reply v3 ------------------------------------------------------------------------------------------
 
 
-# Score bands: POOR below 250, FAIR below 500, GOOD below 750, EXCELLENT from 750.
+# Score bands, each from its lowest_score up to the next band's: POOR below 250, FAIR below 500, GOOD below 750,
+# EXCELLENT from 750.
 ScoreTier = Literal["POOR", "FAIR", "GOOD", "EXCELLENT"]
 
 

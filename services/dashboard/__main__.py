@@ -6,13 +6,9 @@ import sys
 
 import uvicorn
 
-from contracts.registry import RegistryError
 from messaging import logs
-from messaging.runtime import Runtime
-from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
 from services.dashboard.app import create_app
-from services.dashboard.bus import CONTRACTS, DELIVERY_TIMEOUT_MS
 from services.dashboard.server import with_deadlines
 from services.dashboard.settings import DashboardSettings
 
@@ -21,16 +17,21 @@ def main() -> int:
     logs.configure("dashboard")
     try:
         settings = DashboardSettings.from_env()
-        runtime = Runtime("dashboard", producer_overrides={"message.timeout.ms": DELIVERY_TIMEOUT_MS})
-        manifest = runtime.manifest
-        # Resolve every contract now, so a missing registry or schema stops start-up with one sentence.
-        runtime.prepare(*(manifest.topic(binding) for binding in CONTRACTS))
-    except (SettingsError, RegistryError, SchemaNotRegistered, LookupError) as error:
+    except SettingsError as error:
         print(f"dashboard cannot start: {error}", file=sys.stderr)
         return 1
-    uvicorn.run(create_app(settings, runtime), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=5, server_header=False,  # no banner naming the server
-                http=with_deadlines(settings.header_timeout_seconds, settings.body_timeout_seconds))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5,
+        server_header=False,  # no banner naming the server
+        http=with_deadlines(settings.header_timeout_seconds, settings.body_timeout_seconds)))
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's way out when the lifespan failed
+        if failure := getattr(app.state, "startup_error", None):
+            print(failure, file=sys.stderr)  # one sentence, the last line, after uvicorn's own account
+            return 1
+        raise
     return 0
 
 

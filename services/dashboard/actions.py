@@ -12,15 +12,15 @@ from typing import Any
 
 from starlette.requests import Request
 
-from services.dashboard.bus import DELIVERY_TIMEOUT_MS, Bus, Unavailable
 from services.dashboard.db import Database, User
+from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender, Unavailable
 from services.dashboard.views import jsonable
 
 __all__ = ["IDEMPOTENCY_HEADER", "IDEMPOTENCY_TTL_SECONDS", "BadBody", "KeyConflict", "read_json", "submit"]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-# Bus.ask gives up 5 s after librdkafka's own delivery timeout; a key still 'sending' well after that was
+# Sender.ask gives up 5 s after librdkafka's own delivery timeout; a key still 'sending' well after that was
 # left by a process that stopped mid-send, and its request is answered as made (it may show timed out).
 SENDING_DEADLINE_MS = DELIVERY_TIMEOUT_MS + 10_000
 
@@ -92,7 +92,7 @@ def _earlier(db: Database, user: User, kind: str, fields: dict[str, Any], key: s
     return claim.request_id
 
 
-async def submit(db: Database, bus: Bus, user: User, kind: str, fields: dict[str, Any], key: str | None = None) -> str:
+async def submit(db: Database, sender: Sender, user: User, kind: str, fields: dict[str, Any], key: str | None = None) -> str:
     """Record the request as pending and put it on Kafka; its id once Kafka has it, Unavailable if not.
 
     With an idempotency `key` (scoped to the user) a repeat returns the first request's id instead of
@@ -109,7 +109,7 @@ async def submit(db: Database, bus: Bus, user: User, kind: str, fields: dict[str
     }
     db.add_request(str(request_id), kind, user.id, jsonable(fields))
     try:
-        await bus.ask(kind, user.id, str(request_id), value)
+        await sender.ask(kind, user.id, str(request_id), value)
     except Unavailable:
         db.forget_request(str(request_id))
         raise

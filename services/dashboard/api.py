@@ -13,7 +13,6 @@ from starlette.routing import Route
 
 from services.dashboard import auth
 from services.dashboard.actions import IDEMPOTENCY_HEADER, BadBody, KeyConflict, read_json, submit
-from services.dashboard.bus import Unavailable
 from services.dashboard.credentials import Throttled
 from services.dashboard.db import User
 from services.dashboard.intake import (
@@ -25,6 +24,7 @@ from services.dashboard.intake import (
     parse_sign_up,
 )
 from services.dashboard.openapi import document
+from services.dashboard.sender import Unavailable
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
@@ -120,7 +120,7 @@ def _idempotency_key(request: Request) -> str | None:
 async def create_invoice(request: Request, user: User) -> Response:
     key = _idempotency_key(request)
     fields = parse_invoice(await read_json(request))
-    request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields, key)
+    request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, key)
     url = f"/api/invoices/{request_id}"
     return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
 
@@ -139,7 +139,7 @@ async def get_invoice(request: Request, user: User) -> Response:
 
 
 async def create_score(request: Request, user: User) -> Response:
-    request_id = await submit(request.app.state.db, request.app.state.bus, user, "score", {}, _idempotency_key(request))
+    request_id = await submit(request.app.state.db, request.app.state.sender, user, "score", {}, _idempotency_key(request))
     url = f"/api/scores/{request_id}"
     return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,35 +16,46 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from contracts.bindings import Binding
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
+from contracts.registry import RegistryError
 from messaging.metrics import serve_health
 from messaging.runtime import Runtime
+from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
 from services.dashboard import api, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
 from services.dashboard.asyncapi import asyncapi
 from services.dashboard.bodies import BodyLimits
-from services.dashboard.bus import Bus
+from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
 from services.dashboard.origins import SameOriginOnly
+from services.dashboard.replies import Replies, expire_forever
+from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender
 from services.dashboard.sessions import Sessions
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.throttle import Throttle
 
-__all__ = ["create_app"]
+__all__ = ["CONTRACTS", "StartupError", "connect", "create_app"]
+
+CONTRACTS: tuple[Binding[Any, Any], ...] = (GENERATE_INVOICE, CALCULATE_SCORE, INVOICE_GENERATED, SCORE_CALCULATED)
 
 
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
+def _ready(replies: Replies, sender: Sender) -> bool:
+    return replies.ready and sender.alive and sender.broker_reachable
+
+
 async def readyz(request: Request) -> Response:
-    bus: Bus = request.app.state.bus
-    ready = bus.ready and bus.broker_reachable
-    return JSONResponse({"ready": ready, "consuming_replies": bus.ready, "kafka_reachable": bus.broker_reachable},
-                        status_code=200 if ready else 503)
+    replies, sender = request.app.state.replies, request.app.state.sender
+    return JSONResponse({"ready": _ready(replies, sender), "consuming_replies": replies.ready,
+                         "kafka_reachable": sender.broker_reachable}, status_code=200 if _ready(replies, sender) else 503)
 
 
 async def bad_body(request: Request, error: Exception) -> Response:
@@ -62,16 +74,36 @@ async def forget_expired(db: Database, sessions: Sessions) -> None:
         await asyncio.sleep(3600)
 
 
-def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
-    """The app; `runtime` is made (and its contracts resolved) before, so start-up fails in one sentence."""
+def connect() -> Runtime:
+    """The dashboard's Kafka and registry connection, every contract it uses resolved now, so that a missing
+    registry or schema stops start-up with one sentence (StartupError)."""
+    try:
+        runtime = Runtime("dashboard", producer_overrides={"message.timeout.ms": DELIVERY_TIMEOUT_MS})
+        runtime.prepare(*(runtime.manifest.topic(binding) for binding in CONTRACTS))
+    except (SettingsError, RegistryError, SchemaNotRegistered, LookupError) as error:
+        raise StartupError(f"dashboard cannot start: {error}") from None
+    return runtime
+
+
+class StartupError(Exception):
+    """The dashboard cannot start; the message says why, in one sentence."""
+
+
+def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = connect) -> Starlette:
+    """The app. Its lifespan makes the runtime (`connected`), the database, the sender of requests and the
+    consumer of replies, and closes them in the other order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            runtime = connected()
+        except StartupError as error:
+            app.state.startup_error = error  # for __main__ to say last, once the server has given up
+            raise
         db = Database(settings.database)
         hub = Hub()
-        bus = Bus(
-            runtime, db, hub, settings.consumer_group,
-        )
+        sender = Sender(runtime)
+        replies = Replies(runtime, db, hub, settings.consumer_group)
         credentials = Credentials(
             db, settings.password_threads,
             per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
@@ -79,14 +111,15 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
         )
         sessions = Sessions(db, settings.session_max_age_seconds)
         try:
-            health = serve_health(settings.metrics_port, lambda: bus.ready and bus.broker_reachable)
+            health = serve_health(settings.metrics_port, lambda: _ready(replies, sender))
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
-        app.state.db, app.state.hub, app.state.bus, app.state.credentials = db, hub, bus, credentials
-        app.state.sessions = sessions
-        bus.start(asyncio.get_running_loop())
-        chores = [asyncio.create_task(bus.expire_forever(settings.request_timeout_seconds)),
+        app.state.db, app.state.hub, app.state.sender, app.state.credentials = db, hub, sender, credentials
+        app.state.replies, app.state.sessions, app.state.catalog = replies, sessions, Catalog(runtime)
+        sender.start()
+        replies.start(asyncio.get_running_loop())
+        chores = [asyncio.create_task(expire_forever(db, hub, settings.request_timeout_seconds)),
                   asyncio.create_task(forget_expired(db, sessions))]
         try:
             yield
@@ -96,7 +129,9 @@ def create_app(settings: DashboardSettings, runtime: Runtime) -> Starlette:
             health.shutdown()
             health.server_close()
             credentials.close()
-            await asyncio.to_thread(bus.stop)
+            await asyncio.to_thread(replies.stop)
+            await asyncio.to_thread(sender.stop)
+            runtime.close()
             db.close()
 
     return Starlette(

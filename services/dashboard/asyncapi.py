@@ -8,18 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contracts.asyncapi import document
-from contracts.provision import Durability
-from messaging.runtime import Runtime
-
-__all__ = ["asyncapi", "describe", "operations"]
-
-
-def describe(runtime: Runtime) -> dict[str, Any]:
-    """The document `contracts asyncapi` writes, for this dashboard's broker and registry."""
-    settings = runtime.settings
-    return document(runtime.manifest, settings.bootstrap_servers, settings.registry_url, Durability.from_env(),
-                    str(settings.kafka_client["security.protocol"]))
+__all__ = ["asyncapi", "operations"]
 
 
 def operations(described: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,4 +27,5 @@ def operations(described: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def asyncapi(request: Request) -> Response:
-    return JSONResponse(describe(request.app.state.bus.runtime))
+    """The document `contracts asyncapi` writes, for this dashboard's broker and registry."""
+    return JSONResponse(request.app.state.catalog.asyncapi)

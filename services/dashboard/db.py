@@ -219,6 +219,25 @@ class Database:
         ).fetchone()
         return _request(row) if row else None
 
+    def generated_invoices(self, user_id: str, answered_since_ms: int) -> list[Request]:
+        """This user's generated invoices answered since then, oldest first: what the overview's chart counts (an
+        invoice issued since then was answered since then too; charts.py groups them by the month of issue)."""
+        rows = self._run(
+            "SELECT * FROM requests WHERE user_id = ? AND kind = 'invoice' AND status = 'generated' AND updated_at >= ?"
+            " ORDER BY created_at, request_id",
+            user_id, answered_since_ms,
+        ).fetchall()
+        return [_request(row) for row in rows]
+
+    def calculated_scores(self, user_id: str, limit: int = 50) -> list[Request]:
+        """This user's newest `limit` calculated scores, newest first."""
+        rows = self._run(
+            "SELECT * FROM requests WHERE user_id = ? AND kind = 'score' AND status = 'calculated'"
+            " ORDER BY created_at DESC, request_id LIMIT ?",
+            user_id, limit,
+        ).fetchall()
+        return [_request(row) for row in rows]
+
     def close(self) -> None:
         self._db.close()
 

@@ -52,7 +52,9 @@ ERROR = {
         },
     },
 }
-TIERS = load_manifest().topic(SCORE_CALCULATED).value.latest.node.at("tier").schema["symbols"]
+SCORE_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
+TIERS = SCORE_REPLY.node.at("tier").schema["symbols"]
+SCORE = SCORE_REPLY.constraints["score"]
 REQUEST_STATE = {"type": "string", "enum": ["pending", "generated", "rejected", "calculated", "timed_out"]}
 ACCEPTED = {
     "type": "object",
@@ -110,7 +112,7 @@ SCORE = {
         "status": REQUEST_STATE,
         "requested_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
-        "score": {"type": ["integer", "null"], "minimum": 0, "maximum": 1000},
+        "score": {"type": ["integer", "null"], **SCORE.json_schema()},
         "tier": {"type": ["string", "null"], "enum": [*TIERS, None]},
         "factors": {"type": "array", "items": {"type": "object"}},
         "invoices_considered": {"type": ["integer", "null"]},

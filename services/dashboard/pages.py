@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from pathlib import Path
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
-from contracts.compat import STRICTER_NOTE, check
+from contracts.compat import check
 from contracts.diff import field_diff
 from contracts.manifest import Subject
-from contracts.registry import RegistryError
 from services.dashboard import asyncapi, auth
 from services.dashboard.actions import BadBody, KeyConflict, submit
-from services.dashboard.bus import Unavailable
+from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Throttled
 from services.dashboard.events import stream
+from services.dashboard.fragments import charts
 from services.dashboard.intake import (
-    REQUEST,
     FieldError,
     InvalidInput,
     form_fields,
@@ -33,20 +31,18 @@ from services.dashboard.intake import (
     parse_log_in,
     parse_sign_up,
 )
-from services.dashboard.rules import MIN_PASSWORD
+from services.dashboard.sender import Unavailable
+from services.dashboard.templating import templates
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(REQUEST=REQUEST, MIN_PASSWORD=MIN_PASSWORD)  # for the inputs' limits and hints
-templates.env.globals["STRICTER_NOTE"] = STRICTER_NOTE  # marks, on the Contracts page, what we refuse and the registry accepts
 
 
 def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
            **context: Any) -> Response:
     user = auth.current_user(request)
-    base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.bus.broker_reachable,
+    base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.sender.broker_reachable,
             # A fresh key each time a form is shown: sending that form twice (a double click, a resent
             # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
             "idempotency_key": secrets.token_urlsafe(18)}
@@ -142,7 +138,8 @@ async def overview(request: Request) -> Response:
     db = request.app.state.db
     invoices = [invoice_view(r) for r in db.requests(user.id, "invoice", limit=20)]
     latest = db.latest_score(user.id)
-    return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None)
+    return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None,
+                  **charts(db, user.id))
 
 
 # What a form sent twice with one key is told: another request with it (422), or its first still in flight (409).
@@ -164,7 +161,7 @@ async def new_invoice(request: Request) -> Response:
     values = invoice_form_values(pairs)
     try:
         fields = parse_invoice_form(pairs)
-        request_id = await submit(request.app.state.db, request.app.state.bus, user, "invoice", fields, _form_key(pairs))
+        request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, _form_key(pairs))
     except InvalidInput as invalid:
         return render(request, "invoice_new.html", 422, errors=invalid.errors, values=values)
     except KeyConflict as conflict:
@@ -195,7 +192,7 @@ async def score(request: Request) -> Response:
         pairs = await _form(request)
         try:
             form_fields(pairs, {"csrf_token", "idempotency_key"})
-            await submit(db, request.app.state.bus, user, "score", {}, _form_key(pairs))
+            await submit(db, request.app.state.sender, user, "score", {}, _form_key(pairs))
         except InvalidInput as invalid:
             return render(request, "score.html", 422, scores=[], errors=invalid.errors)
         except KeyConflict as conflict:
@@ -210,6 +207,7 @@ async def score(request: Request) -> Response:
     return render(request, "score.html", scores=scores, latest=score_view(latest) if latest else None)
 
 
+@cache  # the published versions do not change while the process runs; each check walks every version
 def _history(subject: Subject) -> list[dict[str, Any]]:
     """Each version's field changes from the one before, and the reasons our checker refuses it under the subject's
     level where it is stricter than the registry (which accepted the version: it is published)."""
@@ -225,25 +223,19 @@ async def contracts(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    runtime = request.app.state.bus.runtime
-    topics, registry_error = [], None
-    for topic in runtime.manifest.topics:
-        subjects = []
-        for subject in topic.subjects:
-            held: list[int] | str
-            level: str | None
-            try:
-                held, level = runtime.registry.versions(subject.name), runtime.registry.compatibility(subject.name)
-            except RegistryError as error:
-                held, level, registry_error = [], None, str(error)
-            subjects.append({"name": subject.name, "family": subject.family, "published": [v.version for v in subject.versions],
-                             "registered": held, "level": level, "expected_level": subject.compatibility,
-                             "history": _history(subject), "constraints": subject.latest.constraints.by_path.values()})
+    catalog: Catalog = request.app.state.catalog
+    held = await catalog.held()
+    topics = []
+    for topic in catalog.manifest.topics:
+        subjects = [{"name": subject.name, "family": subject.family, "published": [v.version for v in subject.versions],
+                     "registered": held[subject.name].versions, "level": held[subject.name].level,
+                     "expected_level": subject.compatibility, "history": _history(subject),
+                     "constraints": subject.latest.constraints.by_path.values()} for subject in topic.subjects]
         topics.append({"topic": topic, "subjects": subjects})
-    described = asyncapi.describe(runtime)
+    registry_error = next((h.error for h in held.values() if h.error), None)
     return render(request, "contracts.html", topics=topics, registry_error=registry_error,
-                  registry_url=runtime.settings.registry_url, asyncapi=described,
-                  operations=sorted(asyncapi.operations(described), key=lambda row: (row["service"], row["channel"])))
+                  registry_url=catalog.registry_url, asyncapi=catalog.asyncapi,
+                  operations=sorted(asyncapi.operations(catalog.asyncapi), key=lambda row: (row["service"], row["channel"])))
 
 
 async def _while_signed_in(request: Request, chunks: AsyncIterator[str]) -> AsyncIterator[str]:

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from contracts.records import ScoreTier
+from contracts.manifest import load_manifest
+from contracts.records import SCORE_CALCULATED, ScoreTier
 
 __all__ = [
     "GENERATED", "REJECTED", "WINDOW",
     "Factor", "InvoiceFact", "Score", "calculate_score", "tier_for",
 ]
+
+# The score's range and its tiers are the score_reply schema's: the score field's constraints, and each tier's
+# lowest_score on the ScoreTier enum (highest first here, so the first reached is the tier).
+_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
+_SCORE = _REPLY.constraints["score"]
+_BANDS: list[tuple[ScoreTier, int]] = sorted(_REPLY.node.at("tier").schema["lowest_score"].items(),
+                                               key=lambda band: band[1], reverse=True)
 
 GENERATED = "GENERATED"
 REJECTED = "REJECTED"
@@ -82,16 +90,10 @@ class Score:
 
 
 def tier_for(score: int) -> ScoreTier:
-    """Name the tier of a 0..1000 score: POOR, FAIR, GOOD or EXCELLENT."""
-    if not 0 <= score <= 1000:
-        raise ValueError(f"score must be between 0 and 1000, got {score}")
-    if score < 250:
-        return "POOR"
-    if score < 500:
-        return "FAIR"
-    if score < 750:
-        return "GOOD"
-    return "EXCELLENT"
+    """Name the tier of a score: the highest band whose lowest_score it reaches (the score_reply schema's bands)."""
+    if problems := _SCORE.problems(score):
+        raise ValueError(f"score {problems[0]}")
+    return next(tier for tier, lowest in _BANDS if score >= lowest)
 
 
 def calculate_score(history: Iterable[InvoiceFact], now: datetime) -> Score:

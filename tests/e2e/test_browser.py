@@ -12,17 +12,22 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from services.dashboard.formatting import locale_named, money
 from stack import procs
 
 DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 DASHBOARD_LOG = Path(os.environ.get("DASHBOARD_LOG", "var/log/dashboard.log"))
+# The locale the dashboard under test writes money in: the tests read the same variable it does.
+LOCALE = locale_named(os.environ.get("DASHBOARD_LOCALE", "pt_BR"))
 PASSWORD = "a long password"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling home, which this machine refuses.
@@ -94,17 +99,23 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
         row = page.locator("#invoices tbody tr").first
         expect(row.locator("[data-status]")).to_have_text("pending")
         expect(page.locator("body[data-live=open]")).to_have_count(1)
+        page.wait_for_load_state("networkidle")  # the stream's one catch-up of the page is done
         page.evaluate("() => { window.__sameDocument = true; }")
+        asked = watch_requests(page)
         snap(page, "04-overview-pending")
     finally:
         os.kill(generator, signal.SIGCONT)
     expect(row.locator("[data-status]")).to_have_text("generated")
+    expect(row.locator("td.num")).to_have_text(money("1339.80", LOCALE))  # the row's new total came with the event
     assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+    assert asked == [], f"the live update asked the server for {asked}"
+    expect(page.locator("#invoicing-table tbody tr").last).to_contain_text(money("1339.80", LOCALE))  # the chart too
     snap(page, "05-overview-generated")
 
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", name="Nota fiscal de serviço nº 1")).to_be_visible()
-    expect(page.locator("#invoice-total")).to_have_text("1339.80")  # 1276.00 + 5% ISS
+    expect(page.locator("#invoice-total")).to_have_text(money("1339.80", LOCALE))  # 1276.00 + 5% ISS
+    expect(page.locator("#customer-tax-id")).to_have_text("11.222.333/0001-81")
     expect(page.locator("#verification-code")).to_have_text(re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$"))  # from v2
     snap(page, "06-invoice")
     page.emulate_media(media="print")
@@ -112,9 +123,22 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
     page.emulate_media(media="screen")
 
     page.get_by_role("link", name="Score").click()
-    page.evaluate("() => { window.__sameDocument = true; }")
-    page.get_by_role("button", name="Recalculate my score").click()
+    calculator = procs.running_pid("score")
+    assert calculator, "the score calculator is not running; run `make up`"
+    os.kill(calculator, signal.SIGSTOP)  # so that the score is seen arriving, not already there
+    try:
+        page.get_by_role("button", name="Recalculate my score").click()
+        expect(page.locator("tr[data-request-id] [data-status]").first).to_have_text("pending")
+        expect(page.locator("body[data-live=open]")).to_have_count(1)
+        page.wait_for_load_state("networkidle")
+        page.evaluate("() => { window.__sameDocument = true; }")
+        asked = watch_requests(page)
+    finally:
+        os.kill(calculator, signal.SIGCONT)
     expect(page.locator("#score-tier")).to_be_visible()
+    expect(page.locator("tr[data-request-id] [data-status]").first).to_have_text("calculated")
+    assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+    assert asked == [], f"the live update asked the server for {asked}"
     expect(page.locator("#factors tbody tr")).to_have_count(4)
     snap(page, "08-score")
 
@@ -122,6 +146,66 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
     expect(page.get_by_role("heading", name="Contracts")).to_be_visible()
     expect(page.get_by_text("generate-invoice-value").first).to_be_visible()
     snap(page, "09-contracts")
+
+
+def watch_requests(page: Page) -> list[str]:
+    """The URLs the page asks for from now on, but the event stream's own (it is already open)."""
+    asked: list[str] = []
+    page.on("request", lambda request: None if request.url.endswith("/events") else asked.append(request.url))
+    return asked
+
+
+def issue_invoice(page: Page, customer: str, tax_id: str, quantity: str, unit_price: str) -> None:
+    page.goto("/invoices/new")
+    page.get_by_label("Name").fill(customer)
+    page.get_by_label("CPF or CNPJ").fill(tax_id)
+    row = page.locator("tr.item").first  # the form's second row stays blank, which is no item
+    row.get_by_label("Description").fill("Bookkeeping")
+    row.get_by_label("Quantity").fill(quantity)
+    row.get_by_label("Unit price").fill(unit_price)
+    page.get_by_role("button", name="Issue invoice").click()
+    expect(page.locator("[data-status]")).to_have_text("generated")
+
+
+def test_the_overview_draws_invoicing_per_month_and_the_score_history(page: Page) -> None:
+    sign_up_and_in(page, f"charts-{uuid.uuid4().hex[:8]}@example.com")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.locator("#invoicing-chart .empty")).to_contain_text("No invoices generated")
+    expect(page.locator("#score-chart .empty")).to_have_text("No score calculated yet")
+
+    issue_invoice(page, "Padaria Pão Quente Ltda", "11222333000181", "1", "850.00")  # 850.00 + 5% ISS = 892.50
+    expect(page.locator("#customer-tax-id")).to_have_text("11.222.333/0001-81")
+    issue_invoice(page, "Maria da Silva", "12345678909", "2", "35.50")  # 71.00 + 5% ISS = 74.55
+    expect(page.locator("#customer-tax-id")).to_have_text("123.456.789-09")
+    expect(page.locator("#invoice-total")).to_have_text(money("74.55", LOCALE))
+    page.goto("/score")
+    page.get_by_role("button", name="Recalculate my score").click()
+    expect(page.locator("#score-tier")).to_be_visible()
+    score, tier = page.locator("#score-value").inner_text().split()[0], page.locator("#score-tier").inner_text()
+
+    page.goto("/")
+    invoicing, history = page.locator("svg#invoicing-chart"), page.locator("svg#score-chart")
+    expect(invoicing).to_have_attribute("role", "img")
+    expect(invoicing.locator(":scope > title")).to_have_text("Invoicing per month")
+    total = money(Decimal("892.50") + Decimal("74.55"), LOCALE)
+    expect(invoicing.locator(":scope > desc")).to_contain_text(f"2 invoices for {total} in all")
+    expect(history.locator(":scope > title")).to_have_text("Score history")
+    expect(history.locator(":scope > desc")).to_contain_text(f": {score} ({tier}) out of 1000")
+    expect(history.locator("circle")).to_have_count(1)
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    expect(page.locator("#invoicing-table tbody tr")).to_have_count(12)
+    expect(page.locator("#invoicing-table tbody tr").last.locator("td")).to_have_text([this_month, "2", total])
+    expect(page.locator("#score-table tbody tr")).to_have_count(1)
+    expect(page.locator("#score-table tbody tr td").nth(1)).to_have_text(score)
+    expect(page.locator("#score-table tbody tr td").nth(2)).to_have_text(tier)
+    expect(page.locator("#invoices tbody tr").first.locator("td.num")).to_have_text(money("74.55", LOCALE))
+    # The live page fetches itself once as its event stream opens, which would close the tables again: open them after.
+    expect(page.locator("body[data-live=open]")).to_have_count(1)
+    page.wait_for_load_state("networkidle")
+    for summary in page.locator("section.charts summary").all():
+        summary.click()  # the numbers beside each picture, for the screenshot
+    snap(page, "10-overview-charts")
+    page.locator("section.charts").screenshot(path=ARTIFACTS / "11-charts.png")
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 // Live pages and the invoice form. Plain JavaScript, no libraries, nothing from other sites.
 "use strict";
 
-// Re-render the live part of the page from the server, without reloading the page.
+// Catch up on what happened while no stream was open (the first connection, a reconnection): the live part of
+// the page once from the server, without reloading the page.
 async function refreshLive() {
   const live = document.querySelector("main[data-live]");
   if (!live) return;
@@ -13,22 +14,33 @@ async function refreshLive() {
   bindButtons();
 }
 
+// Each event carries the parts of the pages that show its request, rendered by the server, each named as the
+// element it replaces (data-fragment): they go in place, and the page asks the server for nothing.
+function apply(event) {
+  const fragments = JSON.parse(event.data).fragments || {};
+  for (const [name, html] of Object.entries(fragments)) {
+    document.querySelectorAll(`[data-fragment="${CSS.escape(name)}"]`).forEach((element) => {
+      const open = [...element.querySelectorAll("details[open]")].map((d) => d.querySelector("summary")?.textContent);
+      element.outerHTML = html;
+      // A table of numbers someone opened stays open.
+      document.querySelectorAll(`[data-fragment="${CSS.escape(name)}"] details`).forEach((d) => {
+        if (open.includes(d.querySelector("summary")?.textContent)) d.open = true;
+      });
+    });
+  }
+  bindButtons();
+}
+
 function listen() {
   if (!document.querySelector("main[data-live]") || !document.querySelector("form.signout")) return;
   const events = new EventSource("/events");
-  let pending = null;
-  const refreshSoon = () => {
-    // Several replies in a burst become one refresh.
-    if (pending) return;
-    pending = setTimeout(() => { pending = null; refreshLive(); }, 100);
-  };
   events.addEventListener("open", () => {
     document.body.dataset.live = "open";
-    refreshSoon(); // catch up on anything that happened before the stream opened
+    refreshLive(); // once per connection: what came before the stream opened, or while it was down
   });
   events.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
-  events.addEventListener("invoice", refreshSoon);
-  events.addEventListener("score", refreshSoon);
+  events.addEventListener("invoice", apply);
+  events.addEventListener("score", apply);
 }
 
 function bindButtons() {

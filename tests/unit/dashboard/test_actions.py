@@ -12,8 +12,8 @@ import pytest
 from starlette.requests import Request
 
 from services.dashboard.actions import BadBody, KeyConflict, read_json, submit
-from services.dashboard.bus import Bus, Unavailable
 from services.dashboard.db import Database, User
+from services.dashboard.sender import Sender, Unavailable
 
 
 def read(body: bytes, content_type: str = "application/json") -> Any:
@@ -46,7 +46,7 @@ def test_what_is_not_plain_utf8_json_is_refused() -> None:
     assert refusal(b"{}", "text/plain")[0] == 415
 
 
-class FakeBus:
+class FakeSender:
     """Takes requests like the real one; `failing` refuses them, `held` keeps them in flight until set."""
 
     def __init__(self) -> None:
@@ -62,8 +62,8 @@ class FakeBus:
         self.asked.append(request_id)
 
 
-def send(db: Database, bus: FakeBus, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
-    return asyncio.run(submit(db, cast(Bus, bus), user, kind, fields, key))
+def send(db: Database, bus: FakeSender, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
+    return asyncio.run(submit(db, cast(Sender, bus), user, kind, fields, key))
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ FIELDS = {"customer": {"name": "ACME", "tax_id": "1"},
 
 
 def test_a_repeat_with_the_same_key_returns_the_first_request_and_sends_nothing(db: Database) -> None:
-    bus, ana = FakeBus(), user(db)
+    bus, ana = FakeSender(), user(db)
     first = send(db, bus, ana, "invoice", FIELDS, "key-1")
     again = send(db, bus, ana, "invoice", FIELDS, "key-1")
     assert again == first and bus.asked == [first]
@@ -90,13 +90,13 @@ def test_a_repeat_with_the_same_key_returns_the_first_request_and_sends_nothing(
 
 
 def test_keys_belong_to_their_user(db: Database) -> None:
-    bus = FakeBus()
+    bus = FakeSender()
     ids = {send(db, bus, user(db), "invoice", FIELDS, "shared") for _ in range(2)}
     assert len(ids) == 2
 
 
 def test_a_key_reused_for_another_request_is_refused(db: Database) -> None:
-    bus, ana = FakeBus(), user(db)
+    bus, ana = FakeSender(), user(db)
     send(db, bus, ana, "invoice", FIELDS, "k")
     with pytest.raises(KeyConflict) as conflict:
         send(db, bus, ana, "score", {}, "k")
@@ -104,7 +104,7 @@ def test_a_key_reused_for_another_request_is_refused(db: Database) -> None:
 
 
 def test_a_request_kafka_refused_frees_its_key_for_the_retry(db: Database) -> None:
-    bus, ana = FakeBus(), user(db)
+    bus, ana = FakeSender(), user(db)
     bus.failing = True
     with pytest.raises(Unavailable):
         send(db, bus, ana, "invoice", FIELDS, "k")
@@ -114,13 +114,13 @@ def test_a_request_kafka_refused_frees_its_key_for_the_retry(db: Database) -> No
 
 
 def test_a_repeat_while_the_first_is_in_flight_is_told_to_retry(db: Database) -> None:
-    bus, ana = FakeBus(), user(db)
+    bus, ana = FakeSender(), user(db)
 
     async def both() -> tuple[Any, ...]:
         bus.held = asyncio.Event()
-        first = asyncio.create_task(submit(db, cast(Bus, bus), ana, "invoice", FIELDS, "k"))
+        first = asyncio.create_task(submit(db, cast(Sender, bus), ana, "invoice", FIELDS, "k"))
         await asyncio.sleep(0.01)
-        second = await asyncio.gather(submit(db, cast(Bus, bus), ana, "invoice", FIELDS, "k"), return_exceptions=True)
+        second = await asyncio.gather(submit(db, cast(Sender, bus), ana, "invoice", FIELDS, "k"), return_exceptions=True)
         bus.held.set()
         return await first, second[0]
 

@@ -1,0 +1,46 @@
+"""Live updates carry what the pages show: for a request's new state, the rendered parts of every page that shows
+it, each named by the `data-fragment` attribute of the element it replaces. Rendered once per update, by the
+thread that learned of it, so that no open page fetches itself again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.dashboard.charts import invoicing_chart, invoicing_per_month, months_back, score_chart, score_history
+from services.dashboard.db import Database, Request
+from services.dashboard.templating import LOCALE, fragment
+from services.dashboard.views import invoice_view, score_view
+
+__all__ = ["charts", "fragments"]
+
+
+def charts(db: Database, user_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The overview's pictures and the numbers behind them."""
+    now = now or datetime.now(UTC)
+    months = invoicing_per_month(db.generated_invoices(user_id, int(months_back(now).timestamp() * 1000)), now)
+    history = score_history(db.calculated_scores(user_id))
+    return {"months": months, "invoicing_chart": invoicing_chart(months, LOCALE),
+            "history": history, "score_chart": score_chart(history)}
+
+
+def fragments(db: Database, request: Request) -> dict[str, str]:
+    """The parts of the pages that show `request`, rendered as it now is."""
+    if request.kind == "invoice":
+        view = invoice_view(request)
+        found = {
+            f"invoice-row-{request.request_id}": fragment("_invoice_row.html", i=view),
+            f"invoice-{request.request_id}": fragment("_invoice_article.html", invoice=view),
+        }
+    else:
+        view = score_view(request)
+        latest = db.latest_score(request.user_id)
+        found = {
+            f"score-row-{request.request_id}": fragment("_score_row.html", s=view),
+            "score-card": fragment("_score_card.html", score=score_view(latest) if latest else None),
+            "score-latest": fragment("_score_latest.html", latest=score_view(latest) if latest else None),
+        }
+    if request.status in ("generated", "calculated"):
+        found["charts"] = fragment("_charts.html", **charts(db, request.user_id))
+    return found

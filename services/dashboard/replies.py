@@ -1,0 +1,77 @@
+"""Hearing the answers: the replies consumed from Kafka become the requests' new states, pushed to the browsers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply
+from messaging.runtime import Outgoing, Runtime
+from messaging.worker import Incoming, Worker
+from services.dashboard.db import Database
+from services.dashboard.events import Hub
+from services.dashboard.fragments import fragments
+from services.dashboard.views import event_of, jsonable
+
+__all__ = ["Replies", "expire_forever"]
+
+
+class Replies:
+    """A thread consuming the invoice and score replies in the dashboard's group: each one answers a pending request
+    in the database, and its event goes to the user's open streams on the event loop."""
+
+    def __init__(self, runtime: Runtime, db: Database, hub: Hub, group: str) -> None:
+        self.db = db
+        self.hub = hub
+        manifest = runtime.manifest
+        # It produces nothing and applies each reply idempotently by request_id: at least once is exact here.
+        self.worker = Worker(
+            runtime, group,
+            {manifest.topic(INVOICE_GENERATED): self._on_invoice, manifest.topic(SCORE_CALCULATED): self._on_score},
+            exactly_once=False,
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="replies", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    @property
+    def ready(self) -> bool:
+        return self.worker.assigned.is_set() and self._thread.is_alive()
+
+    def _on_invoice(self, incoming: Incoming) -> list[Outgoing]:
+        reply: InvoiceReply = incoming.value
+        return self._answer(reply, "generated" if reply["status"] == "GENERATED" else "rejected")
+
+    def _on_score(self, incoming: Incoming) -> list[Outgoing]:
+        reply: ScoreReply = incoming.value
+        return self._answer(reply, "calculated")
+
+    def _answer(self, reply: InvoiceReply | ScoreReply, status: str) -> list[Outgoing]:
+        # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
+        answered = self.db.answer(str(reply["request_id"]), status, jsonable(reply))
+        if answered is not None and self._loop is not None:
+            event = {**event_of(answered), "fragments": fragments(self.db, answered)}
+            self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
+        return []
+
+
+async def expire_forever(db: Database, hub: Hub, timeout_seconds: int) -> None:
+    """Every second, time out what waited too long, so no request stays pending forever."""
+    def expire() -> list[tuple[str, dict[str, Any]]]:
+        expired = db.expire(int((time.time() - timeout_seconds) * 1000))
+        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r)}) for r in expired]
+
+    while True:
+        for user_id, event in await asyncio.to_thread(expire):
+            hub.publish(user_id, event)
+        await asyncio.sleep(1)

@@ -1,0 +1,84 @@
+"""Asking for work: a request produced to Kafka, and the answer that it is durably there (or why not)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message
+
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE
+from messaging.runtime import Outgoing, Runtime
+
+__all__ = ["DELIVERY_TIMEOUT_MS", "Sender", "Unavailable"]
+
+# librdkafka gives every message a final delivery report within message.timeout.ms, so waiting that
+# long tells "durably in Kafka" from "not sent" - never a request that might still arrive later.
+DELIVERY_TIMEOUT_MS = 5000
+PROBE_SECONDS = 2.0
+
+
+class Unavailable(Exception):
+    """Kafka did not take the request; nothing was sent."""
+
+
+class Sender:
+    """Produces requests and awaits their delivery; a thread serves the delivery reports and, every few seconds,
+    asks the broker for metadata, so the pages can say whether Kafka is there."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.topics = {"invoice": runtime.manifest.topic(GENERATE_INVOICE), "score": runtime.manifest.topic(CALCULATE_SCORE)}
+        self.broker_reachable = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="deliveries", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _poll(self) -> None:
+        next_probe = 0.0
+        while not self._stop.is_set():
+            self.runtime.producer.poll(0.1)
+            if time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + PROBE_SECONDS
+                try:
+                    self.runtime.producer.list_topics(timeout=2)
+                    self.broker_reachable = True
+                except KafkaException:
+                    self.broker_reachable = False
+
+    async def ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
+        """Produce a request and return once the broker has it (acks=all); Unavailable otherwise."""
+        loop = asyncio.get_running_loop()
+        delivered: asyncio.Future[KafkaError | None] = loop.create_future()
+
+        def settle(error: KafkaError | None) -> None:
+            if not delivered.done():
+                delivered.set_result(error)
+
+        def report(error: KafkaError | None, _: Message) -> None:  # on the delivery thread
+            loop.call_soon_threadsafe(settle, error)
+
+        try:
+            self.runtime.produce(Outgoing(self.topics[kind], {"user_id": user_id}, value, request_id), report)
+        except (BufferError, KafkaException) as refused:
+            raise Unavailable(f"Kafka is not taking requests: {refused}") from None
+        outcome: KafkaError | None
+        try:
+            outcome = await asyncio.wait_for(delivered, DELIVERY_TIMEOUT_MS / 1000 + 5)
+        except TimeoutError:
+            outcome = KafkaError(KafkaError._MSG_TIMED_OUT)
+        self.broker_reachable = outcome is None
+        if outcome is not None:
+            raise Unavailable(f"Kafka did not acknowledge the request: {outcome.str()}")
