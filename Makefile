@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: up down status logs test unit-test contract-test browser provision dead-letters chaos bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
+.PHONY: up down status logs test unit-test contract-test browser postgresql provision dead-letters chaos bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 # The shape of the local stack: BROKERS=3 runs three KRaft brokers (replication 3, min ISR 2),
-# WORKERS=N runs N invoice generators and N score calculators, DASHBOARDS=N that many dashboards.
-export BROKERS WORKERS DASHBOARDS
+# WORKERS=N runs N invoice generators and N score calculators, DASHBOARDS=N that many dashboards,
+# DB=postgres a PostgreSQL server (Debian's) for the dashboards' database instead of their SQLite file.
+export BROKERS WORKERS DASHBOARDS DB
 ifeq ($(BROKERS),3)
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096
 endif
@@ -44,7 +45,7 @@ logs:
 clean:
 	$(COMPOSE) down --remove-orphans --volumes
 else
-up: $(VENV)/.installed
+up: $(VENV)/.installed $(if $(filter postgres,$(DB)),postgresql)
 	@$(PY) -m stack up
 down: $(VENV)/.installed
 	@$(PY) -m stack down
@@ -69,7 +70,7 @@ schema-review: $(VENV)/.installed
 	@$(PY) -m contracts review --base $(or $(BASE),HEAD~1) --format $(or $(FORMAT),markdown)
 
 # Unit tests need nothing running; everything else runs against the real broker, registry and services.
-test: up browser $(ASYNCAPI_PARSER)
+test: up browser postgresql $(ASYNCAPI_PARSER)
 	$(CONNECT) $(PYTEST) --ignore=tests/scaleout
 
 # The browser test drives Debian's chromium through Playwright; Playwright's own browser download
@@ -79,7 +80,14 @@ browser:
 	  echo "installing Debian's chromium for the browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-unit-test: $(VENV)/.installed
+# The dashboard's database tests run on SQLite and on PostgreSQL, a server of their own from Debian's package
+# (which `make up DB=postgres` runs too); POSTGRES_BIN names another installation's bin folder.
+postgresql:
+	@[ -n "$(POSTGRES_BIN)" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the database tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+unit-test: $(VENV)/.installed postgresql
 	$(PYTEST) tests/unit tests/compose
 
 contract-test: up $(ASYNCAPI_PARSER)
@@ -98,24 +106,38 @@ asyncapi-check: $(VENV)/.installed $(ASYNCAPI_PARSER)
 	$(CONNECT) $(PY) -m contracts asyncapi -o results/asyncapi.json
 	node tools/asyncapi/validate.mjs results/asyncapi.json
 
-# ruff over the whole tree; contracts/records.py as `make codegen` writes it; mypy, strict on contracts/, messaging/
-# and the invoice and score services (pyproject.toml says which rules).
+# ruff over the whole tree; contracts/records.py as `make codegen` writes it; mypy over contracts/, messaging/ and
+# services/, strict on all but the dashboard (pyproject.toml says which rules).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m contracts codegen --check
-	$(VENV)/bin/mypy contracts messaging services/invoice services/score
+	$(VENV)/bin/mypy contracts messaging services
 
 # Write contracts/records.py: a TypedDict per record of the latest schemas and a typed binding per topic.
 codegen: $(VENV)/.installed
 	@$(PY) -m contracts codegen
 
-# Measurements against baselines taken in the same run; results/bench.{json,md} and plots.
-bench: up $(VENV)/.bench
-	$(CONNECT) $(PY) -m bench
+# Measurements against baselines taken in the same run; results/bench.{json,md} and plots. The stack runs two
+# dashboards for them unless DASHBOARDS says otherwise; BENCH_POSTGRES_URL=postgresql://... (a DATABASE_URL) adds the
+# latency on two dashboards of the bench's own over that database.
+bench: export DASHBOARDS := $(or $(DASHBOARDS),2)
+bench: up $(VENV)/.bench bench-tools
+	$(CONNECT) VEGETA=$(abspath $(VEGETA)) $(PY) -m bench
 
 $(VENV)/.bench: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
 	@touch $@
+
+# vegeta, the HTTP load generator the dashboard's measurements drive: a Go program, so that the generator's own cost
+# stays small beside the servers' on the same cores. Built at this version from the Go module proxy into .cache/tools.
+VEGETA_VERSION := v12.13.0
+VEGETA := .cache/tools/vegeta-$(VEGETA_VERSION)/vegeta
+.PHONY: bench-tools
+bench-tools: $(VEGETA)
+
+$(VEGETA):
+	@command -v go >/dev/null || { echo "error: Go 1.22 or newer is needed to build vegeta for make bench: install it" >&2; exit 1; }
+	GOBIN=$(abspath $(dir $@)) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
 # The scale-out tests need the bigger shape: three brokers, two of each worker, two dashboards.
 scaleout-test: $(VENV)/.installed

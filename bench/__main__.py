@@ -6,19 +6,30 @@ import os
 import sys
 from pathlib import Path
 
-from bench import latency, pipeline, report, serde, startup
+from bench import accept, latency, pipeline, report, serde, startup, vegeta
 
 RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))
 
 
 def main() -> int:
     count = int(os.environ.get("BENCH_N", "50000"))
+    dashboards = int(os.environ.get("DASHBOARDS") or 1)
+    postgres = os.environ.get("BENCH_POSTGRES_URL")
+    try:
+        vegeta.binary()  # before the long steps, not after them
+    except FileNotFoundError as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 1
     entries = []
     steps = [
         ("serde: ours against plain fastavro and Confluent's serializers", serde.measure),
         (f"pipeline: {count:,} waiting invoice requests: the generator, Quix Streams, a bare loop, a raw passthrough",
          lambda: pipeline.measure(count)),
-        ("latency: the dashboard's API at 100, 500 and 1,000 requests/s", lambda: latency.measure()),
+        ("dashboard.accept: one dashboard against a minimal Starlette endpoint, driven by vegeta", accept.measure),
+        (f"latency: request to live update through {dashboards} dashboards at 100, 500 and 1,000 requests/s",
+         lambda: latency.measure(dashboards=dashboards)),
+        ("latency: the same at 500 requests/s through two dashboards on PostgreSQL",
+         lambda: latency.measure_postgres(postgres)),
         ("stack: make up, warm", startup.measure),
     ]
     for number, (title, run) in enumerate(steps, start=1):

@@ -1,131 +1,232 @@
-"""`latency.request_reply`: requests through the dashboard's HTTP API at fixed offered rates, timed until the
-reply reaches the user's browser connection (the Server-Sent Events stream)."""
+"""`latency.request_reply`: invoice requests through the dashboards' HTTP API at fixed offered rates, timed from the
+moment a request was sent until its answer reaches the user's browser connection (the Server-Sent Events stream).
+
+vegeta sends the requests on a fixed schedule (open loop: a late answer does not delay the next request), taking in
+turn every pair of a few signed-in users and the dashboards, so each dashboard takes its share and most answers
+reach the user through another dashboard than the one that took the request. Each user has one listener here, an
+/events stream on one dashboard. A request's latency runs from vegeta's start time for it to the moment its
+listener read the event (both clocks are this machine's wall clock); only requests answered 202 count. The
+listeners share one event loop and parse nothing heavy; the bench process's own CPU share during each attack is
+recorded to show they are not the bottleneck.
+
+Measured on the stack's dashboards (`make bench` runs `make up DASHBOARDS=2`), and again on two dashboards of the
+bench's own over PostgreSQL when BENCH_POSTGRES_URL (the dashboard's DATABASE_URL, postgresql://...) names one.
+`python -m bench.latency --help` runs it alone.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import os
+import resource
+import tempfile
 import time
-import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-__all__ = ["measure"]
+from bench import accounts, groups, processes, vegeta
+from bench.accept import INVOICE
+from bench.accounts import Account
+from bench.processes import Server
+from bench.vegeta import Target
+from contracts.manifest import load_manifest
 
-DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
-INVOICE = {
-    "customer": {"name": "Bench Serviços Ltda", "tax_id": "11.222.333/0001-81"},
-    "items": [{"description": "Consultoria", "quantity": "2", "unit_price": "150.00"}],
-}
+__all__ = ["measure", "measure_postgres", "percentile", "waits_ms"]
+
+TARGET_RATE, TARGET_P99_MS = 500, 100
+TARGET = f"p99 <= {TARGET_P99_MS} ms, every request accepted and answered"
+ANSWER_DEADLINE_SECONDS = 30
+POSTGRES_PORTS = (8010, 8011)
 
 
-class User:
-    def __init__(self) -> None:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        self.client = httpx.AsyncClient(base_url=DASHBOARD_URL, timeout=30, limits=limits)
-        self.sent: dict[str, float] = {}
-        self.answered: dict[str, float] = {}
+class Listener:
+    """One user's browser connection: when (Unix ns) the answer to each request arrived over /events."""
+
+    def __init__(self, server: Server, account: Account) -> None:
+        self.client = httpx.AsyncClient(base_url=server.url, timeout=30, cookies={accounts.COOKIE: account.session})
+        self.answered: dict[str, int] = {}
         self.connected = asyncio.Event()
-        self.errors = 0
-
-    async def sign_up(self) -> None:
-        # Signing up signs no one in (its answer must not tell whether the email had an account): then sign in.
-        account = {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "benchmark latency"}
-        (await self.client.post("/api/users", json=account)).raise_for_status()
-        (await self.client.post("/api/session", json=account)).raise_for_status()
 
     async def listen(self) -> None:
         while True:  # an overloaded server may drop the stream: reconnect, as a browser does
             try:
                 async with self.client.stream("GET", "/events", timeout=None) as stream:
+                    stream.raise_for_status()
                     async for line in stream.aiter_lines():
                         self.connected.set()
                         if line.startswith("data: "):
+                            now = time.time_ns()
                             event = json.loads(line[6:])
-                            if event["status"] != "pending":
-                                self.answered.setdefault(event["request_id"], time.perf_counter())
+                            if event.get("status") != "pending":
+                                self.answered.setdefault(event["request_id"], now)
             except httpx.HTTPError:
                 await asyncio.sleep(0.5)
 
-    async def ask(self) -> None:
-        began = time.perf_counter()
-        try:
-            response = await self.client.post("/api/invoices", json=INVOICE)
-        except httpx.HTTPError:
-            self.errors += 1
-            return
-        if response.status_code == 202:
-            self.sent[response.json()["request_id"]] = began
-        else:
-            self.errors += 1
 
-
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-async def _at_rate(users: list[User], rate: float, seconds: float) -> dict[str, Any]:
-    for user in users:
-        user.sent.clear()
-        user.answered.clear()
-        user.errors = 0
-    tasks = []
-    began = time.perf_counter()
-    total = int(rate * seconds)
-    for index in range(total):
-        # A fixed schedule: requests go out on time whether or not earlier ones were answered.
-        delay = began + index / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(users[index % len(users)].ask()))
-    await asyncio.gather(*tasks)
-    offered_seconds = time.perf_counter() - began
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline and any(set(u.sent) - set(u.answered) for u in users):
+def waits_ms(hits: list[vegeta.Hit], answered: dict[str, int]) -> tuple[list[float], int]:
+    """The wait from sending to the answer's event, in ms, of every accepted (202) request that was answered; and how
+    many accepted requests were not."""
+    waits, unanswered = [], 0
+    for hit in hits:
+        if hit.code != 202:
+            continue
+        request_id = json.loads(hit.body)["request_id"]
+        if request_id in answered:
+            waits.append((answered[request_id] - hit.began_ns) / 1e6)
+        else:
+            unanswered += 1
+    return waits, unanswered
+
+
+async def _answers(listeners: list[Listener], expected: int) -> None:
+    deadline = time.monotonic() + ANSWER_DEADLINE_SECONDS
+    while time.monotonic() < deadline and sum(len(listener.answered) for listener in listeners) < expected:
         await asyncio.sleep(0.1)
-    waits = [(u.answered[r] - t) * 1000 for u in users for r, t in u.sent.items() if r in u.answered]
-    sent = sum(len(u.sent) for u in users)
+
+
+async def _at_rate(listeners: list[Listener], targets: list[Target], rate: int, seconds: float,
+                   out: Path) -> dict[str, Any]:
+    for listener in listeners:
+        listener.answered.clear()
+    before, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    attack = await asyncio.to_thread(vegeta.attack, targets, out, seconds=seconds, rate=rate)
+    after, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - began
+    # vegeta's report and the wait run before the per-request results are read here, which costs the
+    # listeners' event loop a moment: by then every answer has arrived (or the deadline passed).
+    result = vegeta.summary(await asyncio.to_thread(vegeta.report, attack.results))
+    await _answers(listeners, result["accepted"])
+    answered = {request_id: at for listener in listeners for request_id, at in listener.answered.items()}
+    waits, unanswered = waits_ms(await asyncio.to_thread(vegeta.hits, attack.results), answered)
+    listener_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    def share(fraction: float) -> float | None:
+        return round(percentile(waits, fraction), 1) if waits else None
+
     return {
-        "offered_rate": rate,
-        "achieved_rate": round(sent / offered_seconds, 1),
-        "requests": total,
-        "accepted": sent,
-        "answered": len(waits),
-        "errors": sum(u.errors for u in users),
-        "p50_ms": round(_percentile(waits, 0.50), 1) if waits else None,
-        "p95_ms": round(_percentile(waits, 0.95), 1) if waits else None,
-        "p99_ms": round(_percentile(waits, 0.99), 1) if waits else None,
+        "offered_rate": rate, "achieved_rate": result["sent_rate"], "accepted_rate": result["accepted_rate"],
+        "requests": result["requests"], "accepted": result["accepted"], "answered": len(waits),
+        "unanswered": unanswered, "status_codes": result["status_codes"],
+        "p50_ms": share(0.50), "p95_ms": share(0.95), "p99_ms": share(0.99), "http_p99_ms": result["http_p99_ms"],
+        "listener_cpu_percent": round(listener_cpu / wall * 100, 1),
+        "generator_cpu_percent": round(attack.generator_cpu_seconds / wall * 100, 1),
     }
 
 
-async def _measure(rates: tuple[int, ...], seconds: float, user_count: int) -> list[dict[str, Any]]:
-    users = [User() for _ in range(user_count)]
-    for user in users:
-        await user.sign_up()
-    listeners = [asyncio.create_task(user.listen()) for user in users]
-    await asyncio.gather(*(user.connected.wait() for user in users))
-    await _at_rate(users, 50, 2)  # warm-up: connections, caches, JIT-less but not cold
-    results = []
-    for rate in rates:
-        result = await _at_rate(users, rate, seconds)
-        print(f"  {rate} req/s offered: achieved {result['achieved_rate']}, p50 {result['p50_ms']} ms,"
-              f" p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms", flush=True)
-        results.append(result)
-    for task in listeners:
-        task.cancel()
-    for user in users:
-        await user.client.aclose()
-    return results
+async def _measure(servers: list[Server], rates: tuple[int, ...], seconds: float, users: int) -> list[dict[str, Any]]:
+    people = await asyncio.to_thread(accounts.sign_up, servers[0].url, users)
+    listeners = [Listener(servers[index % len(servers)], person) for index, person in enumerate(people)]
+    tasks = [asyncio.create_task(listener.listen()) for listener in listeners]
+    targets = [Target("POST", f"{server.url}/api/invoices", INVOICE,
+                      (("Content-Type", "application/json"), ("Cookie", person.cookie_header)))
+               for person in people for server in servers]
+    scratch = tempfile.TemporaryDirectory(prefix="bench-latency-")
+    folder = Path(scratch.name)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(listener.connected.wait() for listener in listeners)), 30)
+        await _at_rate(listeners, targets, 50, 2, folder / "warm")  # connections, caches: warm, not cold
+        results = []
+        for rate in rates:
+            result = await _at_rate(listeners, targets, rate, seconds, folder / f"rate-{rate}")
+            print(f"  {rate} req/s offered: achieved {result['achieved_rate']}, p50 {result['p50_ms']} ms, p95"
+                  f" {result['p95_ms']} ms, p99 {result['p99_ms']} ms ({result['answered']:,} answered,"
+                  f" {result['unanswered']} not; codes {result['status_codes']}; listeners"
+                  f" {result['listener_cpu_percent']}% of a core)", flush=True)
+            results.append(result)
+            # The next rate starts once this one's requests are worked off, and no late answer of this one is left.
+            await asyncio.to_thread(groups.settle, [server.group for server in servers if server.group])
+        return results
+    finally:
+        for task in tasks:
+            task.cancel()
+        for listener in listeners:
+            await listener.client.aclose()
+        scratch.cleanup()
 
 
-def measure(rates: tuple[int, ...] = (100, 500, 1000), seconds: float = 10, users: int = 20) -> list[dict[str, Any]]:
-    results = asyncio.run(_measure(rates, seconds, users))
-    return [{"name": f"latency.request_reply.{r['offered_rate']}", "unit": "ms (p99)", "value": r["p99_ms"], **r}
-            for r in results]
+def _entries(prefix: str, servers: list[Server], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = []
+    for result in results:
+        entry = {"name": f"{prefix}.{result['offered_rate']}", "unit": "ms (p99)", "value": result["p99_ms"], **result,
+                 "dashboards": len(servers), "database": servers[0].database}
+        if result["offered_rate"] == TARGET_RATE:
+            every_one = result["accepted"] == result["requests"] and not result["unanswered"]
+            entry.update(target=TARGET,
+                         met=every_one and result["p99_ms"] is not None and result["p99_ms"] <= TARGET_P99_MS)
+        entries.append(entry)
+    return entries
+
+
+def measure(rates: tuple[int, ...] = (100, TARGET_RATE, 1000), seconds: float = 10, users: int = 4,
+            dashboards: int | None = None) -> list[dict[str, Any]]:
+    """On the stack's dashboards: DASHBOARDS of them (what `make up` was given; `make bench` gives 2)."""
+    servers = processes.running_dashboards(dashboards or int(os.environ.get("DASHBOARDS") or 1))
+    groups.settle([server.group for server in servers if server.group])
+    return _entries("latency.request_reply", servers, asyncio.run(_measure(servers, rates, seconds, users)))
+
+
+@contextlib.contextmanager
+def _own_dashboards(database_url: str) -> Iterator[list[Server]]:
+    """Two dashboards of the bench's own over `database_url`, each in a consumer group of its own that starts at
+    the end of the replies."""
+    group = load_manifest().consumer_groups["dashboard"]
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for index, port in enumerate(POSTGRES_PORTS, start=1):
+            own_group = f"{group}-bench-{index}"
+            groups.start_at_end(own_group)
+            env = {"DASHBOARD_PORT": str(port), "DATABASE_URL": database_url, "DASHBOARD_GROUP": own_group}
+            servers.append(stack.enter_context(processes.started(["-m", "services.dashboard"], port, env)))
+        yield servers
+
+
+def measure_postgres(database_url: str | None, rates: tuple[int, ...] = (TARGET_RATE,), seconds: float = 10,
+                     users: int = 4) -> list[dict[str, Any]]:
+    """The same on two dashboards over PostgreSQL; a row saying why not when there is none to measure."""
+    names = [f"latency.request_reply.postgresql.{rate}" for rate in rates]
+    if not database_url:
+        reason = "no PostgreSQL named: BENCH_POSTGRES_URL=postgresql://... gives the dashboards' DATABASE_URL"
+    elif not database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
+        reason = f"BENCH_POSTGRES_URL is not a postgresql:// URL (it starts {database_url.split(':', 1)[0]!r})"
+    else:
+        try:
+            with _own_dashboards(database_url) as servers:
+                groups.settle([server.group for server in servers if server.group])
+                return _entries("latency.request_reply.postgresql", servers,
+                                asyncio.run(_measure(servers, rates, seconds, users)))
+        except RuntimeError as error:
+            reason = f"the dashboards did not start on it: {error}"
+    print(f"  PostgreSQL: not measured: {reason}", flush=True)
+    return [{"name": name, "unit": "ms (p99)", "value": None, "measured": False, "reason": reason,
+             "target": TARGET if name.endswith(f".{TARGET_RATE}") else ""} for name in names]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default=f"100,{TARGET_RATE},1000", help="offered requests/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10, help="how long each rate is offered")
+    parser.add_argument("--dashboards", type=int, help="the stack's dashboards to use (default: DASHBOARDS, else 1)")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL"),
+                        help="the DATABASE_URL of two dashboards of the bench's own (default: BENCH_POSTGRES_URL)")
+    parser.add_argument("--only-postgres", action="store_true", help="skip the stack's dashboards")
+    args = parser.parse_args()
+    rates = tuple(int(rate) for rate in args.rates.split(","))
+    entries = [] if args.only_postgres else measure(rates, args.seconds, dashboards=args.dashboards)
+    entries += measure_postgres(args.postgres_url, rates, args.seconds)
+    print(json.dumps(entries, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(), indent=2))
+    raise SystemExit(main())

@@ -27,13 +27,25 @@ def machine() -> dict[str, Any]:
 COLUMNS = ["measurement", "value", "CPU per record", "baseline (same run)", "ratio", "target"]
 
 
+def _value(entry: dict[str, Any]) -> str:
+    if entry.get("measured") is False:
+        return f"not measured: {entry['reason']}"
+    if entry["value"] is None:
+        return f"none ({entry['unit']})"
+    return f"{entry['value']:,} {entry['unit']}" if isinstance(entry["value"], int) else f"{entry['value']} {entry['unit']}"
+
+
 def _row(entry: dict[str, Any]) -> list[str]:
     baseline = entry.get("baseline")
-    return [entry["name"], f"{entry['value']:,} {entry['unit']}" if isinstance(entry["value"], int) else
-            f"{entry['value']} {entry['unit']}",
+    return [entry["name"], _value(entry),
             f"{entry['cpu_us_per_record']} us" if "cpu_us_per_record" in entry else "",
             f"{baseline['value']:,} ({baseline['name']})" if baseline else "",
-            f"{entry['ratio']}x" if "ratio" in entry else "", entry.get("target", "")]
+            f"{entry['ratio']}x" if entry.get("ratio") is not None else "", entry.get("target", "")]
+
+
+def _latency(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latency rows that were measured."""
+    return [e for e in entries if e["name"].startswith("latency.") and e.get("measured", True)]
 
 
 def table(entries: list[dict[str, Any]]) -> str:
@@ -47,11 +59,11 @@ def _markdown(entries: list[dict[str, Any]], host: dict[str, Any]) -> str:
              f" {host['memory_gib']} GiB, Python {host['python']}.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_row(e)) + " |" for e in entries]
-    latency = [e for e in entries if e["name"].startswith("latency.")]
+    latency = _latency(entries)
     if latency:
-        lines += ["", "| offered rate | achieved | p50 | p95 | p99 |", "|---|---|---|---|---|"]
-        lines += [f"| {e['offered_rate']}/s | {e['achieved_rate']}/s | {e['p50_ms']} ms | {e['p95_ms']} ms |"
-                  f" {e['p99_ms']} ms |" for e in latency]
+        lines += ["", "| dashboards | database | offered rate | achieved | p50 | p95 | p99 |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {e['dashboards']} | {e['database']} | {e['offered_rate']}/s | {e['achieved_rate']}/s | {e['p50_ms']} ms"
+                  f" | {e['p95_ms']} ms | {e['p99_ms']} ms |" for e in latency]
     return "\n".join(lines) + "\n"
 
 
@@ -62,12 +74,15 @@ def _plots(entries: list[dict[str, Any]], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    latency = [e for e in entries if e["name"].startswith("latency.")]
+    latency = _latency(entries)
     if latency:
         figure, axes = plt.subplots(figsize=(6, 4))
-        rates = [e["offered_rate"] for e in latency]
-        for key in ("p50_ms", "p95_ms", "p99_ms"):
-            axes.plot(rates, [e[key] for e in latency], marker="o", label=key.removesuffix("_ms"))
+        for shape in sorted({(e["dashboards"], e["database"]) for e in latency}):
+            series = [e for e in latency if (e["dashboards"], e["database"]) == shape]
+            rates = [e["offered_rate"] for e in series]
+            for key in ("p50_ms", "p95_ms", "p99_ms"):
+                axes.plot(rates, [e[key] for e in series], marker="o",
+                          label=f"{key.removesuffix('_ms')}, {shape[0]} dashboards, {shape[1]}")
         axes.set(xlabel="offered rate (requests/s)", ylabel="request to reply in the browser (ms)",
                  title="Latency through the dashboard API")
         axes.legend()

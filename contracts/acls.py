@@ -8,6 +8,8 @@ A service's principal (`User:<service>`, the name of its `[service.*]` table) ma
   of several has a group of its own, `dashboard-2`, ...);
 - when it answers requests (it consumes a topic whose `reply_topic` it produces), use the transactional ids of
   its workers, `<consumer_group>/<INSTANCE_ID>`.
+The dashboard also serves the operator view: it may describe every topic and every service's consumer groups (to
+show their lag) and read every dead-letter topic; it replays dead letters only to the topics it produces anyway.
 Nothing else: no topic creation, no reading of other groups, no cluster operation. Provisioning applies exactly
 these (and removes any other right of these principals); `make schema-review` lists changes to them.
 """
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 
 from contracts.manifest import Manifest
 
-__all__ = ["Grant", "acl_table", "changes", "grants"]
+__all__ = ["OPERATOR_VIEW", "Grant", "acl_table", "changes", "grants"]
+
+OPERATOR_VIEW = "dashboard"  # the service whose pages include the operator view
 
 
 @dataclass(frozen=True, order=True)
@@ -63,6 +67,16 @@ def grants(manifest: Manifest) -> list[Grant]:
     for service, group in manifest.consumer_groups.items():
         allow(service, "group", group, ("read", "describe"), f"its consumer groups ({group}, {group}-2, ...)",
               prefixed=True)
+    if OPERATOR_VIEW in manifest.consumer_groups:
+        for topic in manifest.topics:
+            allow(OPERATOR_VIEW, "topic", topic.name, ("describe",), "shows consumer lag in the operator view")
+            if topic.dead_letter_topic:
+                allow(OPERATOR_VIEW, "topic", topic.dead_letter_topic, ("read", "describe"),
+                      "shows dead letters in the operator view")
+        for service, group in manifest.consumer_groups.items():
+            if service != OPERATOR_VIEW:
+                allow(OPERATOR_VIEW, "group", group, ("describe",), "shows consumer lag in the operator view",
+                      prefixed=True)
     return sorted(found.values())
 
 

@@ -15,6 +15,7 @@ What this module adds, each where it is done:
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from collections.abc import Sequence
@@ -36,6 +37,8 @@ from avro.compatibility import (
     schema_name_equals,
 )
 from avro.schema import DecimalLogicalSchema, NamedSchema, RecordSchema
+
+from contracts.avro import Names, fullname
 
 # The avro package types its schema classes loosely (a union's branches, a record's fields and an array's
 # items are attributes of subclasses its functions take as plain Schema): walked here as Any.
@@ -132,31 +135,23 @@ def _parse(schema: str | dict[str, Any]) -> Schema:
     try:
         with warnings.catch_warnings():  # like Java, avro reads an invalid logical type as its base type
             warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-            parsed = avro.schema.parse(json.dumps(_qualify_aliases(schema, None)))
+            parsed = avro.schema.parse(json.dumps(_qualify_aliases(schema)))
     except Exception as error:  # avro reports malformed schemas with assorted types (TypeError, KeyError, ...)
         raise ValueError(f"not a valid Avro schema: {error}") from None
     _check_defaults(parsed, set())
     return parsed
 
 
-def _qualify_aliases(node: Any, space: str | None) -> Any:
+def _qualify_aliases(schema: Any) -> Any:
     """Java qualifies a named type's aliases with its namespace (Schema.getAliases() holds full names) and
     avro's checker compares them with the writer's full name as written: unqualified, "aliases": ["Old"] would be
-    a NAME_MISMATCH the registry does not report (checked against it)."""
-    if isinstance(node, list):
-        return [_qualify_aliases(branch, space) for branch in node]
-    if not isinstance(node, dict):
-        return node
-    node = dict(node)
-    if node.get("type") in ("record", "error", "enum", "fixed") and isinstance(node.get("name"), str):
-        name = node["name"]
-        space = name.rpartition(".")[0] if "." in name else (node.get("namespace", space) or None)
-        if isinstance(node.get("aliases"), list):
-            node["aliases"] = [a if "." in a or not space else f"{space}.{a}" for a in node["aliases"]]
-    for key in ("type", "items", "values", "fields"):
-        if isinstance(node.get(key), (dict, list)):
-            node[key] = _qualify_aliases(node[key], space)
-    return node
+    a NAME_MISMATCH the registry does not report (checked against it). Found with the project's one schema walker
+    (contracts.avro); the rest of this module walks avro's own parsed schemas, whose checker gives the verdicts."""
+    qualified = copy.deepcopy(schema)
+    for definition, namespace in Names(qualified).defined.values():
+        if isinstance(definition.get("aliases"), list):
+            definition["aliases"] = [fullname(alias, namespace) for alias in definition["aliases"]]
+    return qualified
 
 
 def _check_defaults(schema: Schema, seen: set[int]) -> None:

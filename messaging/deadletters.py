@@ -21,7 +21,7 @@ from contracts.manifest import Manifest, load_manifest
 from messaging.offsets import coordinates, headers_of
 from messaging.settings import Settings
 
-__all__ = ["DeadLetter", "main", "read", "replay"]
+__all__ = ["DeadLetter", "main", "read", "read_at", "replay"]
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,22 @@ class DeadLetter:
         }
 
 
-def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadLetter]:
-    """Every record currently in a dead-letter topic, oldest first."""
-    consumer = Consumer({**settings.kafka_client, "group.id": f"dead-letters-{uuid.uuid4()}",
+def read(settings: Settings, topic: str, timeout: float = 5.0, *, group: str | None = None,
+         newest: int | None = None) -> Iterator[DeadLetter]:
+    """Every record currently in a dead-letter topic (or the `newest` of each partition), oldest first.
+
+    `group` names the consumer (never joined nor committed to; a principal may need it under its own groups)."""
+    consumer = Consumer({**settings.kafka_client, "group.id": group or f"dead-letters-{uuid.uuid4()}",
                          "isolation.level": "read_committed",
                          "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
-        ends = {}
+        ends, starts = {}, {}
         for partition in partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
             if high > low:
-                ends[partition] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+                ends[partition], starts[partition] = high, max(low, high - newest) if newest else low
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in ends])
         while ends:
             message = consumer.poll(timeout)
             if message is None:
@@ -72,6 +75,21 @@ def read(settings: Settings, topic: str, timeout: float = 5.0) -> Iterator[DeadL
             yield DeadLetter(topic, partition, offset, message.key(), message.value(), headers_of(message))
             if offset + 1 >= ends.get(partition, 0):
                 ends.pop(partition, None)
+    finally:
+        consumer.close()
+
+
+def read_at(settings: Settings, topic: str, partition: int, offset: int, *, group: str | None = None,
+            timeout: float = 5.0) -> DeadLetter | None:
+    """The dead letter at one place of a dead-letter topic; None when there is none."""
+    consumer = Consumer({**settings.kafka_client, "group.id": group or f"dead-letters-{uuid.uuid4()}",
+                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        message = consumer.poll(timeout)
+        if message is None or message.error() is not None or coordinates(message)[1:] != (partition, offset):
+            return None
+        return DeadLetter(topic, partition, offset, message.key(), message.value(), headers_of(message))
     finally:
         consumer.close()
 

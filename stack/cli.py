@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
 
-from stack import broker, procs, registry, security, supervision, supervisor
+from stack import broker, postgres, procs, registry, security, supervision, supervisor
 from stack.errors import StackError
-from stack.services import services
+from stack.services import Service, services
 
 __all__ = ["main"]
 
@@ -31,17 +31,20 @@ class Component:
 
 @dataclass(frozen=True)
 class Shape:
-    """How many of each: BROKERS (1 or 3), WORKERS (invoice and score processes), DASHBOARDS."""
+    """How many of each: BROKERS (1 or 3), WORKERS (invoice and score processes), DASHBOARDS; and DB, the dashboards'
+    database: sqlite (a file, the default) or postgres (the stack's PostgreSQL server, stack/postgres.py)."""
 
     brokers: int
     workers: int
     dashboards: int
+    database: str = "sqlite"
 
     @classmethod
     def from_env(cls) -> Shape:
-        shape = cls(*(int(os.environ.get(name) or 1) for name in ("BROKERS", "WORKERS", "DASHBOARDS")))
-        if shape.brokers not in (1, 3) or shape.workers < 1 or shape.dashboards < 1:
-            raise StackError(f"BROKERS must be 1 or 3, WORKERS and DASHBOARDS at least 1; got {shape}")
+        brokers, workers, dashboards = (int(os.environ.get(name) or 1) for name in ("BROKERS", "WORKERS", "DASHBOARDS"))
+        shape = cls(brokers, workers, dashboards, os.environ.get("DB") or "sqlite")
+        if shape.brokers not in (1, 3) or shape.workers < 1 or shape.dashboards < 1 or shape.database not in DATABASES:
+            raise StackError(f"BROKERS must be 1 or 3, WORKERS and DASHBOARDS at least 1, DB sqlite or postgres; got {shape}")
         return shape
 
     def nodes(self) -> list[broker.Node]:
@@ -49,10 +52,19 @@ class Shape:
 
     def infrastructure(self) -> list[Component]:
         nodes = [Component(n.name, n.start, n.healthy, n.address) for n in self.nodes()]
-        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address)]
+        database = [POSTGRES] if self.database == "postgres" else []
+        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address), *database]
+
+    def processes(self) -> list[Service]:
+        """The services to run; the dashboards' database is the stack's PostgreSQL with DB=postgres."""
+        return services(self.workers, self.dashboards, postgres.url() if self.database == "postgres" else None)
 
     def application(self) -> list[Component]:
-        return [Component(s.name, s.start, s.healthy, s.address) for s in services(self.workers, self.dashboards)]
+        return [Component(s.name, s.start, s.healthy, s.address) for s in self.processes()]
+
+
+DATABASES = ("sqlite", "postgres")
+POSTGRES = Component(postgres.NAME, postgres.start, postgres.healthy, postgres.address)
 
 
 SUPERVISOR = Component(supervisor.NAME, supervisor.start, supervisor.healthy, lambda: "-")
@@ -76,6 +88,8 @@ def up(_: argparse.Namespace) -> int:
     _start_brokers(shape.nodes())
     security.allow_registry(AdminClient(security.client_config(security.ADMIN, bootstrap)))
     _show(registry.NAME, registry.start(), registry.address())
+    if shape.database == "postgres":
+        _show(postgres.NAME, postgres.start(), postgres.address())
     folder = security.write_credentials(bootstrap, registry.address())
     print(f"client settings for {', '.join(security.principals())} in {folder} ({security.protocol()})")
     print("provisioning principals, rights, topics and schemas from contracts/topics.toml")
@@ -99,13 +113,13 @@ def _start_brokers(nodes: list[broker.Node]) -> None:
 
 def down(_: argparse.Namespace) -> int:
     # The supervisor first, so nothing is started again behind us; then whatever shape was started:
-    # services, then the registry, then the brokers it uses.
+    # services, then what they use (PostgreSQL, the registry), then the brokers.
     supervisor_ran = procs.stop(supervisor.NAME, timeout=10)
     if supervisor_ran:
         print(f"{supervisor.NAME:<12} stopped")
     running = procs.running_names()
     brokers = [name for name in running if name.startswith("kafka")]
-    for name in sorted(set(running) - set(brokers), key=lambda name: (name == registry.NAME, name)):
+    for name in sorted(set(running) - set(brokers), key=lambda name: (name in (postgres.NAME, registry.NAME), name)):
         procs.stop(name, timeout=60)
         print(f"{name:<12} stopped")
     # The brokers of a quorum stop together: one left alone waits for a majority that is gone.

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from stack import supervision
 from stack.errors import StackError
 from stack.paths import LOGS, PIDS, REPO, STATE
 
 __all__ = [
-    "leftovers", "log_file", "port_is_free", "require_free_ports", "running_names", "running_pid", "spawn", "start",
+    "as_user", "leftovers", "log_file", "port_is_free", "require_free_ports", "running_names", "running_pid", "spawn", "start",
     "stop", "wait_until",
 ]
 
@@ -65,13 +67,23 @@ def require_free_ports(what: str, *ports: int) -> None:
             raise StackError(f"port {port} is taken by another process, so {what} cannot listen on it: stop that process")
 
 
-def start(name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO) -> int:
-    """Start `argv` in its own session, output appended to its log file; returns the pid."""
-    return spawn(name, argv, env, cwd).pid
+def as_user(user: str | None) -> dict[str, Any]:
+    """subprocess's arguments that run a program as `user`, in its own group and no other; none for None."""
+    if user is None:
+        return {}
+    account = pwd.getpwnam(user)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def start(
+    name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO, user: str | None = None
+) -> int:
+    """Start `argv` in its own session (as `user`, when given), output appended to its log file; returns the pid."""
+    return spawn(name, argv, env, cwd, user).pid
 
 
 def spawn(
-    name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO
+    name: str, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path = REPO, user: str | None = None
 ) -> subprocess.Popen[bytes]:
     """`start`, keeping the process object: its parent alone learns how it exited (the supervisor)."""
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -87,6 +99,7 @@ def spawn(
             cwd=cwd,
             env={**os.environ, **(env or {}), "STACK_COMPONENT": name, "STACK_HOME": str(STATE)},
             start_new_session=True,
+            **as_user(user),
         )
     _pid_file(name).write_text(str(process.pid))
     return process

@@ -12,7 +12,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from services.dashboard.db import Database, User
+from services.dashboard.asyncdb import AsyncDatabase
+from services.dashboard.db import User
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender, Unavailable
 from services.dashboard.views import jsonable
 
@@ -77,11 +78,11 @@ def _fingerprint(kind: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([kind, jsonable(fields)], sort_keys=True).encode()).hexdigest()
 
 
-def _earlier(db: Database, user: User, kind: str, fields: dict[str, Any], key: str, request_id: str) -> str | None:
+async def _earlier(db: AsyncDatabase, user: User, kind: str, fields: dict[str, Any], key: str, request_id: str) -> str | None:
     """The request an earlier use of `key` made, None when `key` is now claimed for `request_id`; KeyConflict."""
     now = int(time.time() * 1000)
     fingerprint = _fingerprint(kind, fields)
-    claim = db.claim_key(user.id, key, fingerprint, request_id, now - IDEMPOTENCY_TTL_SECONDS * 1000)
+    claim = await db.claim_key(user.id, key, fingerprint, request_id, now - IDEMPOTENCY_TTL_SECONDS * 1000)
     if claim is None:
         return None
     if claim.fingerprint != fingerprint:
@@ -92,14 +93,14 @@ def _earlier(db: Database, user: User, kind: str, fields: dict[str, Any], key: s
     return claim.request_id
 
 
-async def submit(db: Database, sender: Sender, user: User, kind: str, fields: dict[str, Any], key: str | None = None) -> str:
+async def submit(db: AsyncDatabase, sender: Sender, user: User, kind: str, fields: dict[str, Any], key: str | None = None) -> str:
     """Record the request as pending and put it on Kafka; its id once Kafka has it, Unavailable if not.
 
     With an idempotency `key` (scoped to the user) a repeat returns the first request's id instead of
     making another; KeyConflict when the key was used for something else or its first request is in flight.
     """
     request_id = uuid.uuid4()
-    if key is not None and (earlier := _earlier(db, user, kind, fields, key, str(request_id))) is not None:
+    if key is not None and (earlier := await _earlier(db, user, kind, fields, key, str(request_id))) is not None:
         return earlier
     value = {
         "request_id": request_id,
@@ -107,12 +108,12 @@ async def submit(db: Database, sender: Sender, user: User, kind: str, fields: di
         "requested_at": datetime.now(UTC),
         **fields,
     }
-    db.add_request(str(request_id), kind, user.id, jsonable(fields))
+    await db.add_request(str(request_id), kind, user.id, jsonable(fields))
     try:
         await sender.ask(kind, user.id, str(request_id), value)
     except Unavailable:
-        db.forget_request(str(request_id))
+        await db.forget_request(str(request_id))
         raise
     if key is not None:
-        db.key_accepted(str(request_id))
+        await db.key_accepted(str(request_id))
     return str(request_id)

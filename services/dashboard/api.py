@@ -14,7 +14,7 @@ from starlette.routing import Route
 from services.dashboard import auth
 from services.dashboard.actions import IDEMPOTENCY_HEADER, BadBody, KeyConflict, read_json, submit
 from services.dashboard.credentials import Throttled
-from services.dashboard.db import User
+from services.dashboard.db import State, User
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
@@ -103,13 +103,13 @@ async def create_session(request: Request) -> Response:
     if user is None:  # the same for an unknown email, in the same time (credentials.py)
         return error(401, "wrong email or password")
     response = JSONResponse({"id": user.id, "email": user.email})
-    auth.log_in(request, response, user)
+    await auth.log_in(request, response, user)
     return response
 
 
 async def delete_session(request: Request) -> Response:
     response = Response(status_code=204)
-    auth.log_out(request, response)
+    await auth.log_out(request, response)
     return response
 
 
@@ -122,17 +122,17 @@ async def create_invoice(request: Request, user: User) -> Response:
     fields = parse_invoice(await read_json(request))
     request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, key)
     url = f"/api/invoices/{request_id}"
-    return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
+    return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
 
 
 async def list_invoices(request: Request, user: User) -> Response:
     limit, offset = _paging(request)
-    found = request.app.state.db.requests(user.id, "invoice", limit, offset)
+    found = await request.app.state.db.requests(user.id, "invoice", limit, offset)
     return JSONResponse({"invoices": [invoice_view(r) for r in found], "limit": limit, "offset": offset})
 
 
 async def get_invoice(request: Request, user: User) -> Response:
-    found = request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
     if found is None:  # someone else's invoice is as absent as one that never existed
         return error(404, "no such invoice")
     return JSONResponse(invoice_view(found))
@@ -141,18 +141,18 @@ async def get_invoice(request: Request, user: User) -> Response:
 async def create_score(request: Request, user: User) -> Response:
     request_id = await submit(request.app.state.db, request.app.state.sender, user, "score", {}, _idempotency_key(request))
     url = f"/api/scores/{request_id}"
-    return JSONResponse({"request_id": request_id, "status": "pending", "url": url}, 202, {"Location": url})
+    return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
 
 
 async def latest_score(request: Request, user: User) -> Response:
-    found = request.app.state.db.latest_score(user.id)
+    found = await request.app.state.db.latest_score(user.id)
     if found is None:
         return error(404, "no score yet: POST /api/scores to ask for one")
     return JSONResponse(score_view(found))
 
 
 async def get_score(request: Request, user: User) -> Response:
-    found = request.app.state.db.request(user.id, request.path_params["request_id"], "score")
+    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "score")
     if found is None:
         return error(404, "no such score request")
     return JSONResponse(score_view(found))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,15 +24,18 @@ from messaging.metrics import serve_health
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
-from services.dashboard import api, pages
+from services.dashboard import api, operator_view, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
 from services.dashboard.asyncapi import asyncapi
+from services.dashboard.asyncdb import AsyncDatabase
+from services.dashboard.auth import SessionLookup
 from services.dashboard.bodies import BodyLimits
 from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
+from services.dashboard.operations import Operations
 from services.dashboard.origins import SameOriginOnly
 from services.dashboard.replies import Replies, expire_forever
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender
@@ -65,12 +69,12 @@ async def bad_body(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status)
 
 
-async def forget_expired(db: Database, sessions: Sessions) -> None:
+async def forget_expired(db: AsyncDatabase, sessions: Sessions) -> None:
     """Every hour, forget idempotency keys older than their lifetime (a retry that late is a new request) and
     expired sessions (which already sign no one in)."""
     while True:
-        db.forget_keys(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000))
-        sessions.forget_expired()
+        await db.forget_keys(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000))
+        await sessions.forget_expired()
         await asyncio.sleep(3600)
 
 
@@ -89,6 +93,19 @@ class StartupError(Exception):
     """The dashboard cannot start; the message says why, in one sentence."""
 
 
+def open_database(settings: DashboardSettings) -> Database:
+    """The database, migrated (the pending migrations applied); StartupError when it cannot be opened.
+
+    DATABASE_POOL_SIZE threads serve the handlers, a connection each; the reply consumer's thread and the expiry
+    chore have one of their own.
+    """
+    try:
+        return Database(settings.database_url, settings.database_pool_size + 2)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]  # the driver's words, never the URL
+        raise StartupError(f"dashboard cannot start: its database (DATABASE_URL) cannot be opened: {reason}") from None
+
+
 def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = connect) -> Starlette:
     """The app. Its lifespan makes the runtime (`connected`), the database, the sender of requests and the
     consumer of replies, and closes them in the other order."""
@@ -97,13 +114,14 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             runtime = connected()
+            database = open_database(settings)
         except StartupError as error:
             app.state.startup_error = error  # for __main__ to say last, once the server has given up
             raise
-        db = Database(settings.database)
+        db = AsyncDatabase(database, settings.database_pool_size)
         hub = Hub()
         sender = Sender(runtime)
-        replies = Replies(runtime, db, hub, settings.consumer_group)
+        replies = Replies(runtime, database, hub, settings.consumer_group)
         credentials = Credentials(
             db, settings.password_threads,
             per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
@@ -117,9 +135,10 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
                                 f" {settings.metrics_port}: {error.strerror}") from None
         app.state.db, app.state.hub, app.state.sender, app.state.credentials = db, hub, sender, credentials
         app.state.replies, app.state.sessions, app.state.catalog = replies, sessions, Catalog(runtime)
+        app.state.operations = Operations(runtime, settings.consumer_group, settings.operators)
         sender.start()
         replies.start(asyncio.get_running_loop())
-        chores = [asyncio.create_task(expire_forever(db, hub, settings.request_timeout_seconds)),
+        chores = [asyncio.create_task(expire_forever(database, hub, settings.request_timeout_seconds)),
                   asyncio.create_task(forget_expired(db, sessions))]
         try:
             yield
@@ -133,10 +152,12 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             await asyncio.to_thread(sender.stop)
             runtime.close()
             db.close()
+            database.close()
 
     return Starlette(
         routes=[
             *pages.routes,
+            *operator_view.routes,
             *api.routes,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -147,6 +168,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             Middleware(SecurityHeaders),
             Middleware(SameOriginOnly),
             Middleware(BodyLimits, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds),
+            Middleware(SessionLookup),
         ],
         exception_handlers={BadBody: bad_body},
         lifespan=lifespan,

@@ -1,5 +1,5 @@
-"""Who is signed in: the session the `session` cookie names (kept on the server), its CSRF token for forms,
-and where a request comes from."""
+"""Who is signed in: the session the `session` cookie names (kept on the server, looked up once per request by
+SessionLookup), its CSRF token for forms, and where a request comes from."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import secrets
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.dashboard.db import Session, User
 from services.dashboard.sessions import Sessions
 
-__all__ = ["COOKIE", "client_address", "csrf_token", "current_session", "current_user", "log_in", "log_out",
-           "signed_in_still", "valid_csrf"]
+__all__ = ["COOKIE", "SessionLookup", "client_address", "csrf_token", "current_session", "current_user", "log_in",
+           "log_out", "signed_in_still", "valid_csrf"]
 
 COOKIE = "session"
 
@@ -27,27 +28,40 @@ def _cookie(request: Request, response: Response, token: str, max_age: int) -> N
                         secure=request.url.scheme == "https")
 
 
-def log_in(request: Request, response: Response, user: User) -> None:
+class SessionLookup:
+    """Finds the session a request's cookie names before the app sees the request, on the database's threads, so
+    that a page, its layout and its forms all read it (current_session) without touching the database on the
+    event loop. Static files need no session: they are not looked up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            request = Request(scope)
+            token = request.cookies.get(COOKIE)
+            request.state.session = await _sessions(request).find(token) if token else None
+        await self.app(scope, receive, send)
+
+
+async def log_in(request: Request, response: Response, user: User) -> None:
     """Start a session for `user`, its cookie set on `response`; the one this browser had ends (no fixation)."""
     sessions = _sessions(request)
     if old := request.cookies.get(COOKIE):
-        sessions.end(old)
-    _cookie(request, response, sessions.start(user), sessions.lifetime_seconds)
+        await sessions.end(old)
+    _cookie(request, response, await sessions.start(user), sessions.lifetime_seconds)
 
 
-def log_out(request: Request, response: Response) -> None:
+async def log_out(request: Request, response: Response) -> None:
     """End this browser's session at once, everywhere, and have `response` drop its cookie."""
     if token := request.cookies.get(COOKIE):
-        _sessions(request).end(token)
+        await _sessions(request).end(token)
     _cookie(request, response, "", 0)
 
 
 def current_session(request: Request) -> Session | None:
-    """The session this request's cookie names, looked up once per request (a page and its layout both ask)."""
-    if not hasattr(request.state, "session"):
-        token = request.cookies.get(COOKIE)
-        request.state.session = _sessions(request).find(token) if token else None
-    return request.state.session  # type: ignore[no-any-return]
+    """The session this request's cookie names, as SessionLookup found it when the request came in."""
+    return getattr(request.state, "session", None)
 
 
 def current_user(request: Request) -> User | None:
@@ -55,10 +69,10 @@ def current_user(request: Request) -> User | None:
     return session.user if session else None
 
 
-def signed_in_still(request: Request) -> bool:
+async def signed_in_still(request: Request) -> bool:
     """Whether the session this request began with is still live now (a long request, like /events, asks)."""
     token = request.cookies.get(COOKIE)
-    return token is not None and _sessions(request).find(token) is not None
+    return token is not None and await _sessions(request).find(token) is not None
 
 
 def client_address(request: Request) -> str:

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from contracts.manifest import load_manifest
 from contracts.records import SCORE_CALCULATED
-from services.dashboard.db import Request
+from services.dashboard.db import Request, State
 from services.dashboard.formatting import Locale, money
 
 __all__ = ["MonthTotal", "ScorePoint", "invoicing_chart", "invoicing_per_month", "months_back", "score_chart",
@@ -72,7 +72,7 @@ def invoicing_per_month(invoices: Iterable[Request], now: datetime, months: int 
     totals = [Decimal(0)] * months
     for request in invoices:
         invoice = (request.reply or {}).get("invoice")
-        if request.status != "generated" or not invoice:
+        if request.status != State.GENERATED or not invoice:
             continue
         slot = _month_index(datetime.fromisoformat(invoice["issued_at"]).astimezone(UTC)) - first
         if 0 <= slot < months:
@@ -84,7 +84,7 @@ def invoicing_per_month(invoices: Iterable[Request], now: datetime, months: int 
 def score_history(scores: Iterable[Request]) -> list[ScorePoint]:
     """Each calculated score among `scores`, oldest first."""
     points = [ScorePoint(datetime.fromisoformat(r.reply["calculated_at"]).astimezone(UTC), r.reply["score"], r.reply["tier"])
-              for r in scores if r.status == "calculated" and r.reply]
+              for r in scores if r.status == State.CALCULATED and r.reply]
     return sorted(points, key=lambda point: point.at)
 
 

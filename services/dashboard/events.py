@@ -34,6 +34,10 @@ class Hub:
             if not queue.full():  # a stalled browser misses updates rather than stalling the others
                 queue.put_nowait(event)
 
+    def listening(self, user_id: str) -> bool:
+        """Whether `user_id` has a stream open; safe to ask from another thread (a glance at a dict)."""
+        return user_id in self._queues
+
     @property
     def subscribers(self) -> int:
         return sum(len(queues) for queues in self._queues.values())

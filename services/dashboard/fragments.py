@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.dashboard.charts import invoicing_chart, invoicing_per_month, months_back, score_chart, score_history
-from services.dashboard.db import Database, Request
+from services.dashboard.db import Database, Request, State
 from services.dashboard.templating import LOCALE, fragment
 from services.dashboard.views import invoice_view, score_view
 
@@ -25,8 +25,9 @@ def charts(db: Database, user_id: str, now: datetime | None = None) -> dict[str,
             "history": history, "score_chart": score_chart(history)}
 
 
-def fragments(db: Database, request: Request) -> dict[str, str]:
-    """The parts of the pages that show `request`, rendered as it now is."""
+def fragments(db: Database, request: Request, with_charts: bool = True) -> dict[str, str]:
+    """The parts of the pages that show `request`, rendered as it now is; the charts (which read the user's whole
+    year) only when `with_charts` and the request adds to them."""
     if request.kind == "invoice":
         view = invoice_view(request)
         found = {
@@ -41,6 +42,6 @@ def fragments(db: Database, request: Request) -> dict[str, str]:
             "score-card": fragment("_score_card.html", score=score_view(latest) if latest else None),
             "score-latest": fragment("_score_latest.html", latest=score_view(latest) if latest else None),
         }
-    if request.status in ("generated", "calculated"):
+    if with_charts and request.status in (State.GENERATED, State.CALCULATED):
         found["charts"] = fragment("_charts.html", **charts(db, request.user_id))
     return found

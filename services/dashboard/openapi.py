@@ -8,6 +8,7 @@ from contracts.constraints import FieldRules
 from contracts.manifest import load_manifest
 from contracts.records import SCORE_CALCULATED
 from services.dashboard.actions import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL_SECONDS
+from services.dashboard.db import State
 from services.dashboard.intake import QUANTITY, REQUEST, UNIT_PRICE
 from services.dashboard.passwords import RULE as PASSWORD_RULE
 from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, DecimalRule, Grammar
@@ -54,12 +55,13 @@ ERROR = {
 }
 SCORE_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
 TIERS = SCORE_REPLY.node.at("tier").schema["symbols"]
-SCORE = SCORE_REPLY.constraints["score"]
-REQUEST_STATE = {"type": "string", "enum": ["pending", "generated", "rejected", "calculated", "timed_out"]}
+SCORE_RANGE = SCORE_REPLY.constraints["score"]
+REQUEST_STATE = {"type": "string", "enum": [state.value for state in State]}
 ACCEPTED = {
     "type": "object",
     "required": ["request_id", "status", "url"],
-    "properties": {"request_id": {"type": "string", "format": "uuid"}, "status": {"const": "pending"}, "url": {"type": "string"}},
+    "properties": {"request_id": {"type": "string", "format": "uuid"}, "status": {"const": State.PENDING.value},
+                   "url": {"type": "string"}},
 }
 SIGN_UP = _closed(["email", "password"], {
     "email": _grammar(EMAIL, maxLength=MAX_EMAIL),
@@ -112,7 +114,7 @@ SCORE = {
         "status": REQUEST_STATE,
         "requested_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
-        "score": {"type": ["integer", "null"], **SCORE.json_schema()},
+        "score": {"type": ["integer", "null"], **SCORE_RANGE.json_schema()},
         "tier": {"type": ["string", "null"], "enum": [*TIERS, None]},
         "factors": {"type": "array", "items": {"type": "object"}},
         "invoices_considered": {"type": ["integer", "null"]},

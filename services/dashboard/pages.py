@@ -43,6 +43,7 @@ def render(request: Request, name: str, status: int = 200, headers: dict[str, st
            **context: Any) -> Response:
     user = auth.current_user(request)
     base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.sender.broker_reachable,
+            "operator": user is not None and request.app.state.operations.allows(user.email),
             # A fresh key each time a form is shown: sending that form twice (a double click, a resent
             # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
             "idempotency_key": secrets.token_urlsafe(18)}
@@ -104,7 +105,7 @@ async def login(request: Request) -> Response:
     if user is None:  # the same for an unknown email, in the same time (credentials.py)
         return render(request, "login.html", 401, errors=[FieldError("email", "wrong email or password")], email=email)
     response = RedirectResponse(_safe_next(form.get("next", "/")), status_code=303)
-    auth.log_in(request, response, user)
+    await auth.log_in(request, response, user)
     return response
 
 
@@ -127,7 +128,7 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
     if auth.current_session(request) is not None:
         await _form(request)  # the form's token must be its session's
-    auth.log_out(request, response)
+    await auth.log_out(request, response)
     return response
 
 
@@ -136,10 +137,10 @@ async def overview(request: Request) -> Response:
     if user is None:
         return to_login(request)
     db = request.app.state.db
-    invoices = [invoice_view(r) for r in db.requests(user.id, "invoice", limit=20)]
-    latest = db.latest_score(user.id)
+    invoices = [invoice_view(r) for r in await db.requests(user.id, "invoice", limit=20)]
+    latest = await db.latest_score(user.id)
     return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None,
-                  **charts(db, user.id))
+                  **await db.run(charts, user.id))
 
 
 # What a form sent twice with one key is told: another request with it (422), or its first still in flight (409).
@@ -177,7 +178,7 @@ async def invoice(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    found = request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
     if found is None:
         return render(request, "not_found.html", 404)
     return render(request, "invoice.html", invoice=invoice_view(found))
@@ -202,8 +203,8 @@ async def score(request: Request) -> Response:
             return render(request, "score.html", 503, scores=[],
                           errors=[FieldError("kafka", "the request could not be sent just now; try again")])
         return RedirectResponse("/score", status_code=303)
-    scores = [score_view(r) for r in db.requests(user.id, "score", limit=10)]
-    latest = db.latest_score(user.id)
+    scores = [score_view(r) for r in await db.requests(user.id, "score", limit=10)]
+    latest = await db.latest_score(user.id)
     return render(request, "score.html", scores=scores, latest=score_view(latest) if latest else None)
 
 
@@ -242,7 +243,7 @@ async def _while_signed_in(request: Request, chunks: AsyncIterator[str]) -> Asyn
     """`chunks` until the request's session ends: a stream opened before signing out gets nothing after it."""
     try:
         async for chunk in chunks:
-            if not auth.signed_in_still(request):
+            if not await auth.signed_in_still(request):
                 return
             yield chunk
     finally:

@@ -10,12 +10,14 @@ from typing import Any
 from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply
 from messaging.runtime import Outgoing, Runtime
 from messaging.worker import Incoming, Worker
-from services.dashboard.db import Database
+from services.dashboard.db import Database, State
 from services.dashboard.events import Hub
 from services.dashboard.fragments import fragments
 from services.dashboard.views import event_of, jsonable
 
-__all__ = ["Replies", "expire_forever"]
+__all__ = ["CHARTS_SECONDS", "Replies", "expire_forever"]
+
+CHARTS_SECONDS = 2.0
 
 
 class Replies:
@@ -35,6 +37,7 @@ class Replies:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="replies", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._charted: dict[str, float] = {}  # user -> when their charts were last rendered (the reply thread's own)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -50,18 +53,27 @@ class Replies:
 
     def _on_invoice(self, incoming: Incoming) -> list[Outgoing]:
         reply: InvoiceReply = incoming.value
-        return self._answer(reply, "generated" if reply["status"] == "GENERATED" else "rejected")
+        return self._answer(reply, State.GENERATED if reply["status"] == "GENERATED" else State.REJECTED)
 
     def _on_score(self, incoming: Incoming) -> list[Outgoing]:
         reply: ScoreReply = incoming.value
-        return self._answer(reply, "calculated")
+        return self._answer(reply, State.CALCULATED)
 
-    def _answer(self, reply: InvoiceReply | ScoreReply, status: str) -> list[Outgoing]:
+    def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing]:
         # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
         answered = self.db.answer(str(reply["request_id"]), status, jsonable(reply))
-        if answered is not None and self._loop is not None:
-            event = {**event_of(answered), "fragments": fragments(self.db, answered)}
-            self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
+        if answered is None or self._loop is None:
+            return []
+        event = event_of(answered)
+        # Rendered only for a user with an open page (a racy read of the hub: at worst one event goes without), and
+        # the charts at most once per CHARTS_SECONDS per user: a busy user's year of invoices is read that often.
+        if self.hub.listening(answered.user_id):
+            now = time.monotonic()
+            charts = now - self._charted.get(answered.user_id, float("-inf")) >= CHARTS_SECONDS
+            if charts:
+                self._charted[answered.user_id] = now
+            event["fragments"] = fragments(self.db, answered, with_charts=charts)
+        self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
         return []
 
 
@@ -69,7 +81,7 @@ async def expire_forever(db: Database, hub: Hub, timeout_seconds: int) -> None:
     """Every second, time out what waited too long, so no request stays pending forever."""
     def expire() -> list[tuple[str, dict[str, Any]]]:
         expired = db.expire(int((time.time() - timeout_seconds) * 1000))
-        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r)}) for r in expired]
+        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r, with_charts=False)}) for r in expired]
 
     while True:
         for user_id, event in await asyncio.to_thread(expire):

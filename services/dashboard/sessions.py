@@ -6,7 +6,8 @@ import hashlib
 import secrets
 import time
 
-from services.dashboard.db import Database, Session, User
+from services.dashboard.asyncdb import AsyncDatabase
+from services.dashboard.db import Session, User
 
 __all__ = ["Sessions"]
 
@@ -22,23 +23,23 @@ class Sessions:
     the database sees a session end the moment one of them ends it.
     """
 
-    def __init__(self, db: Database, lifetime_seconds: int) -> None:
+    def __init__(self, db: AsyncDatabase, lifetime_seconds: int) -> None:
         self._db = db
         self.lifetime_seconds = lifetime_seconds
 
-    def start(self, user: User) -> str:
+    async def start(self, user: User) -> str:
         """A new session for `user`: the token for its cookie."""
         token = secrets.token_urlsafe(32)
         expires_at_ms = int((time.time() + self.lifetime_seconds) * 1000)
-        self._db.add_session(_hash(token), user.id, secrets.token_urlsafe(24), expires_at_ms)
+        await self._db.add_session(_hash(token), user.id, secrets.token_urlsafe(24), expires_at_ms)
         return token
 
-    def find(self, token: str) -> Session | None:
+    async def find(self, token: str) -> Session | None:
         """The live session `token` names; None when it never existed, was ended or has expired."""
-        return self._db.session(_hash(token))
+        return await self._db.session(_hash(token))
 
-    def end(self, token: str) -> None:
-        self._db.end_session(_hash(token))
+    async def end(self, token: str) -> None:
+        await self._db.end_session(_hash(token))
 
-    def forget_expired(self) -> None:
-        self._db.forget_sessions()
+    async def forget_expired(self) -> None:
+        await self._db.forget_sessions()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from contracts.manifest import load_manifest
 from messaging.settings import SettingsError, env_int
@@ -12,10 +11,11 @@ from messaging.settings import SettingsError, env_int
 __all__ = ["DashboardSettings"]
 
 
-def _database_path(url: str) -> Path:
-    if not url.startswith("sqlite:///"):
-        raise SettingsError(f"DATABASE_URL must be a sqlite:/// URL (the only database supported), got {url!r}")
-    return Path(url.removeprefix("sqlite:///"))
+def _database_url(url: str) -> str:
+    if not url.startswith(("sqlite:///", "postgresql://")):
+        raise SettingsError("DATABASE_URL must be sqlite:///<path> or postgresql://<user>:<password>@<host>:<port>/<database>,"
+                            f" got {url.partition('://')[0]}://...")
+    return url
 
 
 def _positive(value: int, name: str) -> int:
@@ -31,7 +31,7 @@ class DashboardSettings:
     # /metrics, /healthz and /readyz for scrapers and probes, off the port people use, on HEALTH_HOST (loopback
     # by default) as the workers serve theirs; DASHBOARD_PORT + 1000 unless set, so a second dashboard's differs.
     metrics_port: int
-    database: Path
+    database_url: str
     request_timeout_seconds: int
     session_max_age_seconds: int
     consumer_group: str
@@ -39,10 +39,12 @@ class DashboardSettings:
     header_timeout_seconds: int = 10
     body_timeout_seconds: int = 15
     password_threads: int = 1
+    database_pool_size: int = 4
     account_attempts: int = 10
     account_window_seconds: int = 900
     address_attempts: int = 60
     address_window_seconds: int = 60
+    operators: frozenset[str] = frozenset()  # OPERATOR_EMAILS: the accounts that see the operator view
 
     @classmethod
     def from_env(cls) -> DashboardSettings:
@@ -55,7 +57,8 @@ class DashboardSettings:
             host=os.environ.get("DASHBOARD_HOST", "127.0.0.1"),
             port=port,
             metrics_port=metrics_port,
-            database=_database_path(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")),
+            operators=frozenset(e.strip().lower() for e in os.environ.get("OPERATOR_EMAILS", "").split(",") if e.strip()),
+            database_url=_database_url(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")),
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),
             session_max_age_seconds=_positive(env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600), "SESSION_MAX_AGE_SECONDS"),
             consumer_group=os.environ.get("DASHBOARD_GROUP", load_manifest().consumer_groups["dashboard"]),
@@ -65,6 +68,7 @@ class DashboardSettings:
             body_timeout_seconds=_positive(env_int("BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
                                            "BODY_TIMEOUT_SECONDS"),
             password_threads=_positive(env_int("PASSWORD_HASH_THREADS", cls.password_threads), "PASSWORD_HASH_THREADS"),
+            database_pool_size=_positive(env_int("DATABASE_POOL_SIZE", cls.database_pool_size), "DATABASE_POOL_SIZE"),
             account_attempts=_positive(env_int("AUTH_ACCOUNT_ATTEMPTS", cls.account_attempts), "AUTH_ACCOUNT_ATTEMPTS"),
             account_window_seconds=_positive(env_int("AUTH_ACCOUNT_WINDOW_SECONDS", cls.account_window_seconds),
                                              "AUTH_ACCOUNT_WINDOW_SECONDS"),

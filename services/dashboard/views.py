@@ -28,7 +28,7 @@ def jsonable(value: Any) -> Any:
 
 
 def _time(millis: int) -> str:
-    return jsonable(datetime.fromtimestamp(millis / 1000, UTC))
+    return str(jsonable(datetime.fromtimestamp(millis / 1000, UTC)))
 
 
 def _state(request: Request) -> dict[str, Any]:

@@ -17,7 +17,29 @@ def rights(principal: str) -> set[tuple[str, str, str]]:
 
 
 def test_a_service_may_write_what_it_produces_and_read_what_it_consumes_and_nothing_else() -> None:
-    assert rights("dashboard") == {
+    assert rights("score") == {
+        ("read", "topic", "calculate-score"), ("describe", "topic", "calculate-score"),
+        ("read", "topic", "invoice-generated"), ("describe", "topic", "invoice-generated"),
+        ("write", "topic", "score-calculated"), ("describe", "topic", "score-calculated"),
+        ("read", "topic", "score-history-changelog"), ("write", "topic", "score-history-changelog"),
+        ("describe", "topic", "score-history-changelog"),
+        ("write", "topic", "calculate-score-dead-letters"), ("describe", "topic", "calculate-score-dead-letters"),
+        ("write", "topic", "invoice-generated-dead-letters"), ("describe", "topic", "invoice-generated-dead-letters"),
+        ("read", "group", "score-calculator*"), ("describe", "group", "score-calculator*"),
+        ("write", "transactional_id", "score-calculator/*"), ("describe", "transactional_id", "score-calculator/*"),
+    }
+
+
+def test_the_dashboard_may_also_look_at_every_lag_and_dead_letter_for_the_operator_view_and_write_nothing_more() -> None:
+    dashboard = rights("dashboard")
+    written = {name for operation, resource, name in dashboard if operation == "write" and resource == "topic"}
+    assert written == {"generate-invoice", "calculate-score", "invoice-generated-dead-letters",
+                       "score-calculated-dead-letters"}
+    assert {("read", "topic", "generate-invoice-dead-letters"), ("describe", "group", "invoice-generator*"),
+            ("describe", "topic", "invoice-decisions-changelog")} <= dashboard
+    assert ("read", "group", "invoice-generator*") not in dashboard  # it may look at their offsets, not join
+    assert not any(resource == "transactional_id" for _, resource, _ in dashboard)
+    assert {
         ("write", "topic", "generate-invoice"), ("describe", "topic", "generate-invoice"),
         ("write", "topic", "calculate-score"), ("describe", "topic", "calculate-score"),
         ("read", "topic", "invoice-generated"), ("describe", "topic", "invoice-generated"),
@@ -25,7 +47,7 @@ def test_a_service_may_write_what_it_produces_and_read_what_it_consumes_and_noth
         ("write", "topic", "invoice-generated-dead-letters"), ("describe", "topic", "invoice-generated-dead-letters"),
         ("write", "topic", "score-calculated-dead-letters"), ("describe", "topic", "score-calculated-dead-letters"),
         ("read", "group", "dashboard*"), ("describe", "group", "dashboard*"),
-    }
+    } <= dashboard
 
 
 def test_a_worker_that_answers_requests_owns_its_changelog_and_its_transactional_ids() -> None:

@@ -11,12 +11,12 @@ HTTP cannot: an expired session, an account from before the password rule.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import re
 import socket
-import sqlite3
 import statistics
 import threading
 import time
@@ -30,7 +30,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import Connection, text
 
+from services.dashboard.db import engine
 from services.dashboard.settings import DashboardSettings
 from tests.integration.accounts import PASSWORD, new_email, sign_up
 from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS, wait_for_answer
@@ -42,7 +44,7 @@ BODY_TIMEOUT = float(os.environ.get("BODY_TIMEOUT_SECONDS") or DashboardSettings
 DASHBOARD_LOG = Path(os.environ.get("DASHBOARD_LOG", "var/log/dashboard.log"))
 # The dashboard's metrics port: DASHBOARD_METRICS_PORT, by default its web port + 1000.
 METRICS_URL = os.environ.get("DASHBOARD_METRICS_URL", f"http://{HOST}:{PORT + 1000}")
-DATABASE = Path(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3").removeprefix("sqlite:///"))
+DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")
 FORM = "application/x-www-form-urlencoded"
 INVOICE: dict[str, Any] = TWO_ITEMS
 
@@ -67,6 +69,17 @@ def user() -> Iterator[httpx.Client]:
     with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as client:
         sign_up(client, email())
         yield client
+
+
+@contextlib.contextmanager
+def database() -> Iterator[Connection]:
+    """The dashboard's database (SQLite or PostgreSQL), in one transaction."""
+    made = engine(DATABASE_URL)
+    try:
+        with made.begin() as connection:
+            yield connection
+    finally:
+        made.dispose()
 
 
 def hidden(page: str, name: str) -> str:
@@ -391,8 +404,9 @@ def test_signing_out_through_the_page_ends_the_session_too() -> None:
 def test_an_expired_session_is_refused(user: httpx.Client) -> None:
     assert user.get("/api/invoices").status_code == 200
     token_hash = hashlib.sha256(user.cookies["session"].encode()).hexdigest()
-    with sqlite3.connect(DATABASE, timeout=30) as db:  # as if its SESSION_MAX_AGE_SECONDS had passed
-        assert db.execute("UPDATE sessions SET expires_at = 0 WHERE token_hash = ?", (token_hash,)).rowcount == 1
+    with database() as db:  # as if its SESSION_MAX_AGE_SECONDS had passed
+        expired = db.execute(text("UPDATE sessions SET expires_at = 0 WHERE token_hash = :hash"), {"hash": token_hash})
+        assert expired.rowcount == 1
     assert user.get("/api/invoices").status_code == 401
 
 
@@ -424,8 +438,9 @@ def test_a_live_stream_gets_nothing_once_its_session_is_signed_out() -> None:
 
 
 def invoices_of(user_id: str, kind: str) -> int:
-    with sqlite3.connect(DATABASE, timeout=30) as db:
-        return int(db.execute("SELECT count(*) FROM requests WHERE user_id = ? AND kind = ?", (user_id, kind)).fetchone()[0])
+    with database() as db:
+        return int(db.execute(text("SELECT count(*) FROM requests WHERE user_id = :user_id AND kind = :kind"),
+                              {"user_id": user_id, "kind": kind}).scalar_one())
 
 
 CROSS_SITE = [
@@ -538,9 +553,9 @@ def test_a_common_password_and_the_email_itself_are_refused_with_a_reason() -> N
 
 def test_an_account_made_under_the_old_eight_character_rule_still_signs_in() -> None:
     account = {"email": email(), "password": "12345678"}
-    with sqlite3.connect(DATABASE, timeout=30) as db:
-        db.execute("INSERT INTO users VALUES (?, ?, ?, ?)",
-                   (str(uuid.uuid4()), account["email"], PasswordHasher().hash(account["password"]), 0))
+    with database() as db:
+        db.execute(text("INSERT INTO users (id, email, password_hash, created_at) VALUES (:id, :email, :hash, 0)"),
+                   {"id": str(uuid.uuid4()), "email": account["email"], "hash": PasswordHasher().hash(account["password"])})
     with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as client:
         assert client.post("/api/session", json=account).status_code == 200
         assert client.get("/api/invoices").status_code == 200

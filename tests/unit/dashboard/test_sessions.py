@@ -2,44 +2,69 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+import asyncio
+from collections.abc import Iterator
 
-from services.dashboard.db import Database, User
+import pytest
+from sqlalchemy import text
+
+from services.dashboard.asyncdb import AsyncDatabase
+from services.dashboard.db import Database, User, engine
 from services.dashboard.sessions import Sessions
 
 
-def database(tmp_path: Path) -> tuple[Database, User]:
-    db = Database(tmp_path / "dashboard.sqlite3")
-    user = db.create_user("7d1e0c5e-0000-4000-8000-000000000001", "ana@example.com", "hash")
-    assert user is not None
-    return db, user
+@pytest.fixture
+def db(database_url: str) -> Iterator[AsyncDatabase]:
+    database = Database(database_url)
+    on_threads = AsyncDatabase(database, threads=1)
+    yield on_threads
+    on_threads.close()
+    database.close()
 
 
-def test_a_session_is_found_by_its_token_until_it_is_ended(tmp_path: Path) -> None:
-    db, user = database(tmp_path)
-    sessions = Sessions(db, 3600)
-    token, other = sessions.start(user), sessions.start(user)
-    found = sessions.find(token)
-    assert found is not None and found.user == user and len(found.csrf) >= 32
-    sessions.end(token)
-    assert sessions.find(token) is None
-    assert sessions.find(other) is not None  # signing out in one browser leaves the other signed in
-    assert sessions.find("made-up") is None
+@pytest.fixture
+def user(db: AsyncDatabase) -> User:
+    made = asyncio.run(db.create_user("7d1e0c5e-0000-4000-8000-000000000001", "ana@example.com", "hash"))
+    assert made is not None
+    return made
 
 
-def test_an_expired_session_signs_no_one_in_and_is_forgotten(tmp_path: Path) -> None:
-    db, user = database(tmp_path)
-    expired, live = Sessions(db, 0).start(user), Sessions(db, 3600).start(user)
-    assert Sessions(db, 3600).find(expired) is None
-    Sessions(db, 3600).forget_expired()
-    rows = sqlite3.connect(tmp_path / "dashboard.sqlite3").execute("SELECT token_hash FROM sessions").fetchall()
-    assert len(rows) == 1 and Sessions(db, 3600).find(live) is not None
+def stored(database_url: str) -> list[tuple[object, ...]]:
+    """The sessions table as it is stored."""
+    made = engine(database_url)
+    with made.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(text("SELECT * FROM sessions"))]
+    made.dispose()
+    return rows
 
 
-def test_the_database_keeps_no_token(tmp_path: Path) -> None:
-    db, user = database(tmp_path)
-    token = Sessions(db, 3600).start(user)
-    db.close()
-    stored = sqlite3.connect(tmp_path / "dashboard.sqlite3").execute("SELECT * FROM sessions").fetchall()
-    assert stored and all(token not in str(value) for row in stored for value in row)
+def test_a_session_is_found_by_its_token_until_it_is_ended(db: AsyncDatabase, user: User) -> None:
+    async def run() -> None:
+        sessions = Sessions(db, 3600)
+        token, other = await sessions.start(user), await sessions.start(user)
+        found = await sessions.find(token)
+        assert found is not None and found.user == user and len(found.csrf) >= 32
+        await sessions.end(token)
+        assert await sessions.find(token) is None
+        assert await sessions.find(other) is not None  # signing out in one browser leaves the other signed in
+        assert await sessions.find("made-up") is None
+
+    asyncio.run(run())
+
+
+def test_an_expired_session_signs_no_one_in_and_is_forgotten(db: AsyncDatabase, user: User, database_url: str) -> None:
+    async def run() -> str:
+        expired, live = await Sessions(db, 0).start(user), await Sessions(db, 3600).start(user)
+        assert await Sessions(db, 3600).find(expired) is None
+        await Sessions(db, 3600).forget_expired()
+        assert await Sessions(db, 3600).find(live) is not None
+        return live
+
+    asyncio.run(run())
+    assert len(stored(database_url)) == 1
+
+
+def test_the_database_keeps_no_token(db: AsyncDatabase, user: User, database_url: str) -> None:
+    token = asyncio.run(Sessions(db, 3600).start(user))
+    rows = stored(database_url)
+    assert rows and all(token not in str(value) for row in rows for value in row)

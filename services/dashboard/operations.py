@@ -1,0 +1,116 @@
+"""The operator view: how far behind each consumer group is, how fast records arrive, what was set aside as a dead
+letter and why, and a dead letter sent back to its topic, with an audit line saying who did it.
+
+Operators are the accounts named in OPERATOR_EMAILS; to anyone else the page does not exist (404). Everything here
+asks Kafka, so it runs off the event loop. The dashboard's principal may describe every group and read every
+dead-letter topic (contracts.acls); it replays only to the topics it produces itself: the others' dead letters are
+replayed with `dead-letters replay` by an admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from contracts.manifest import Manifest
+from messaging.deadletters import DeadLetter, read, read_at, replay
+from messaging.runtime import Runtime
+
+__all__ = ["Lag", "Operations", "Shelf"]
+
+log = logging.getLogger(__name__)
+TIMEOUT = 10.0
+SHOWN = 20  # the newest dead letters shown per topic
+
+
+@dataclass(frozen=True)
+class Lag:
+    group: str
+    topic: str
+    partition: int
+    committed: int | None  # None: the group has committed nothing there yet
+    end: int
+
+    @property
+    def behind(self) -> int:
+        return self.end - (self.committed or 0)
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """One dead-letter topic: its newest letters, and whether this view may replay them."""
+
+    topic: str
+    source: str
+    letters: list[DeadLetter]
+    replayable: bool
+
+
+class Operations:
+    def __init__(self, runtime: Runtime, group: str, operators: frozenset[str]) -> None:
+        self.manifest: Manifest = runtime.manifest
+        self.operators = operators
+        self._settings = runtime.settings
+        self._admin = AdminClient(dict(runtime.settings.kafka_client))
+        self._reader_group = f"{group}-dead-letters"  # under the dashboard's own groups
+        self._previous: tuple[float, dict[str, int]] | None = None
+
+    def allows(self, email: str) -> bool:
+        return email.lower() in self.operators
+
+    def lag(self) -> list[Lag]:
+        """Every service group's committed offset against the end of each partition it reads in its group (a
+        changelog is read by restoring, outside the group: it has no lag)."""
+        ends = self._ends()
+        rows = []
+        for service, group in sorted(self.manifest.consumer_groups.items()):
+            topics = [t.name for t in self.manifest.topics if service in t.consumers and t.changelog_of is None]
+            request = [ConsumerGroupTopicPartitions(group)]
+            committed = {(p.topic, p.partition): p.offset for p in
+                         self._admin.list_consumer_group_offsets(request)[group].result(TIMEOUT).topic_partitions}
+            rows += [Lag(group, topic, partition, c if (c := committed.get((topic, partition), -1)) >= 0 else None, end)
+                     for (topic, partition), end in sorted(ends.items()) if topic in topics]
+        return rows
+
+    def throughput(self) -> dict[str, float]:
+        """Records per second added to each topic since the previous look (empty the first time)."""
+        now, ends = time.monotonic(), self._ends()
+        totals = {name: sum(end for (topic, _), end in ends.items() if topic == name) for name, _ in ends}
+        previous, self._previous = self._previous, (now, totals)
+        if previous is None or now <= previous[0]:
+            return {}
+        return {name: (total - previous[1].get(name, total)) / (now - previous[0]) for name, total in totals.items()}
+
+    def _ends(self) -> dict[tuple[str, int], int]:
+        metadata = self._admin.list_topics(timeout=TIMEOUT).topics
+        partitions = [TopicPartition(t.name, p) for t in self.manifest.topics if t.name in metadata
+                      for p in metadata[t.name].partitions]
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped in confluent-kafka's stubs
+        found = self._admin.list_offsets({tp: latest for tp in partitions},
+                                         isolation_level=IsolationLevel.READ_COMMITTED)
+        return {(tp.topic, tp.partition): future.result(TIMEOUT).offset for tp, future in found.items()}
+
+    def shelves(self) -> list[Shelf]:
+        """The newest dead letters of every dead-letter topic, with their reasons."""
+        return [Shelf(topic.dead_letter_topic, topic.name,
+                      list(read(self._settings, topic.dead_letter_topic, group=self._reader_group, newest=SHOWN)),
+                      topic.producer == "dashboard")
+                for topic in self.manifest.topics if topic.dead_letter_topic]
+
+    def replay(self, operator: str, source: str, partition: int, offset: int) -> DeadLetter:
+        """Send one dead letter of `source` back to it; LookupError when this view may not or there is none."""
+        topic = next((t for t in self.manifest.topics if t.name == source and t.dead_letter_topic), None)
+        if topic is None or topic.producer != "dashboard" or topic.dead_letter_topic is None:
+            raise LookupError(f"{source}: this view replays only the dead letters of the topics the dashboard produces")
+        letter = read_at(self._settings, topic.dead_letter_topic, partition, offset, group=self._reader_group)
+        if letter is None:
+            raise LookupError(f"{topic.dead_letter_topic} has no dead letter at partition {partition}, offset {offset}")
+        replay(self._settings, [letter])
+        log.info("operator replayed a dead letter", extra={
+            "operator": operator, "dead_letter": f"{letter.topic}:{letter.partition}:{letter.offset}", "to": source,
+            "reason": letter.header("dlq.error.message")})
+        return letter

@@ -1,0 +1,54 @@
+"""The operator view's pages: GET /operator shows lag, throughput and dead letters; POST /operator/replay sends one
+dead letter back (a form with the session's CSRF token, from this site only, like every POST)."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from services.dashboard import auth
+from services.dashboard.db import User
+from services.dashboard.operations import Operations
+from services.dashboard.pages import _form, render, to_login
+
+__all__ = ["routes"]
+
+
+def _operator(request: Request) -> tuple[User | None, Operations]:
+    operations: Operations = request.app.state.operations
+    user = auth.current_user(request)
+    return (user if user is not None and operations.allows(user.email) else None), operations
+
+
+async def operator(request: Request) -> Response:
+    user, operations = _operator(request)
+    if auth.current_user(request) is None:
+        return to_login(request)
+    if user is None:
+        return render(request, "not_found.html", 404)  # to anyone else there is no such page
+    lag, throughput, shelves = await asyncio.gather(asyncio.to_thread(operations.lag),
+                                                    asyncio.to_thread(operations.throughput),
+                                                    asyncio.to_thread(operations.shelves))
+    return render(request, "operator.html", lag=lag, throughput=throughput, shelves=shelves,
+                  note=request.query_params.get("note", ""))
+
+
+async def replay(request: Request) -> Response:
+    user, operations = _operator(request)
+    if user is None:
+        return render(request, "not_found.html", 404)
+    fields = dict(await _form(request))
+    try:
+        letter = await asyncio.to_thread(operations.replay, user.email, fields.get("source", ""),
+                                         int(fields.get("partition", "")), int(fields.get("offset", "")))
+        note = f"replayed {letter.topic}:{letter.partition}:{letter.offset} to {fields['source']}"
+    except (LookupError, ValueError) as error:
+        note = f"not replayed: {error}"
+    return RedirectResponse(f"/operator?note={quote(note)}", status_code=303)
+
+
+routes = [Route("/operator", operator), Route("/operator/replay", replay, methods=["POST"])]

@@ -1,0 +1,197 @@
+"""The dashboard's database behaves the same on SQLite and PostgreSQL: its schema comes from the migrations, once,
+however many dashboards start together; users, sessions, requests and idempotency claims keep their rules; of many
+claims of one key at once, one wins."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import inspect, text
+
+from services.dashboard.db import Claim, Database, engine
+
+T = TypeVar("T")
+TABLES = {"users", "requests", "idempotency_keys", "sessions"}
+USER = "7d1e0c5e-0000-4000-8000-000000000001"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    opened = Database(database_url, connections=4)
+    yield opened
+    opened.close()
+
+
+def ms(seconds_from_now: float = 0) -> int:
+    return int((time.time() + seconds_from_now) * 1000)
+
+
+def versions(database_url: str) -> list[str]:
+    made = engine(database_url)
+    with made.connect() as connection:
+        found = [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+    made.dispose()
+    return found
+
+
+def at_once(count: int, work: Callable[[int], T]) -> list[T]:
+    """`work(0)` ... `work(count - 1)`, each on a thread of its own, all let go at the same moment."""
+    start = threading.Barrier(count)
+
+    def run(n: int) -> T:
+        start.wait()
+        return work(n)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_the_migrations_make_the_schema_of_an_empty_database_and_change_nothing_the_second_time(database_url: str) -> None:
+    first = Database(database_url)
+    assert first.create_user(USER, "ana@example.com", "hash") is not None
+    first.close()
+    again = Database(database_url)
+    assert again.user_by_email("ana@example.com") is not None
+    again.close()
+    made = engine(database_url)
+    assert TABLES <= set(inspect(made).get_table_names())
+    made.dispose()
+    assert versions(database_url) == ["0001"]
+
+
+# A dashboard's start: wait for the moment given, then open the database (which migrates it).
+START = "import sys, time; from services.dashboard.db import Database; time.sleep(float(sys.argv[1]) - time.time());" \
+        " Database(sys.argv[2]).close()"
+
+
+def test_dashboards_starting_together_migrate_the_database_once(database_url: str) -> None:
+    at = time.time() + 5  # every process has imported what it needs by then
+    dashboards = [subprocess.Popen([sys.executable, "-c", START, str(at), database_url], stderr=subprocess.PIPE, text=True)
+                  for _ in range(3)]
+    failures = [process.communicate(timeout=60)[1] for process in dashboards if process.wait(timeout=60) != 0]
+    assert not failures, failures[0]
+    assert versions(database_url) == ["0001"]
+
+
+def test_a_sqlite_database_from_before_the_migrations_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "dashboard.sqlite3"
+    with sqlite3.connect(path) as old:  # as the dashboard made it before the migrations
+        old.execute("CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+                    " created_at INTEGER NOT NULL)")
+        old.execute("INSERT INTO users VALUES (?, 'ana@example.com', 'hash', 0)", (USER,))
+    old.close()
+    db = Database(f"sqlite:///{path}")
+    assert db.user(USER) is not None and db.request(USER, "r", "invoice") is None
+    db.close()
+    assert versions(f"sqlite:///{path}") == ["0001"]
+
+
+def test_an_email_has_one_account(db: Database) -> None:
+    ana = db.create_user(USER, "ana@example.com", "hash")
+    assert ana is not None and db.user(USER) == ana == db.user_by_email("ana@example.com")
+    assert db.create_user("7d1e0c5e-0000-4000-8000-000000000002", "ana@example.com", "other") is None
+    assert db.user_by_email("bea@example.com") is None and db.user("nobody") is None
+
+
+def test_a_session_signs_in_until_it_ends_or_expires(db: Database) -> None:
+    ana = db.create_user(USER, "ana@example.com", "hash")
+    assert ana is not None
+    db.add_session("live", USER, "csrf-1", ms(60))
+    db.add_session("expired", USER, "csrf-2", ms(-1))
+    found = db.session("live")
+    assert found is not None and found.user == ana and found.csrf == "csrf-1"
+    assert db.session("expired") is None and db.session("unknown") is None
+    db.forget_sessions()
+    db.end_session("live")
+    assert db.session("live") is None
+
+
+def test_a_request_is_pending_until_answered_or_timed_out_and_a_late_answer_still_lands(db: Database) -> None:
+    db.create_user(USER, "ana@example.com", "hash")
+    db.add_request("r1", "invoice", USER, {"customer": {"name": "Ana"}})
+    db.add_request("r2", "score", USER, {})
+    pending = db.request(USER, "r1", "invoice")
+    assert pending is not None and pending.status == "pending" and pending.reply is None
+    assert pending.request == {"customer": {"name": "Ana"}}
+    assert ms(-60) < pending.created_at <= ms() and pending.created_at > 2**31  # epoch milliseconds, beyond 32 bits
+    assert db.request(USER, "r1", "score") is None and db.request("someone else", "r1", "invoice") is None
+
+    assert db.expire(ms(-60)) == []
+    expired = db.expire(ms(60))
+    assert sorted(r.request_id for r in expired) == ["r1", "r2"] and {r.status for r in expired} == {"timed_out"}
+    answered = db.answer("r1", "generated", {"total": "10.00"})
+    assert answered is not None and answered.status == "generated" and answered.reply == {"total": "10.00"}
+    assert db.answer("unknown", "generated", {}) is None
+    assert db.expire(ms(60)) == []  # only pending requests time out
+
+
+def test_requests_are_listed_newest_first_a_page_at_a_time(db: Database) -> None:
+    db.create_user(USER, "ana@example.com", "hash")
+    for n in range(5):
+        db.add_request(f"r{n}", "invoice", USER, {"n": n})
+        time.sleep(0.002)  # created a millisecond apart at least
+    assert [r.request_id for r in db.requests(USER, "invoice")] == ["r4", "r3", "r2", "r1", "r0"]
+    assert [r.request_id for r in db.requests(USER, "invoice", limit=2, offset=1)] == ["r3", "r2"]
+    assert db.requests(USER, "score") == []
+    db.answer("r1", "generated", {})
+    db.answer("r3", "rejected", {})
+    assert [r.request_id for r in db.generated_invoices(USER, ms(-60))] == ["r1"]
+
+
+def test_the_latest_score_is_the_newest_calculated_one(db: Database) -> None:
+    db.create_user(USER, "ana@example.com", "hash")
+    assert db.latest_score(USER) is None
+    for n in range(3):
+        db.add_request(f"s{n}", "score", USER, {})
+        time.sleep(0.002)
+    db.answer("s0", "calculated", {"score": 500})
+    db.answer("s1", "calculated", {"score": 600})
+    latest = db.latest_score(USER)
+    assert latest is not None and latest.request_id == "s1"
+    assert [r.request_id for r in db.calculated_scores(USER)] == ["s1", "s0"]
+
+
+def test_a_request_that_never_reached_kafka_is_forgotten_with_its_key(db: Database) -> None:
+    db.create_user(USER, "ana@example.com", "hash")
+    assert db.claim_key(USER, "k", "fp", "r1", ms(-60)) is None
+    db.add_request("r1", "invoice", USER, {})
+    db.forget_request("r1")
+    assert db.request(USER, "r1", "invoice") is None
+    assert db.claim_key(USER, "k", "fp", "r2", ms(-60)) is None  # the key is free again
+
+
+def test_a_key_is_claimed_once_per_user_until_it_expires(db: Database) -> None:
+    db.create_user(USER, "ana@example.com", "hash")
+    bea = "7d1e0c5e-0000-4000-8000-000000000002"
+    db.create_user(bea, "bea@example.com", "hash")
+    assert db.claim_key(USER, "k", "fp", "r1", ms(-60)) is None
+    earlier = db.claim_key(USER, "k", "other", "r2", ms(-60))
+    assert isinstance(earlier, Claim) and (earlier.fingerprint, earlier.request_id, earlier.state) == ("fp", "r1", "sending")
+    db.key_accepted("r1")
+    accepted = db.claim_key(USER, "k", "fp", "r3", ms(-60))
+    assert accepted is not None and accepted.state == "accepted"
+    assert db.claim_key(bea, "k", "fp", "r4", ms(-60)) is None  # each user has their own keys
+    assert db.claim_key(USER, "k", "fp", "r5", ms(60)) is None  # a claim older than the key's lifetime no longer counts
+    db.forget_keys(ms(60))
+    assert db.claim_key(USER, "k", "fp", "r6", ms(-60)) is None
+
+
+def test_of_many_claims_of_one_key_at_once_one_wins_and_the_others_see_its_request(database_url: str) -> None:
+    # Two dashboards, four threads each, all claiming one key for a request of their own.
+    dashboards = [Database(database_url, connections=4) for _ in range(2)]
+    dashboards[0].create_user(USER, "ana@example.com", "hash")
+    claims = at_once(8, lambda n: dashboards[n % 2].claim_key(USER, "key", "fp", f"r{n}", ms(-60)))
+    winners = [f"r{n}" for n, claim in enumerate(claims) if claim is None]
+    assert len(winners) == 1
+    assert {claim.request_id for claim in claims if claim is not None} == set(winners)
+    for db in dashboards:
+        db.close()
