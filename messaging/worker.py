@@ -86,6 +86,7 @@ class Worker:
     def __init__(
         self, runtime: Runtime, group: str, handlers: Mapping[Topic, Handler], *, state: StateSpec | None = None,
         after: Mapping[Topic, Topic] | None = None, batch_size: int = 500, exactly_once: bool | None = None,
+        new_group_starts_at_end: bool = False,
     ) -> None:
         self.runtime = runtime
         self.group = group
@@ -96,6 +97,7 @@ class Worker:
         self.assigned = threading.Event()
         self.exactly_once = runtime.settings.exactly_once if exactly_once is None else exactly_once
         self.transactional_id = f"{group}/{runtime.settings.instance_id or uuid.uuid4()}"
+        self.new_group_starts_at_end = new_group_starts_at_end
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._reached: dict[tuple[str, int], int] = {}  # (topic, partition) -> offset read up to, for `after`
@@ -118,6 +120,8 @@ class Worker:
             # Range assignment gives one member partition p of every topic it reads; end-of-partition
             # events tell how far a partition has been read even when its last records were markers.
             overrides = {"partition.assignment.strategy": "range", "enable.partition.eof": True}
+        if self.new_group_starts_at_end:
+            overrides["auto.offset.reset"] = "latest"
         consumer = self._consumer = self.runtime.consumer(self.group, **overrides)
         consumer.subscribe(list(self.handlers), on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_revoke)

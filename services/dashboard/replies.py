@@ -28,11 +28,14 @@ class Replies:
         self.db = db
         self.hub = hub
         manifest = runtime.manifest
-        # It produces nothing and applies each reply idempotently by request_id: at least once is exact here.
+        # It produces nothing and applies each reply idempotently by request_id: at least once is exact here. A
+        # group seen for the first time starts at the end of the replies: what came before it was applied by the
+        # dashboard that took those requests (its database, or the shared one), and years of replies to skip one
+        # by one would hold up every new answer.
         self.worker = Worker(
             runtime, group,
             {manifest.topic(INVOICE_GENERATED): self._on_invoice, manifest.topic(SCORE_CALCULATED): self._on_score},
-            exactly_once=False,
+            exactly_once=False, new_group_starts_at_end=True,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="replies", daemon=True)

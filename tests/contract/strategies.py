@@ -122,6 +122,20 @@ def _text(rules: FieldRules | None) -> st.SearchStrategy[str]:
     return base.filter(lambda text: not rules.problems(text))
 
 
+def _integers(kind: str, rules: FieldRules) -> st.SearchStrategy[int]:
+    """An int or long within the declared bounds (drawn inside them, not filtered: a range of 0..1000 out of 2**32
+    would be mostly thrown away)."""
+    bits = 31 if kind == "int" else 63
+    low, high = -(2**bits), 2**bits - 1
+    for keyword, inclusive in (("minimum", True), ("exclusiveMinimum", False)):
+        if (bound := rules.bound(keyword)) is not None:
+            low = max(low, int(bound.to_integral_value(ROUND_CEILING)) + (not inclusive and bound % 1 == 0))
+    for keyword, inclusive in (("maximum", True), ("exclusiveMaximum", False)):
+        if (bound := rules.bound(keyword)) is not None:
+            high = min(high, int(bound.to_integral_value(ROUND_FLOOR)) - (not inclusive and bound % 1 == 0))
+    return st.integers(low, high)
+
+
 def _number_kind(node: Node) -> str | None:
     """'int' or 'float' if fastavro represents node's values as plain Python numbers."""
     if f"{node.kind}-{node.logical_type}" in _LOGICAL:
@@ -177,7 +191,7 @@ class _Builder:
         if kind == "string":
             return _text(rules)
         if kind in ("int", "long") and rules is not None:
-            return _PRIMITIVES[kind].filter(lambda number: not rules.problems(number))
+            return _integers(kind, rules)
         return _PRIMITIVES[kind]
 
     def record(self, node: Node, stack: tuple[str, ...]) -> st.SearchStrategy[Any] | None:

@@ -31,6 +31,9 @@ LOCALE = locale_named(os.environ.get("DASHBOARD_LOCALE", "pt_BR"))
 PASSWORD = "a long password"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling home, which this machine refuses.
+# An answer may wait for a worker to take its partitions back after a test froze it (SIGSTOP): longer than
+# Playwright's 5 s, on a machine running the whole suite.
+expect.set_options(timeout=30_000)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 

@@ -17,7 +17,12 @@ async function refreshLive() {
 // Each event carries the parts of the pages that show its request, rendered by the server, each named as the
 // element it replaces (data-fragment): they go in place, and the page asks the server for nothing.
 function apply(event) {
-  const fragments = JSON.parse(event.data).fragments || {};
+  const fragments = JSON.parse(event.data).fragments;
+  if (!fragments) {
+    // Sent before this stream was counted as listening, so rendered for no one: ask for the page once instead.
+    refreshLive();
+    return;
+  }
   for (const [name, html] of Object.entries(fragments)) {
     document.querySelectorAll(`[data-fragment="${CSS.escape(name)}"]`).forEach((element) => {
       const open = [...element.querySelectorAll("details[open]")].map((d) => d.querySelector("summary")?.textContent);
