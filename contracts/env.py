@@ -4,6 +4,7 @@ tools and provisioning read them here, the services through messaging.settings."
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 __all__ = [
@@ -28,8 +29,11 @@ def env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
 def bootstrap_servers() -> str:
-    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
 
 
 def registry_url() -> str:
@@ -57,24 +61,27 @@ def registry_client() -> dict[str, str]:
     return config
 
 
-def kafka_client() -> dict[str, str | int | float | bool]:
-    """librdkafka's settings to reach the cluster: its addresses and, on a secured cluster, how to prove who we are.
+def kafka_client(env: Mapping[str, str] | None = None) -> dict[str, str | int | float | bool]:
+    """librdkafka's settings to reach the cluster: its addresses and, on a secured cluster, how to prove who we are,
+    from `env` (the process's environment unless given: a principal's credentials file, say).
 
     KAFKA_SECURITY_PROTOCOL (default PLAINTEXT), KAFKA_SASL_MECHANISM (default SCRAM-SHA-512), KAFKA_SASL_USERNAME,
     KAFKA_SASL_PASSWORD and KAFKA_SSL_CA_LOCATION (the CA's PEM file; the system's CAs when unset): the same names
     in the local stack, in compose and against any other cluster.
     """
-    protocol = os.environ.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT"
+    env = os.environ if env is None else env
+    protocol = env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT"
     if protocol not in PROTOCOLS:
         raise SettingsError(f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers(), "security.protocol": protocol}
+    config: dict[str, str | int | float | bool] = {
+        "bootstrap.servers": env.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP), "security.protocol": protocol}
     if protocol.startswith("SASL_"):
-        username, password = os.environ.get("KAFKA_SASL_USERNAME"), os.environ.get("KAFKA_SASL_PASSWORD")
+        username, password = env.get("KAFKA_SASL_USERNAME"), env.get("KAFKA_SASL_PASSWORD")
         if not username or not password:
             raise SettingsError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
-        config |= {"sasl.mechanism": os.environ.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512",
+        config |= {"sasl.mechanism": env.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512",
                    "sasl.username": username, "sasl.password": password}
-    if protocol.endswith("SSL") and (authority := os.environ.get("KAFKA_SSL_CA_LOCATION")):
+    if protocol.endswith("SSL") and (authority := env.get("KAFKA_SSL_CA_LOCATION")):
         config["ssl.ca.location"] = authority
     return config
 

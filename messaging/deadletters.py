@@ -49,14 +49,18 @@ class DeadLetter:
         }
 
 
+def _reader(settings: Settings, group: str | None) -> Consumer:
+    """A consumer of committed records, assigned by hand (its group is never joined nor committed to)."""
+    return Consumer({**settings.kafka_client, "group.id": group or f"dead-letters-{uuid.uuid4()}",
+                     "isolation.level": "read_committed", "enable.auto.commit": False})
+
+
 def read(settings: Settings, topic: str, timeout: float = 5.0, *, group: str | None = None,
          newest: int | None = None) -> Iterator[DeadLetter]:
     """Every record currently in a dead-letter topic (or the `newest` of each partition), oldest first.
 
     `group` names the consumer (never joined nor committed to; a principal may need it under its own groups)."""
-    consumer = Consumer({**settings.kafka_client, "group.id": group or f"dead-letters-{uuid.uuid4()}",
-                         "isolation.level": "read_committed",
-                         "enable.auto.commit": False})
+    consumer = _reader(settings, group)
     try:
         partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
         ends, starts = {}, {}
@@ -82,8 +86,7 @@ def read(settings: Settings, topic: str, timeout: float = 5.0, *, group: str | N
 def read_at(settings: Settings, topic: str, partition: int, offset: int, *, group: str | None = None,
             timeout: float = 5.0) -> DeadLetter | None:
     """The dead letter at one place of a dead-letter topic; None when there is none."""
-    consumer = Consumer({**settings.kafka_client, "group.id": group or f"dead-letters-{uuid.uuid4()}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    consumer = _reader(settings, group)
     try:
         consumer.assign([TopicPartition(topic, partition, offset)])
         message = consumer.poll(timeout)

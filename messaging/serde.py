@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import fastavro
 
-from contracts.constraints import Constraints
 from contracts.manifest import SchemaVersion, Subject
 from contracts.registry import Registry
 from messaging.validation import first_problem
@@ -80,7 +79,7 @@ class Codec:
         self._writers = writers
         self._readable: dict[int, Any] = {schema_id: self.schema}  # writer schemas checked to be this record
         self._branches = _record_branches(self.schema)
-        self._constraints = Constraints.of(version.schema)
+        self._constraints = version.constraints
         writers.remember(schema_id, self.schema)
 
     def encode(self, record: Any) -> bytes:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from contracts.env import credentials_dir
+from contracts.env import credentials_dir, kafka_client
 from contracts.manifest import load_manifest
 from stack.paths import STATE
 
@@ -142,13 +142,10 @@ def client_env(principal: str, bootstrap_servers: str, registry_url: str) -> dic
     return env
 
 
-def client_config(principal: str, bootstrap_servers: str) -> dict[str, str]:
-    """librdkafka's settings for the stack's own clients (health probes, the registry's ACLs)."""
-    config = {"bootstrap.servers": bootstrap_servers, "security.protocol": protocol(), "sasl.mechanism": MECHANISM,
-              "sasl.username": principal, "sasl.password": password(principal)}
-    if TLS:
-        config["ssl.ca.location"] = str(ca_file())
-    return config
+def client_config(principal: str, bootstrap_servers: str) -> dict[str, str | int | float | bool]:
+    """librdkafka's settings for the stack's own clients (health probes, the registry's ACLs): the principal's
+    client variables, read the way every client reads them."""
+    return kafka_client(client_env(principal, bootstrap_servers, registry_url=""))
 
 
 def write_credentials(bootstrap_servers: str, registry_url: str) -> Path:

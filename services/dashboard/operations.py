@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
@@ -20,11 +21,12 @@ from contracts.manifest import Manifest
 from messaging.deadletters import DeadLetter, read, read_at, replay
 from messaging.runtime import Runtime
 
-__all__ = ["Lag", "Operations", "Shelf"]
+__all__ = ["Ends", "Lag", "Operations", "Shelf"]
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0
 SHOWN = 20  # the newest dead letters shown per topic
+Ends = dict[tuple[str, int], int]  # (topic, partition) -> its end offset
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,9 @@ class Operations:
     def allows(self, email: str) -> bool:
         return email.lower() in self.operators
 
-    def lag(self) -> list[Lag]:
+    def lag(self, ends: Ends) -> list[Lag]:
         """Every service group's committed offset against the end of each partition it reads in its group (a
-        changelog is read by restoring, outside the group: it has no lag)."""
-        ends = self._ends()
+        changelog is read by restoring, outside the group: it has no lag). `ends` as `ends()` gives them."""
         rows = []
         for service, group in sorted(self.manifest.consumer_groups.items()):
             topics = [t.name for t in self.manifest.topics if service in t.consumers and t.changelog_of is None]
@@ -76,16 +77,18 @@ class Operations:
                      for (topic, partition), end in sorted(ends.items()) if topic in topics]
         return rows
 
-    def throughput(self) -> dict[str, float]:
+    def throughput(self, ends: Ends) -> dict[str, float]:
         """Records per second added to each topic since the previous look (empty the first time)."""
-        now, ends = time.monotonic(), self._ends()
-        totals = {name: sum(end for (topic, _), end in ends.items() if topic == name) for name, _ in ends}
-        previous, self._previous = self._previous, (now, totals)
+        now, totals = time.monotonic(), Counter[str]()
+        for (topic, _), end in ends.items():
+            totals[topic] += end
+        previous, self._previous = self._previous, (now, dict(totals))
         if previous is None or now <= previous[0]:
             return {}
         return {name: (total - previous[1].get(name, total)) / (now - previous[0]) for name, total in totals.items()}
 
-    def _ends(self) -> dict[tuple[str, int], int]:
+    def ends(self) -> Ends:
+        """The end of every partition of the manifest's topics, as a read_committed consumer sees it."""
         metadata = self._admin.list_topics(timeout=TIMEOUT).topics
         partitions = [TopicPartition(t.name, p) for t in self.manifest.topics if t.name in metadata
                       for p in metadata[t.name].partitions]

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from services.dashboard import auth
 from services.dashboard.db import User
-from services.dashboard.operations import Operations
+from services.dashboard.operations import Lag, Operations
 from services.dashboard.pages import _form, render, to_login
 
 __all__ = ["routes"]
@@ -30,9 +30,12 @@ async def operator(request: Request) -> Response:
         return to_login(request)
     if user is None:
         return render(request, "not_found.html", 404)  # to anyone else there is no such page
-    lag, throughput, shelves = await asyncio.gather(asyncio.to_thread(operations.lag),
-                                                    asyncio.to_thread(operations.throughput),
-                                                    asyncio.to_thread(operations.shelves))
+
+    async def lag_and_throughput() -> tuple[list[Lag], dict[str, float]]:
+        ends = await asyncio.to_thread(operations.ends)  # asked once, for both
+        return await asyncio.to_thread(operations.lag, ends), operations.throughput(ends)
+
+    (lag, throughput), shelves = await asyncio.gather(lag_and_throughput(), asyncio.to_thread(operations.shelves))
     return render(request, "operator.html", lag=lag, throughput=throughput, shelves=shelves,
                   note=request.query_params.get("note", ""))
 

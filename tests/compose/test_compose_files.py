@@ -192,7 +192,8 @@ def image_is_pinned(image: str) -> bool:
 # What the code reads, the README documents and the local stack runs
 
 
-ENV_READ = re.compile(r"""(?:os\.environ\.get\(|os\.getenv\(|os\.environ\[|env_int\()\s*["']([A-Z][A-Z0-9_]*)["']""")
+# os.environ, or an environment passed in as `env` (contracts.env.kafka_client reads a principal's that way).
+ENV_READ = re.compile(r"""(?:os\.environ\.get\(|os\.getenv\(|os\.environ\[|\benv\.get\(|env_int\()\s*["']([A-Z][A-Z0-9_]*)["']""")
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ on the other, and a request sent through one reaches the browser stream held by 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from chaos.hosts import DEFAULT_PORTS, Host
 from contracts.env import principal_env
 from stack.postgres import Cluster
 from tests.integration.accounts import PASSWORD
-from tests.integration.conftest import TWO_ITEMS
+from tests.integration.conftest import TWO_ITEMS, listen
 from tests.unit.dashboard.conftest import postgres_server  # noqa: F401 - a fixture: a scratch PostgreSQL server
 
 PORT = 8000  # each dashboard's, inside its own host
@@ -62,21 +60,7 @@ def test_sign_up_on_one_host_then_sign_in_and_see_live_updates_on_the_other(two_
         assert on_first.post("/api/users", json=account).status_code == 202
         assert on_second.post("/api/session", json=account).status_code == 200  # the account is in the shared database
         assert on_first.post("/api/session", json=account).status_code == 200
-        events: list[dict] = []
-        listening = threading.Event()
-
-        def listen() -> None:
-            with on_second.stream("GET", "/events", timeout=60) as stream:
-                for line in stream.iter_lines():
-                    listening.set()
-                    if line.startswith("data: "):
-                        events.append(json.loads(line.removeprefix("data: ")))
-                        if events[-1]["status"] != "pending":
-                            return
-
-        listener = threading.Thread(target=listen, daemon=True)
-        listener.start()
-        assert listening.wait(20), "the second host's stream did not open"
+        events, listener = listen(on_second, open_within=20)  # the second host's stream
         sent = on_first.post("/api/invoices", json=TWO_ITEMS)
         assert sent.status_code == 202, sent.text
         listener.join(60)

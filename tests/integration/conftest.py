@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -41,3 +43,24 @@ def client() -> Iterator[httpx.Client]:
             pytest.fail(f"the dashboard is not running at {DASHBOARD_URL}; run `make up` first")
         sign_up(http)
         yield http
+
+
+def listen(sse: httpx.Client, open_within: float = 10) -> tuple[list[dict[str, Any]], threading.Thread]:
+    """Read `sse`'s /events on a thread until the first answer (an event no longer pending): the events as they come,
+    and the thread, once the stream is open."""
+    events: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def read() -> None:
+        with sse.stream("GET", "/events") as stream:
+            for line in stream.iter_lines():
+                connected.set()
+                if line.startswith("data: "):
+                    events.append(json.loads(line.removeprefix("data: ")))
+                    if events[-1]["status"] != "pending":
+                        return
+
+    listener = threading.Thread(target=read, daemon=True)
+    listener.start()
+    assert connected.wait(open_within), "the event stream did not open"
+    return events, listener

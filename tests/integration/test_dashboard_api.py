@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -11,7 +9,7 @@ import httpx
 import pytest
 
 from tests.integration.accounts import sign_up
-from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS, wait_for_answer
+from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS, listen, wait_for_answer
 
 
 @pytest.fixture
@@ -74,24 +72,10 @@ def test_a_request_breaking_a_constraint_of_the_schema_is_refused_before_it_is_s
 
 
 def test_a_reply_is_pushed_to_a_server_sent_events_subscriber(client: httpx.Client) -> None:
-    events: list[dict] = []
-    connected = threading.Event()
-
-    def listen() -> None:
-        with httpx.Client(base_url=DASHBOARD_URL, cookies=client.cookies, timeout=20) as sse:
-            with sse.stream("GET", "/events") as stream:
-                for line in stream.iter_lines():
-                    connected.set()
-                    if line.startswith("data: "):
-                        events.append(json.loads(line.removeprefix("data: ")))
-                        if events[-1]["status"] != "pending":
-                            return
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    assert connected.wait(10), "the event stream did not open"
-    request_id = client.post("/api/invoices", json=TWO_ITEMS).json()["request_id"]
-    listener.join(20)
+    with httpx.Client(base_url=DASHBOARD_URL, cookies=client.cookies, timeout=20) as sse:
+        events, listener = listen(sse)
+        request_id = client.post("/api/invoices", json=TWO_ITEMS).json()["request_id"]
+        listener.join(20)
     assert events, "no event arrived"
     assert events[-1]["kind"] == "invoice"
     assert events[-1]["request_id"] == request_id

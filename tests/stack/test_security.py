@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from contracts.env import credentials_dir, principal_env
+from contracts.env import credentials_dir, kafka_client, principal_env
 from contracts.manifest import load_manifest
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED
 
@@ -25,13 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def client(principal: str, **extra: Any) -> dict[str, Any]:
     """librdkafka settings for `principal`, from its credentials file (the one place they are kept)."""
-    env = principal_env(principal)
-    config = {"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "security.protocol": env["KAFKA_SECURITY_PROTOCOL"],
-              "sasl.mechanism": env["KAFKA_SASL_MECHANISM"], "sasl.username": env["KAFKA_SASL_USERNAME"],
-              "sasl.password": env["KAFKA_SASL_PASSWORD"], **extra}
-    if "KAFKA_SSL_CA_LOCATION" in env:
-        config["ssl.ca.location"] = env["KAFKA_SSL_CA_LOCATION"]
-    return config
+    return {**kafka_client(principal_env(principal)), **extra}
 
 
 def produce_as(principal: str, topic: str) -> KafkaError | None:
