@@ -21,23 +21,36 @@ from typing import Any
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.bare import ISS_RATE, Meter
-from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED
-from messaging.runtime import Outgoing, Runtime
+from contracts.manifest import Manifest, load_manifest
+from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED, InvoiceRequest, UserKey
+from messaging.records import Incoming, Outgoing, route
+from messaging.runtime import Runtime
 from messaging.settings import Settings
-from messaging.worker import Incoming, StateSpec, Worker
+from messaging.stores import StateSpec
+from messaging.worker import Worker
 from services.invoice.handler import make_handler
 from services.invoice.store import InvoiceState
+
+
+def renamed(manifest: Manifest, names: Mapping[str, str]) -> Manifest:
+    """The manifest with some topics under other names (the bench's scratch topics), everything else kept."""
+    def new(name: str | None) -> str | None:
+        return names.get(name, name) if name is not None else None
+
+    topics = tuple(dataclasses.replace(t, name=str(new(t.name)), changelog_of=new(t.changelog_of)) for t in manifest.topics)
+    groups = tuple(dataclasses.replace(g, topics=tuple(str(new(n)) for n in g.topics)) for g in manifest.co_partitioned)
+    return dataclasses.replace(manifest, topics=topics, co_partitioned=groups)
 
 
 def run(job: Mapping[str, Any]) -> None:
     settings = dataclasses.replace(Settings.from_env(), state_dir=Path(job["state_dir"]),
                                    exactly_once=job["guarantee"] == "exactly-once", instance_id=job.get("instance"))
-    runtime = Runtime("bench-generator", settings)
-    manifest = runtime.manifest
-    requests = dataclasses.replace(manifest.topic(GENERATE_INVOICE), name=job["requests"])
-    replies = dataclasses.replace(manifest.topic(INVOICE_GENERATED), name=job["replies"])
-    changelog = dataclasses.replace(manifest.topic(INVOICE_DECISIONS_CHANGELOG), name=job["changelog"],
-                                    changelog_of=requests.name)
+    manifest = renamed(load_manifest(), {GENERATE_INVOICE.name: job["requests"], INVOICE_GENERATED.name: job["replies"],
+                                         INVOICE_DECISIONS_CHANGELOG.name: job["changelog"]})
+    runtime = Runtime("bench-generator", settings, manifest)
+    requests = manifest.topic(dataclasses.replace(GENERATE_INVOICE, name=job["requests"]))
+    replies = manifest.topic(dataclasses.replace(INVOICE_GENERATED, name=job["replies"]))
+    changelog = manifest.named(job["changelog"])
     _create_changelog(runtime, changelog.name, changelog.partitions, changelog.config)
     runtime.prepare(requests, replies, changelog)
     meter, stop = Meter(), threading.Event()
@@ -46,13 +59,13 @@ def run(job: Mapping[str, Any]) -> None:
     answer = make_handler(replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
                           lambda: datetime.now(UTC))
 
-    def handle(incoming: Incoming) -> list[Outgoing]:
+    def handle(incoming: Incoming[UserKey, InvoiceRequest], state: InvoiceState) -> list[Outgoing[object, object]]:
         nonlocal handled
         meter.first()
         handled += 1
-        return answer(incoming)
+        return list(answer(incoming, state))
 
-    worker = Worker(runtime, job["group"], {requests: handle}, state=StateSpec(changelog, InvoiceState))
+    worker = Worker(runtime, job["group"], [route(requests, handle)], state=StateSpec(changelog, InvoiceState))
     worker.run(stop)
     meter.write(job["result"], handled)
     runtime.close()

@@ -27,7 +27,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import peers
 from contracts.records import INVOICE_DECISIONS_CHANGELOG
-from messaging.runtime import Outgoing, Runtime
+from messaging.records import Outgoing
+from messaging.runtime import Runtime
 from messaging.stores import StateSpec, Stores
 from services.invoice.store import InvoiceState
 

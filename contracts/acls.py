@@ -7,7 +7,9 @@ A service's principal (`User:<service>`, the name of its `[service.*]` table) ma
 - join its own consumer groups: any group whose name starts with its `consumer_group` (each dashboard process
   of several has a group of its own, `dashboard-2`, ...);
 - when it answers requests (it consumes a topic whose `reply_topic` it produces), use the transactional ids of
-  its workers, `<consumer_group>/<INSTANCE_ID>`.
+  its workers, `<consumer_group>/<INSTANCE_ID>`;
+- when it keeps state (it writes a changelog of a co-partitioned group), write the topics of that group it consumes:
+  a record found on another partition than its key's is forwarded to that partition of the same topic.
 The dashboard also serves the operator view: it may describe every topic and every service's consumer groups (to
 show their lag) and read every dead-letter topic; it replays dead letters only to the topics it produces anyway.
 Nothing else: no topic creation, no reading of other groups, no cluster operation. Provisioning applies exactly
@@ -64,6 +66,12 @@ def grants(manifest: Manifest) -> list[Grant]:
                 group = manifest.consumer_groups[consumer]
                 allow(consumer, "transactional_id", f"{group}/", ("write", "describe"),
                       f"answers {topic.name} in transactions", prefixed=True)
+    for co in manifest.co_partitioned:
+        keepers = {by_name[name].producer for name in co.topics if by_name[name].changelog_of is not None}
+        for name in (name for name in co.topics if by_name[name].changelog_of is None):  # a changelog names its partition
+            for keeper in keepers & set(by_name[name].consumers):
+                allow(keeper, "topic", name, ("write", "describe"),
+                      "forwards a record written to another partition than its key's")
     for service, group in manifest.consumer_groups.items():
         allow(service, "group", group, ("read", "describe"), f"its consumer groups ({group}, {group}-2, ...)",
               prefixed=True)

@@ -103,12 +103,12 @@ def _security_schemes(security_protocol: str) -> dict[str, Any]:
     }}}
 
 
-def _families(manifest: Manifest) -> list[Subject]:
+def _families(manifest: Manifest) -> list[Subject[object]]:
     """Every key and value subject, once per schema family (one key family serves several topics)."""
     return list({subject.family: subject for subject in manifest.subjects}.values())
 
 
-def _id(version: SchemaVersion, subject: Subject) -> str:
+def _id(version: SchemaVersion, subject: Subject[object]) -> str:
     return f"{subject.family}.v{version.version}"
 
 
@@ -116,7 +116,7 @@ def _ref(*path: str) -> dict[str, str]:
     return {"$ref": "#/" + "/".join(path)}
 
 
-def _in_channel(topic: Topic, versions: tuple[SchemaVersion, ...]) -> list[dict[str, str]]:
+def _in_channel(topic: Topic[object, object], versions: tuple[SchemaVersion, ...]) -> list[dict[str, str]]:
     """These versions of the topic's values, as its channel's messages (an operation may name no others)."""
     return [_ref("channels", topic.name, "messages", _id(version, topic.value)) for version in versions]
 
@@ -125,7 +125,7 @@ def _avro(version: SchemaVersion) -> dict[str, Any]:
     return {"schemaFormat": AVRO, "schema": version.schema}
 
 
-def _message(topic: Topic, version: SchemaVersion) -> dict[str, Any]:
+def _message(topic: Topic[object, object], version: SchemaVersion) -> dict[str, Any]:
     schema = version.schema
     message = {
         "name": f"{schema['namespace']}.{schema['name']}" if "namespace" in schema else schema["name"],
@@ -170,7 +170,9 @@ def _dead_letter() -> dict[str, Any]:
     }
 
 
-def _channels(topic: Topic, manifest: Manifest, durability: Durability | None) -> list[tuple[str, dict[str, Any]]]:
+def _channels(
+    topic: Topic[object, object], manifest: Manifest, durability: Durability | None,
+) -> list[tuple[str, dict[str, Any]]]:
     flow = f"Written by {topic.producer}, read by {', '.join(topic.consumers)}."
     if topic.changelog_of:
         flow += f" The changelog of {topic.changelog_of}: partition p holds the state of its partition p."
@@ -219,7 +221,7 @@ def _config_value(key: str, value: str) -> Any:
         return value
 
 
-def _operations(topic: Topic, manifest: Manifest) -> list[tuple[str, dict[str, Any]]]:
+def _operations(topic: Topic[object, object], manifest: Manifest) -> list[tuple[str, dict[str, Any]]]:
     """The producer's `send`, each consumer's `receive`, and each consumer's `send` of what it sets aside."""
     versions = topic.value.versions
     reply = next((t for t in manifest.topics if t.name == topic.reply_topic), None)

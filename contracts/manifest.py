@@ -8,16 +8,18 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import fastavro
 
 from contracts.avro import Node, root
 from contracts.bindings import Binding
 from contracts.constraints import ConstraintError, Constraints
+from contracts.partitioning import CHANGELOG, PARTITIONERS, CoPartitioned
 
 __all__ = [
-    "COMPATIBILITY_LEVELS", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic", "load_manifest",
+    "COMPATIBILITY_LEVELS", "CoPartitioned", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic",
+    "load_manifest",
 ]
 
 HOME = Path(__file__).resolve().parent
@@ -25,6 +27,11 @@ COMPATIBILITY_LEVELS = (
     "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
 )
 VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.avsc")
+T = TypeVar("T", covariant=True)  # the record type of a subject: a phantom, for the type checker only
+K = TypeVar("K", covariant=True)
+V = TypeVar("V", covariant=True)
+KeyT = TypeVar("KeyT")
+ValueT = TypeVar("ValueT")
 
 
 class ManifestError(Exception):
@@ -53,7 +60,9 @@ class SchemaVersion:
 
 
 @dataclass(frozen=True)
-class Subject:
+class Subject(Generic[T]):
+    """A registry subject whose records are T (the generated TypedDict of contracts/records.py)."""
+
     name: str  # <topic>-key or <topic>-value
     family: str  # the folder of contracts/schemas/ holding its versions
     compatibility: str
@@ -65,10 +74,12 @@ class Subject:
 
 
 @dataclass(frozen=True)
-class Topic:
+class Topic(Generic[K, V]):
+    """A topic of the manifest whose keys are K records and values V records."""
+
     name: str
-    key: Subject
-    value: Subject
+    key: Subject[K]
+    value: Subject[V]
     partitions: int
     replication_factor: int
     compatibility: str
@@ -79,9 +90,10 @@ class Topic:
     dead_letter_topic: str | None  # None for a changelog, which only its own worker reads
     changelog_of: str | None = None  # for a changelog: the source topic whose partitions' state it holds
     reply_topic: str | None = None  # for a request: the topic its answers come back on
+    partitioner: str = CHANGELOG  # how a key picks its partition (contracts.partitioning); a changelog's is its source's
 
     @property
-    def subjects(self) -> tuple[Subject, Subject]:
+    def subjects(self) -> tuple[Subject[K], Subject[V]]:
         return (self.key, self.value)
 
     def __hash__(self) -> int:  # a topic's name identifies it; its config dict is not hashable
@@ -99,19 +111,31 @@ class DeadLetters:
 
 @dataclass(frozen=True)
 class Manifest:
-    topics: tuple[Topic, ...]
+    topics: tuple[Topic[object, object], ...]
     dead_letters: DeadLetters
     consumer_groups: dict[str, str] = field(default_factory=dict)  # service -> the group it joins by default
+    co_partitioned: tuple[CoPartitioned, ...] = ()
 
-    def topic(self, binding: Binding[Any, Any]) -> Topic:
+    def topic(self, binding: Binding[KeyT, ValueT]) -> Topic[KeyT, ValueT]:
         """The topic a binding of contracts/records.py names: how code finds a topic without spelling its name."""
         for topic in self.topics:
             if topic.name == binding.name:
-                return topic
+                return cast(Topic[KeyT, ValueT], topic)
         raise ManifestError(f"no topic {binding.name!r} in the manifest: is contracts/records.py stale? (make codegen)")
 
+    def named(self, name: str) -> Topic[object, object]:
+        """The topic of that name (for tools that take a name from people)."""
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise ManifestError(f"no topic {name!r} in the manifest")
+
+    def co_partition_of(self, topic: str) -> CoPartitioned | None:
+        """The co-partitioned group a topic belongs to, if any."""
+        return next((group for group in self.co_partitioned if topic in group.topics), None)
+
     @property
-    def subjects(self) -> tuple[Subject, ...]:
+    def subjects(self) -> tuple[Subject[object], ...]:
         return tuple(subject for topic in self.topics for subject in topic.subjects)
 
 
@@ -142,7 +166,7 @@ def _versions(family: str, schemas: Path) -> tuple[SchemaVersion, ...]:
     return tuple(versions)
 
 
-def _topic(entry: dict[str, Any], schemas: Path) -> Topic:
+def _topic(entry: dict[str, Any], schemas: Path) -> Topic[object, object]:
     name = entry.get("name", "<unnamed>")
     try:
         level = entry["compatibility"]
@@ -162,26 +186,37 @@ def _topic(entry: dict[str, Any], schemas: Path) -> Topic:
             dead_letter_topic=entry.get("dead_letter_topic") if "changelog_of" in entry else entry["dead_letter_topic"],
             changelog_of=entry.get("changelog_of"),
             reply_topic=entry.get("reply_topic"),
+            partitioner=_partitioner(entry),
         )
     except KeyError as missing:
         raise ManifestError(f"topic {name}: missing {missing.args[0]!r}") from None
 
 
-def _check_changelog(changelog: Topic, by_name: dict[str, Topic]) -> None:
-    """A changelog's partition p holds the state of its source's partition p, and a restore needs only
-    the newest entry per key: so the same partition count, and compaction."""
-    source = by_name.get(changelog.changelog_of or "")
-    if source is None:
+def _partitioner(entry: dict[str, Any]) -> str:
+    """A changelog is placed by its source's partition; every other topic declares how its key picks a partition."""
+    name, declared = entry.get("name"), entry.get("partitioner")
+    if "changelog_of" in entry:
+        if declared is not None:
+            raise ManifestError(f"changelog {name}: a changelog has no partitioner of its own (partition p holds the"
+                                f" state of its source's partition p); remove partitioner = {declared!r}")
+        return CHANGELOG
+    if declared not in PARTITIONERS:
+        raise ManifestError(f"topic {name}: partitioner must be one of {', '.join(map(repr, PARTITIONERS))}, got"
+                            f" {declared!r}: consumers that keep state per partition rely on it")
+    return str(declared)
+
+
+def _check_changelog(changelog: Topic[object, object], by_name: dict[str, Topic[object, object]]) -> None:
+    """A restore needs only the newest entry per key: so compaction (its partition count is its group's, see
+    `_co_partitioned`)."""
+    if changelog.changelog_of not in by_name:
         raise ManifestError(f"changelog {changelog.name}: changelog_of names no topic of the manifest"
                             f" ({changelog.changelog_of!r})")
-    if source.partitions != changelog.partitions:
-        raise ManifestError(f"changelog {changelog.name} has {changelog.partitions} partitions, its source"
-                            f" {source.name} {source.partitions}: they must be equal")
     if changelog.config.get("cleanup.policy") != "compact":
         raise ManifestError(f"changelog {changelog.name} must be compacted (cleanup.policy = \"compact\")")
 
 
-def _check_reply(request: Topic, by_name: dict[str, Topic]) -> None:
+def _check_reply(request: Topic[object, object], by_name: dict[str, Topic[object, object]]) -> None:
     """An answer goes back to whoever asked: the reply topic is written by the request's consumer and read by
     its producer."""
     reply = by_name.get(request.reply_topic or "")
@@ -190,6 +225,41 @@ def _check_reply(request: Topic, by_name: dict[str, Topic]) -> None:
     if reply.producer not in request.consumers or request.producer not in reply.consumers:
         raise ManifestError(f"topic {request.name}: its replies on {reply.name} must be written by one of its consumers"
                             f" ({', '.join(request.consumers)}) and read by its producer ({request.producer})")
+
+
+def _co_partitioned(document: dict[str, Any], by_name: dict[str, Topic[object, object]]) -> tuple[CoPartitioned, ...]:
+    """The `[[co_partitioned]]` groups, checked: known topics, each in one group, one partition count and one key
+    family per group, every changelog with its source."""
+    groups: list[CoPartitioned] = []
+    for entry in document.get("co_partitioned", []):
+        try:
+            group = CoPartitioned(str(entry["name"]), tuple(map(str, entry["topics"])), str(entry["why"]))
+        except KeyError as missing:
+            raise ManifestError(f"a [[co_partitioned]] group is missing {missing.args[0]!r}") from None
+        unknown = [name for name in group.topics if name not in by_name]
+        if unknown:
+            raise ManifestError(f"co-partitioned group {group.name}: no topic {', '.join(unknown)} in the manifest")
+        taken = [name for name in group.topics for other in groups if name in other.topics]
+        if taken or group.name in {other.name for other in groups}:
+            raise ManifestError(f"co-partitioned group {group.name}: {', '.join(taken) or 'its name'} is already in"
+                                " another group; a topic belongs to one group at most")
+        topics = [by_name[name] for name in group.topics]
+        counts = {topic.name: topic.partitions for topic in topics}
+        if len(set(counts.values())) > 1:
+            listed = ", ".join(f"{name} {count}" for name, count in counts.items())
+            raise ManifestError(f"co-partitioned group {group.name}: its topics must have one partition count, but"
+                                f" have {listed}: partition p of each must hold the same users")
+        keys = {topic.key.family for topic in topics if topic.changelog_of is None}
+        if len(keys) > 1:
+            raise ManifestError(f"co-partitioned group {group.name}: its keyed topics must share one key schema family"
+                                f" (the same bytes for a user), but use {', '.join(sorted(keys))}")
+        groups.append(group)
+    for topic in by_name.values():
+        home = next((g for g in groups if topic.name in g.topics), None)
+        if topic.changelog_of is not None and (home is None or topic.changelog_of not in home.topics):
+            raise ManifestError(f"changelog {topic.name} must be in a [[co_partitioned]] group with its source"
+                                f" {topic.changelog_of}")
+    return tuple(groups)
 
 
 def _consumer_groups(document: dict[str, Any], path: Path) -> dict[str, str]:
@@ -227,4 +297,4 @@ def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
     unlisted = sorted({c for t in topics for c in t.consumers} - groups.keys()) if groups else []
     if unlisted:
         raise ManifestError(f"{path}: no [service.*] table gives the consumer group of {', '.join(unlisted)}")
-    return Manifest(topics, dead_letters, groups)
+    return Manifest(topics, dead_letters, groups, _co_partitioned(document, by_name))

@@ -174,7 +174,7 @@ def _topic_config(admin: AdminClient, report: Report, name: str, config: dict[st
     return 1
 
 
-def _subject(subject: Subject, registry: Registry, report: Report) -> int:
+def _subject(subject: Subject[object], registry: Registry, report: Report) -> int:
     registered = registry.versions(subject.name)
     changes = 0
     for published in subject.versions:
@@ -209,7 +209,7 @@ def _subject(subject: Subject, registry: Registry, report: Report) -> int:
     return changes + _level(subject, registry, report)
 
 
-def _level(subject: Subject, registry: Registry, report: Report) -> int:
+def _level(subject: Subject[object], registry: Registry, report: Report) -> int:
     if registry.compatibility(subject.name) == subject.compatibility:
         return 0
     registry.set_compatibility(subject.compatibility, subject.name)

@@ -272,7 +272,7 @@ def _current_manifest(root: Path) -> Manifest:
 
 
 def _subject(
-    root: Path, base: _BaseSnapshot, registered: dict[int, Any] | None, topic: Topic, subject: Subject
+    root: Path, base: _BaseSnapshot, registered: dict[int, Any] | None, topic: Topic[object, object], subject: Subject[object]
 ) -> SubjectReview | None:
     tree = {published.version: published for published in subject.versions}
     at_base = base.subjects.get(subject.name)
@@ -315,7 +315,7 @@ def _subject(
 
 
 def _version(
-    root: Path, subject: Subject, tree: dict[int, SchemaVersion], number: int, new_since_base: bool,
+    root: Path, subject: Subject[object], tree: dict[int, SchemaVersion], number: int, new_since_base: bool,
     registered: bool | None,
 ) -> VersionReview:
     published = tree[number]
@@ -346,7 +346,7 @@ def _check(mode: str, new: Any, earlier: list[Any]) -> compat.Verdict:
         return compat.Verdict(mode, False, (reason,))
 
 
-def _edited(root: Path, subject: Subject, published: SchemaVersion, held: Any, against: str, where: str) -> Problem:
+def _edited(root: Path, subject: Subject[object], published: SchemaVersion, held: Any, against: str, where: str) -> Problem:
     path = _relative(root, published.path)
     try:
         changes = tuple(field_diff(held, published.schema))

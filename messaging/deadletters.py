@@ -1,9 +1,10 @@
-"""`dead-letters list|replay`: look at the records consumers set aside, and send chosen ones back after a fix.
+"""Dead letters: the records consumers set aside, written (`letter`), read, and sent back after a fix (`replay`, and the
+`dead-letters list|replay` command).
 
-A dead-letter topic holds the original bytes and headers of each record a consumer could not handle,
-plus `dlq.*` headers saying where it came from and why. Replaying produces the original key, value
-and headers to the source topic again (with a `dlq.replayed.from` header); the consumers are
-idempotent, so a record replayed twice does no harm.
+A dead-letter topic holds the original bytes and headers of each record a consumer could not handle, plus `dlq.*`
+headers saying where it came from and why (contracts/headers.py names them). Replaying produces the original key,
+value and headers to the source topic again (with a `dlq.replayed.from` header); the consumers are idempotent, so a
+record replayed twice does no harm.
 """
 
 from __future__ import annotations
@@ -14,14 +15,41 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
+from contracts.headers import DEAD_LETTER
 from contracts.manifest import Manifest, load_manifest
 from messaging.offsets import coordinates, headers_of
+from messaging.records import Encoded, Headers
 from messaging.settings import Settings
 
-__all__ = ["DeadLetter", "main", "read", "read_at", "replay"]
+__all__ = ["MAX_RECORD_BYTES", "DeadLetter", "letter_for", "main", "read", "read_at", "replay"]
+
+# What the producer refuses (librdkafka's message.max.bytes default), less room for the record's framing.
+MAX_RECORD_BYTES = 1_000_000 - 1024
+# Room for a dead letter's own headers: an original that does not fit beside them keeps only its coordinates.
+HEADER_ROOM = 4000
+REASON_CHARACTERS = 2000
+
+
+def letter_for(dead_letter_topic: str, message: Message, error: Exception, reason: str, service: str) -> Encoded:
+    """The dead letter of a consumed record: its key, value and headers untouched, after headers saying where it was
+    read and why it was set aside; only the headers when the original is too large to carry beside them."""
+    topic, partition, offset = coordinates(message)
+    size = len(message.key() or b"") + len(message.value() or b"")
+    said = [
+        (DEAD_LETTER.SOURCE_TOPIC, topic), (DEAD_LETTER.SOURCE_PARTITION, str(partition)),
+        (DEAD_LETTER.SOURCE_OFFSET, str(offset)), (DEAD_LETTER.SOURCE_BYTES, str(size)),
+        (DEAD_LETTER.ERROR_CLASS, type(error).__name__), (DEAD_LETTER.ERROR_MESSAGE, reason[:REASON_CHARACTERS]),
+        (DEAD_LETTER.SERVICE, service), (DEAD_LETTER.TIME, datetime.now(UTC).isoformat(timespec="milliseconds")),
+    ]
+    headers: Headers = [(header.name, text.encode()) for header, text in said]
+    whole = Encoded(dead_letter_topic, message.key(), message.value(), [*headers, *headers_of(message)])
+    if whole.size + HEADER_ROOM <= MAX_RECORD_BYTES:
+        return whole
+    return Encoded(dead_letter_topic, None, None, [*headers, (DEAD_LETTER.OMITTED.name, b"too large to carry beside the reason")])
 
 
 @dataclass(frozen=True)
@@ -31,7 +59,7 @@ class DeadLetter:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, str | bytes | None]]
+    headers: Headers
 
     def header(self, name: str) -> str:
         found = next((v for k, v in self.headers if k == name), None)
@@ -40,11 +68,12 @@ class DeadLetter:
     def summary(self) -> dict[str, object]:
         return {
             "dead_letter": f"{self.topic}:{self.partition}:{self.offset}",
-            "source": ":".join(self.header(f"dlq.source.{part}") for part in ("topic", "partition", "offset")),
-            "error_class": self.header("dlq.error.class"),
-            "error": self.header("dlq.error.message"),
-            "service": self.header("dlq.service"),
-            "time": self.header("dlq.time"),
+            "source": ":".join(self.header(h.name) for h in (DEAD_LETTER.SOURCE_TOPIC, DEAD_LETTER.SOURCE_PARTITION,
+                                                                  DEAD_LETTER.SOURCE_OFFSET)),
+            "error_class": self.header(DEAD_LETTER.ERROR_CLASS.name),
+            "error": self.header(DEAD_LETTER.ERROR_MESSAGE.name),
+            "service": self.header(DEAD_LETTER.SERVICE.name),
+            "time": self.header(DEAD_LETTER.TIME.name),
             "bytes": len(self.value or b""),
         }
 
@@ -102,9 +131,9 @@ def replay(settings: Settings, letters: list[DeadLetter]) -> int:
     producer = Producer({**settings.kafka_client, "enable.idempotence": True, "acks": "all"})
     failures: list[str] = []
     for letter in letters:
-        headers = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]
-        headers.append(("dlq.replayed.from", f"{letter.topic}:{letter.partition}:{letter.offset}".encode()))
-        producer.produce(letter.header("dlq.source.topic"), key=letter.key, value=letter.value, headers=headers,
+        headers = [(k, v) for k, v in letter.headers if not k.startswith(DEAD_LETTER.PREFIX)]
+        headers.append((DEAD_LETTER.REPLAYED_FROM.name, f"{letter.topic}:{letter.partition}:{letter.offset}".encode()))
+        producer.produce(letter.header(DEAD_LETTER.SOURCE_TOPIC.name), key=letter.key, value=letter.value, headers=headers,
                          on_delivery=lambda error, _: failures.append(str(error)) if error else None)
     producer.flush(30)
     if failures:

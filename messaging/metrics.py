@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -9,11 +10,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-__all__ = ["FAILED", "IN", "OUT", "PROCESSING", "BATCH_SECONDS", "RESTORED", "RESTORE_SECONDS", "TRANSACTIONS", "serve_health"]
+from messaging.health import ClientStatus, readiness
+
+__all__ = [
+    "BATCH_SECONDS", "FAILED", "FORWARDED_RECORDS", "IN", "OUT", "PROCESSING", "RESTORED", "RESTORE_SECONDS", "TRANSACTIONS",
+    "serve_health",
+]
 
 IN = Counter("messages_in", "Messages consumed", ["service", "topic"])
 OUT = Counter("messages_out", "Messages produced", ["service", "topic"])
 FAILED = Counter("messages_failed", "Messages that could not be handled", ["service", "topic", "error"])
+FORWARDED_RECORDS = Counter(
+    "records_forwarded", "Records found on another partition than their key's and forwarded there, by the client that"
+    " wrote them (its client.id header, or unnamed)", ["service", "topic", "client_id"])
 PROCESSING = Histogram(
     "processing_seconds", "Time to handle one consumed message", ["service", "topic"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
@@ -30,8 +39,9 @@ RESTORE_SECONDS = Histogram(
 )
 
 
-def serve_health(port: int, ready: Callable[[], bool], host: str | None = None) -> ThreadingHTTPServer:
-    """Serve /healthz (alive), /readyz (ready: 200 or 503) and /metrics on a daemon thread.
+def serve_health(port: int, statuses: Callable[[], list[ClientStatus]], host: str | None = None) -> ThreadingHTTPServer:
+    """Serve /healthz (alive), /readyz (200 when every client is ready, else 503; the body says which is not, why
+    and since when) and /metrics on a daemon thread.
 
     It listens on `host`, else HEALTH_HOST, else loopback only: a container sets 0.0.0.0 so its
     platform's probes and scrapers reach it, while a process on a shared machine exposes nothing.
@@ -44,8 +54,8 @@ def serve_health(port: int, ready: Callable[[], bool], host: str | None = None) 
             elif self.path == "/healthz":
                 self._send(200, b"ok\n")
             elif self.path == "/readyz":
-                is_ready = ready()
-                self._send(200 if is_ready else 503, b"ready\n" if is_ready else b"not ready\n")
+                ready, body = readiness(statuses())
+                self._send(200 if ready else 503, json.dumps(body).encode(), "application/json")
             else:
                 self._send(404, b"not found\n")
 

@@ -4,50 +4,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
+from contracts.headers import REQUEST_ID
 from contracts.manifest import Manifest, Subject, Topic, load_manifest
+from contracts.partitioning import librdkafka_partitioner
 from contracts.registry import Registry
+from messaging.health import Health, is_fatal
+from messaging.records import Encoded, Outgoing
 from messaging.serde import Codec, WriterSchemas
 from messaging.settings import Settings
 
-__all__ = ["Encoded", "Outgoing", "Runtime"]
+__all__ = ["Runtime"]
 
 log = logging.getLogger(__name__)
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A record to produce: the topic comes from the manifest, key and value are plain dicts."""
-
-    topic: Topic
-    key: Any
-    value: Any
-    request_id: str | None = None
-    partition: int | None = None  # None: chosen from the key (a changelog names its partition)
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """An Outgoing record serialized, ready to hand to the producer."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, str | bytes | None]] | None
-    partition: int | None = None
-
-    @property
-    def size(self) -> int:
-        """Roughly what the producer counts against message.max.bytes."""
-        return len(self.key or b"") + len(self.value or b"") + sum(len(k) + len(v or b"") for k, v in self.headers or [])
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Runtime:
+    """What a service holds once: its settings and manifest, the registry and its codecs, the health of its Kafka
+    clients, and one producer for the records it sends outside a worker (the dashboard's requests)."""
+
     def __init__(
         self,
         service: str,
@@ -60,8 +42,30 @@ class Runtime:
         self.manifest = manifest or load_manifest()
         self.registry = Registry(self.settings.registry_client)
         self.writers = WriterSchemas(self.registry)
-        self._codecs: dict[str, Codec] = {}
-        self.producer = Producer({**self.producer_config(), **(producer_overrides or {})})
+        self.health = Health()
+        self._codecs: dict[str, Codec[Any]] = {}
+        self._producer_overrides = producer_overrides or {}
+        self._producer_health = self.health.client(f"producer of {service}", consumer=False)
+        self._producer: Producer | None = None
+
+    @property
+    def producer(self) -> Producer:
+        """The service's own producer, replaced when a fatal error (librdkafka's idempotence guard) ends it."""
+        if self._producer is None:
+            self._producer = Producer({**self.producer_config(), **self._producer_overrides, "error_cb": self._error})
+            self._producer_health.built()
+        return self._producer
+
+    def _error(self, error: KafkaError) -> None:
+        if is_fatal(error):
+            if self._producer_health.failing(f"fatal error, replaced: {error.str()}"):
+                log.error("the producer met a fatal error and is replaced: %s", error.str())
+            self._producer = None  # what it had not delivered gets its delivery report (failed) as it is destroyed
+
+    def delivered(self) -> None:
+        """A delivery succeeded: the producer works (again)."""
+        if self._producer_health.working():
+            log.info("the producer works again")
 
     def producer_config(self) -> dict[str, Any]:
         return {
@@ -72,9 +76,9 @@ class Runtime:
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
-            # Java's partitioner, so a user's records land on the same partition whichever client wrote
-            # them: the request, reply and changelog topics are co-partitioned by user.
-            "partitioner": "murmur2_random",
+            # The manifest's partitioner (Java's murmur2), so that a user's records land where the stateful consumers
+            # keep that user's state; a changelog entry names its partition.
+            "partitioner": librdkafka_partitioner(self.manifest),
         }
 
     def transactional_producer(self, transactional_id: str) -> Producer:
@@ -93,7 +97,7 @@ class Runtime:
         producer.init_transactions(30)
         return producer
 
-    def codec(self, subject: Subject) -> Codec:
+    def codec(self, subject: Subject[T]) -> Codec[T]:
         """The subject's codec at the version this service is built against (the newest unless pinned)."""
         if subject.name not in self._codecs:
             pinned = self.settings.contract_versions.get(subject.family, subject.latest.version)
@@ -101,22 +105,22 @@ class Runtime:
             if version is None:
                 raise LookupError(f"CONTRACT_VERSIONS pins {subject.family} to v{pinned}, which is not published")
             self._codecs[subject.name] = Codec(subject, version, self.writers)
-        return self._codecs[subject.name]
+        return cast(Codec[T], self._codecs[subject.name])
 
-    def prepare(self, *topics: Topic) -> None:
+    def prepare(self, *topics: Topic[object, object]) -> None:
         """Resolve every codec up front, so a missing registry or schema fails at start-up, not mid-stream."""
         for topic in topics:
             for subject in topic.subjects:
                 self.codec(subject)
 
-    def encode(self, outgoing: Outgoing) -> Encoded:
+    def encode(self, outgoing: Outgoing[K, V]) -> Encoded:
         """The record in the wire format; ContractViolation when it does not fit its contract."""
         topic = outgoing.topic
         return Encoded(
             topic.name,
             self.codec(topic.key).encode(outgoing.key),
             self.codec(topic.value).encode(outgoing.value),
-            [("request_id", outgoing.request_id)] if outgoing.request_id else None,
+            [(REQUEST_ID.name, outgoing.request_id)] if outgoing.request_id else None,
             outgoing.partition,
         )
 
@@ -129,7 +133,7 @@ class Runtime:
             target.produce(encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers,
                            on_delivery=on_delivery, partition=encoded.partition)
 
-    def produce(self, outgoing: Outgoing, on_delivery: DeliveryCallback | None = None) -> None:
+    def produce(self, outgoing: Outgoing[K, V], on_delivery: DeliveryCallback | None = None) -> None:
         self.send(self.encode(outgoing), on_delivery)
 
     def consumer(self, group: str, **overrides: Any) -> Consumer:
@@ -169,5 +173,6 @@ class Runtime:
         })
 
     def close(self) -> None:
-        self.producer.flush(30)
+        if self._producer is not None:
+            self._producer.flush(30)
         self.registry.close()

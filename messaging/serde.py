@@ -11,7 +11,7 @@ import io
 import json
 import struct
 import threading
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import fastavro
 
@@ -21,6 +21,7 @@ from messaging.validation import first_problem
 
 __all__ = ["Codec", "ContractViolation", "PoisonRecord", "SchemaNotRegistered", "WriterSchemas"]
 
+T = TypeVar("T")  # the record type of the subject (a generated TypedDict of contracts/records.py)
 MAGIC = b"\x00"
 HEADER = struct.Struct(">bI")
 _unpack_header = HEADER.unpack_from
@@ -61,10 +62,10 @@ class WriterSchemas:
             self._parsed.setdefault(schema_id, parsed)
 
 
-class Codec:
-    """Encodes and decodes one subject's records as one contract version."""
+class Codec(Generic[T]):
+    """Encodes and decodes one subject's records (T) as one contract version."""
 
-    def __init__(self, subject: Subject, version: SchemaVersion, writers: WriterSchemas) -> None:
+    def __init__(self, subject: Subject[T], version: SchemaVersion, writers: WriterSchemas) -> None:
         self.subject = subject.name
         self.version = version.version
         self.contract = version.schema
@@ -82,7 +83,7 @@ class Codec:
         self._constraints = version.constraints
         writers.remember(schema_id, self.schema)
 
-    def encode(self, record: Any) -> bytes:
+    def encode(self, record: T) -> bytes:
         """The record in the wire format; ContractViolation (naming the field) when it does not fit the contract:
         its Avro type or a constraint the schema declares."""
         if self._constraints and (broken := self._constraints.first(record)) is not None:
@@ -97,7 +98,7 @@ class Codec:
             raise ContractViolation(f"{self.subject} v{self.version}: {reason}") from None
         return buffer.getvalue()
 
-    def decode(self, data: bytes | None) -> Any:
+    def decode(self, data: bytes | None) -> T:
         """The record as this contract version sees it; PoisonRecord, saying in words what is wrong, when the
         bytes cannot be read (the caller names the part: "the key ...", "the value ...")."""
         if data is None:
@@ -123,7 +124,7 @@ class Codec:
         if body.tell() != len(data):
             raise PoisonRecord(f"does not match schema id {schema_id} of {self.subject}:"
                                f" {len(data) - body.tell()} bytes left over after the record")
-        return record
+        return cast(T, record)
 
     def _name_branches(self, record: dict[str, Any]) -> dict[str, Any]:
         # Told which branch a value takes, fastavro writes it at once; left to guess, it first validates the

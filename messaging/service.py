@@ -8,11 +8,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from confluent_kafka import KafkaException
 
 from contracts.registry import RegistryError
 from messaging import logs
+from messaging.health import ClientStatus
 from messaging.metrics import serve_health
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
@@ -26,16 +28,16 @@ EXIT_HUNG = 75  # EX_TEMPFAIL: try again
 STARTUP_ERRORS = (RegistryError, SchemaNotRegistered, SettingsError, KafkaException, LookupError, OSError)
 
 
-def _broker_reachable(runtime: Runtime) -> bool:
+def broker_status(runtime: Runtime) -> ClientStatus:
     """Whether a broker answers a metadata request now: not ready while cut off, even with partitions."""
     try:
         runtime.producer.list_topics(timeout=1.0)
-    except KafkaException:
-        return False
-    return True
+    except KafkaException as error:
+        return ClientStatus("broker", False, f"no broker answers: {error.args[0].str()}", None)
+    return ClientStatus("broker", True, None, None)
 
 
-def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_port: int) -> int:
+def run_service(name: str, build: Callable[[Runtime], Sequence[Worker[Any]]], health_port: int) -> int:
     """Build the service's workers and run them until SIGTERM or SIGINT; returns the exit status.
 
     A service that cannot start (registry down, schemas not provisioned, bad settings) says why in
@@ -45,8 +47,7 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_
     try:
         runtime = Runtime(name)
         workers = build(runtime)
-        server = serve_health(health_port, ready=lambda: all(w.assigned.is_set() and not w.hung() for w in workers)
-                              and _broker_reachable(runtime))
+        server = serve_health(health_port, lambda: [*runtime.health.statuses(), broker_status(runtime)])
     except STARTUP_ERRORS as error:
         print(f"{name} cannot start: {error}", file=sys.stderr)
         return 1
@@ -55,7 +56,7 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Worker]], health_
         signal.signal(signum, lambda *_: stop.set())
     failures: list[BaseException] = []
 
-    def run(worker: Worker) -> None:
+    def run(worker: Worker[Any]) -> None:
         try:
             worker.run(stop)
         except BaseException as error:  # one dead loop stops the service, so a supervisor restarts it whole

@@ -14,9 +14,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 __all__ = ["PartitionState"]
+
+K = TypeVar("K")  # the changelog's key record
+V = TypeVar("V")  # the changelog's value record
 
 _CHECKPOINT = """
 CREATE TABLE IF NOT EXISTS checkpoint (
@@ -26,9 +29,9 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 """
 
 
-class PartitionState:
-    """One partition's state. A service subclasses it with its tables (`SCHEMA`), `apply` (how one
-    changelog entry is written to them) and its queries; its writes go through `put`."""
+class PartitionState(Generic[K, V]):
+    """One partition's state, whose changelog entries are K keys and V values. A service subclasses it with its tables
+    (`SCHEMA`), `apply` (how one changelog entry is written to them) and its queries; its writes go through `put`."""
 
     SCHEMA: ClassVar[str] = ""
 
@@ -41,18 +44,18 @@ class PartitionState:
         # The changelog is the durable copy; a commit lost in a power cut is replayed from it.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_CHECKPOINT + self.SCHEMA)
-        self.changes: list[tuple[Any, Any]] = []  # (key, value) written since the last take_changes()
+        self.changes: list[tuple[K, V]] = []  # (key, value) written since the last take_changes()
 
-    def apply(self, key: Any, value: Any) -> None:
+    def apply(self, key: K, value: V) -> None:
         """Write one changelog entry to the local tables (from a handler, or while restoring)."""
         raise NotImplementedError
 
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: K, value: V) -> None:
         """Change the state: applied here at once, sent to the changelog with the batch's outputs."""
         self.apply(key, value)
         self.changes.append((key, value))
 
-    def take_changes(self) -> list[tuple[Any, Any]]:
+    def take_changes(self) -> list[tuple[K, V]]:
         changes, self.changes = self.changes, []
         return changes
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -19,26 +20,29 @@ from messaging.state import PartitionState
 __all__ = ["StateSpec", "Stores"]
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=PartitionState[Any, Any])
 RESTORE_DEADLINE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
-class StateSpec:
+class StateSpec(Generic[S]):
     """A worker's state: the changelog topic (from the manifest) and the store class for one partition."""
 
-    changelog: Topic
-    store: Callable[[Path, int], PartitionState]
+    changelog: Topic[object, object]
+    store: Callable[[Path, int], S]
 
 
-class Stores:
-    def __init__(self, runtime: Runtime, spec: StateSpec, directory: Path) -> None:
+class Stores(Generic[S]):
+    """The open stores of one worker, by partition."""
+
+    def __init__(self, runtime: Runtime, spec: StateSpec[S], directory: Path) -> None:
         self.runtime = runtime
         self.spec = spec
         self.directory = directory
-        self.open: dict[int, PartitionState] = {}
+        self.open: dict[int, S] = {}
         self._restorer: Consumer | None = None
 
-    def __getitem__(self, partition: int) -> PartitionState:
+    def __getitem__(self, partition: int) -> S:
         return self.open[partition]
 
     def take(self, partitions: Iterable[int]) -> None:
@@ -63,7 +67,7 @@ class Stores:
         if self._restorer is not None:
             self._restorer.close()
 
-    def _restore(self, stores: dict[int, PartitionState]) -> None:
+    def _restore(self, stores: dict[int, S]) -> None:
         """Bring each store up to its changelog partition's committed end: from its checkpoint when it has
         one, from the beginning when it has not (a new host, or a deleted state directory). The
         partitions are read together, so a rebalance waits for the slowest one, not for their sum."""

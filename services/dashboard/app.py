@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from contracts.bindings import Binding
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
 from contracts.registry import RegistryError
+from messaging.health import ClientStatus, readiness
 from messaging.metrics import serve_health
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
@@ -52,14 +53,18 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
-def _ready(replies: Replies, sender: Sender) -> bool:
-    return replies.ready and sender.alive and sender.broker_reachable
+def statuses(runtime: Runtime, replies: Replies, sender: Sender) -> list[ClientStatus]:
+    """Every Kafka client of the dashboard, the threads that drive them, and whether a broker answers."""
+    threads = [ClientStatus(name, alive, None if alive else "its thread has stopped", None)
+               for name, alive in (("reply thread", replies.alive), ("delivery thread", sender.alive))]
+    broker = ClientStatus("broker", sender.broker_reachable,
+                          None if sender.broker_reachable else "no broker answers the producer", None)
+    return [*runtime.health.statuses(), *threads, broker]
 
 
 async def readyz(request: Request) -> Response:
-    replies, sender = request.app.state.replies, request.app.state.sender
-    return JSONResponse({"ready": _ready(replies, sender), "consuming_replies": replies.ready,
-                         "kafka_reachable": sender.broker_reachable}, status_code=200 if _ready(replies, sender) else 503)
+    ready, body = readiness(request.app.state.statuses())
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def bad_body(request: Request, error: Exception) -> Response:
@@ -129,12 +134,13 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         )
         sessions = Sessions(db, settings.session_max_age_seconds)
         try:
-            health = serve_health(settings.metrics_port, lambda: _ready(replies, sender))
+            health = serve_health(settings.metrics_port, lambda: statuses(runtime, replies, sender))
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
         app.state.db, app.state.hub, app.state.sender, app.state.credentials = db, hub, sender, credentials
         app.state.replies, app.state.sessions, app.state.catalog = replies, sessions, Catalog(runtime)
+        app.state.statuses = lambda: statuses(runtime, replies, sender)
         app.state.operations = Operations(runtime, settings.consumer_group, settings.operators)
         sender.start()
         replies.start(asyncio.get_running_loop())

@@ -209,7 +209,7 @@ async def score(request: Request) -> Response:
 
 
 @cache  # the published versions do not change while the process runs; each check walks every version
-def _history(subject: Subject) -> list[dict[str, Any]]:
+def _history(subject: Subject[object]) -> list[dict[str, Any]]:
     """Each version's field changes from the one before, and the reasons our checker refuses it under the subject's
     level where it is stricter than the registry (which accepted the version: it is published)."""
     steps = []

@@ -7,9 +7,10 @@ import threading
 import time
 from typing import Any
 
-from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply
-from messaging.runtime import Outgoing, Runtime
-from messaging.worker import Incoming, Worker
+from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply, UserKey
+from messaging.records import Incoming, Outgoing, route
+from messaging.runtime import Runtime
+from messaging.worker import Worker
 from services.dashboard.db import Database, State
 from services.dashboard.events import Hub
 from services.dashboard.fragments import fragments
@@ -32,9 +33,9 @@ class Replies:
         # group seen for the first time starts at the end of the replies: what came before it was applied by the
         # dashboard that took those requests (its database, or the shared one), and years of replies to skip one
         # by one would hold up every new answer.
-        self.worker = Worker(
+        self.worker: Worker[None] = Worker(
             runtime, group,
-            {manifest.topic(INVOICE_GENERATED): self._on_invoice, manifest.topic(SCORE_CALCULATED): self._on_score},
+            [route(manifest.topic(INVOICE_GENERATED), self._on_invoice), route(manifest.topic(SCORE_CALCULATED), self._on_score)],
             exactly_once=False, new_group_starts_at_end=True,
         )
         self._stop = threading.Event()
@@ -51,18 +52,17 @@ class Replies:
         self._thread.join(timeout=30)
 
     @property
-    def ready(self) -> bool:
-        return self.worker.assigned.is_set() and self._thread.is_alive()
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
-    def _on_invoice(self, incoming: Incoming) -> list[Outgoing]:
-        reply: InvoiceReply = incoming.value
+    def _on_invoice(self, incoming: Incoming[UserKey, InvoiceReply], _: None) -> list[Outgoing[object, object]]:
+        reply = incoming.value
         return self._answer(reply, State.GENERATED if reply["status"] == "GENERATED" else State.REJECTED)
 
-    def _on_score(self, incoming: Incoming) -> list[Outgoing]:
-        reply: ScoreReply = incoming.value
-        return self._answer(reply, State.CALCULATED)
+    def _on_score(self, incoming: Incoming[UserKey, ScoreReply], _: None) -> list[Outgoing[object, object]]:
+        return self._answer(incoming.value, State.CALCULATED)
 
-    def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing]:
+    def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing[object, object]]:
         # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
         answered = self.db.answer(str(reply["request_id"]), status, jsonable(reply))
         if answered is None or self._loop is None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE
-from messaging.runtime import Outgoing, Runtime
+from contracts.manifest import Topic
+from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, UserKey
+from messaging.records import Outgoing
+from messaging.runtime import Runtime
 
 __all__ = ["DELIVERY_TIMEOUT_MS", "Sender", "Unavailable"]
 
@@ -30,7 +33,8 @@ class Sender:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.topics = {"invoice": runtime.manifest.topic(GENERATE_INVOICE), "score": runtime.manifest.topic(CALCULATE_SCORE)}
+        invoices, scores = runtime.manifest.topic(GENERATE_INVOICE), runtime.manifest.topic(CALCULATE_SCORE)
+        self.topics: dict[str, Topic[UserKey, Mapping[str, object]]] = {"invoice": invoices, "score": scores}
         self.broker_reachable = True
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="deliveries", daemon=True)
@@ -80,5 +84,7 @@ class Sender:
         except TimeoutError:
             outcome = KafkaError(KafkaError._MSG_TIMED_OUT)
         self.broker_reachable = outcome is None
-        if outcome is not None:
+        if outcome is None:
+            self.runtime.delivered()
+        else:
             raise Unavailable(f"Kafka did not acknowledge the request: {outcome.str()}")

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED
+from messaging.records import route
 from messaging.runtime import Runtime
 from messaging.service import run_service
 from messaging.settings import SettingsError, env_int
-from messaging.worker import StateSpec, Worker
+from messaging.stores import StateSpec
+from messaging.worker import Worker
 from services.invoice.billing import parse_iss_rate
 from services.invoice.handler import make_handler
 from services.invoice.store import InvoiceState
@@ -29,7 +31,7 @@ def iss_rates() -> tuple[Decimal, dict[str, Decimal]]:
     return default, overrides
 
 
-def build(runtime: Runtime) -> list[Worker]:
+def build(runtime: Runtime) -> list[Worker[InvoiceState]]:
     requests = runtime.manifest.topic(GENERATE_INVOICE)
     replies = runtime.manifest.topic(INVOICE_GENERATED)
     changelog = runtime.manifest.topic(INVOICE_DECISIONS_CHANGELOG)
@@ -38,8 +40,8 @@ def build(runtime: Runtime) -> list[Worker]:
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
     handler = make_handler(replies, lambda user_id: overrides.get(user_id, default), writes,
                            lambda: datetime.now(UTC))
-    return [Worker(runtime, os.environ.get("INVOICE_GROUP", runtime.manifest.consumer_groups["invoice"]), {requests: handler},
-                   state=StateSpec(changelog, InvoiceState))]
+    group = os.environ.get("INVOICE_GROUP", runtime.manifest.consumer_groups["invoice"])
+    return [Worker(runtime, group, [route(requests, handler)], state=StateSpec(changelog, InvoiceState))]
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ from decimal import Decimal
 
 from contracts.manifest import Topic
 from contracts.records import Invoice, InvoiceCustomer, InvoiceLine, InvoiceReply, InvoiceRequest, RejectionReason, UserKey
-from messaging.runtime import Outgoing
-from messaging.worker import Incoming
+from messaging.records import Handler, Incoming, Outgoing
 from services.invoice.billing import Problem, compute_totals, digits_of, validate_request, verification_code
 from services.invoice.store import Decision, InvoiceState
 
@@ -80,11 +79,11 @@ def _bounded(problems: list[Problem]) -> list[RejectionReason]:
 
 
 def make_handler(
-    replies: Topic, rate_for: Callable[[str], Decimal], contract_version: int, clock: Callable[[], datetime]
-) -> Callable[[Incoming], list[Outgoing]]:
-    def handle(incoming: Incoming) -> list[Outgoing]:
-        request: InvoiceRequest = incoming.value
-        state: InvoiceState = incoming.state
+    replies: Topic[UserKey, InvoiceReply], rate_for: Callable[[str], Decimal], contract_version: int,
+    clock: Callable[[], datetime],
+) -> Handler[UserKey, InvoiceRequest, InvoiceState]:
+    def handle(incoming: Incoming[UserKey, InvoiceRequest], state: InvoiceState) -> list[Outgoing[object, object]]:
+        request = incoming.value
         user_id = request["user_id"]
         refused = _refusal(incoming)
         if refused is not None:
@@ -97,7 +96,7 @@ def make_handler(
             return [_reply(replies, rejection(request, [problem], clock()))]
         problems = validate_request(request["customer"], request["items"])
         if decision is None:
-            decision = state.decide(user_id, request["request_id"], content, not problems, rate_for(str(user_id)))
+            decision = state.decide(user_id, request["request_id"], content, not problems, rate_for(str(user_id)), clock())
         elif decision.number is None and not problems:  # the rules changed since: the first answer stands
             problems = [Problem("request", "was rejected when it was first decided")]
         elif decision.number is not None:
@@ -110,9 +109,9 @@ def make_handler(
     return handle
 
 
-def _refusal(incoming: Incoming) -> Problem | None:
+def _refusal(incoming: Incoming[UserKey, InvoiceRequest]) -> Problem | None:
     """A request whose key does not name its user would be numbered in the wrong user's partition."""
-    if incoming.key_problem is not None:
+    if incoming.key is None:
         return Problem("key", f"{incoming.key_problem}; the key must be the user_key of the request's user_id")
     key_user, value_user = incoming.key["user_id"], incoming.value["user_id"]
     if key_user != value_user:
@@ -120,5 +119,5 @@ def _refusal(incoming: Incoming) -> Problem | None:
     return None
 
 
-def _reply(replies: Topic, reply: InvoiceReply) -> Outgoing:
+def _reply(replies: Topic[UserKey, InvoiceReply], reply: InvoiceReply) -> Outgoing[UserKey, InvoiceReply]:
     return Outgoing(replies, UserKey(user_id=reply["user_id"]), reply, str(reply["request_id"]))

@@ -28,7 +28,7 @@ class Decision:
     repeated: bool  # True when the request had been decided before
 
 
-class InvoiceState(PartitionState):
+class InvoiceState(PartitionState[InvoiceStateKey, InvoiceDecision]):
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS decisions (
         user_id     TEXT NOT NULL,
@@ -66,11 +66,11 @@ class InvoiceState(PartitionState):
         ).fetchone()
         return None if row is None else Decision(row[0], _time(row[1]), Decimal(row[2]), row[3], repeated=True)
 
-    def decide(self, user_id: Uuid, request_id: Uuid, fingerprint: str, accepted: bool, iss_rate: Decimal) -> Decision:
-        """Record a new request's decision, numbering it when accepted (the caller checked `find` first)."""
+    def decide(self, user_id: Uuid, request_id: Uuid, fingerprint: str, accepted: bool, iss_rate: Decimal,
+               now: datetime) -> Decision:
+        """Record a new request's decision at `now`, numbering it when accepted (the caller checked `find` first)."""
         number = self._last_number(user_id) + 1 if accepted else None
-        decided_at = datetime.now(UTC)
-        decided_at = decided_at.replace(microsecond=decided_at.microsecond // 1000 * 1000)  # as the changelog keeps it
+        decided_at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as the changelog keeps it
         self.put(InvoiceStateKey(user_id=user_id, request_id=request_id),
                  InvoiceDecision(fingerprint=fingerprint, number=number, decided_at=decided_at, iss_rate=iss_rate))
         return Decision(number, decided_at, iss_rate, fingerprint, repeated=False)

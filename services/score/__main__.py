@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 
 from contracts.records import CALCULATE_SCORE, INVOICE_GENERATED, SCORE_CALCULATED, SCORE_HISTORY_CHANGELOG
+from messaging.records import route
 from messaging.runtime import Runtime
 from messaging.service import run_service
 from messaging.settings import env_int
-from messaging.worker import StateSpec, Worker
+from messaging.stores import StateSpec
+from messaging.worker import Worker
 from services.score.handler import make_history_handler, make_request_handler
 from services.score.history import History
 
 
-def build(runtime: Runtime) -> list[Worker]:
+def build(runtime: Runtime) -> list[Worker[History]]:
     invoices = runtime.manifest.topic(INVOICE_GENERATED)
     requests = runtime.manifest.topic(CALCULATE_SCORE)
     replies = runtime.manifest.topic(SCORE_CALCULATED)
@@ -23,7 +25,7 @@ def build(runtime: Runtime) -> list[Worker]:
     # One group reads both topics: partition p of the replies and of the requests belong to one member,
     # which answers a request only once it has read the replies up to where they ended at that moment.
     return [Worker(runtime, os.environ.get("SCORE_GROUP", runtime.manifest.consumer_groups["score"]),
-                   {invoices: make_history_handler(), requests: make_request_handler(replies, writes)},
+                   [route(invoices, make_history_handler()), route(requests, make_request_handler(replies, writes))],
                    state=StateSpec(changelog, History),
                    after={requests: invoices})]
 

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 from contracts.manifest import Topic
 from contracts.records import CountedReply, InvoiceReply, ScoreFactor, ScoreReply, ScoreRequest, UserKey
-from messaging.runtime import Outgoing
-from messaging.worker import Incoming
+from messaging.records import Handler, Incoming, Outgoing
 from services.score.history import History
 from services.score.scoring import WINDOW, calculate_score
 
@@ -18,22 +17,19 @@ __all__ = ["make_history_handler", "make_request_handler"]
 log = logging.getLogger(__name__)
 
 
-def make_history_handler() -> Callable[[Incoming], list[Outgoing]]:
-    def remember(incoming: Incoming) -> list[Outgoing]:
-        history: History = incoming.state
-        reply: InvoiceReply = incoming.value
-        history.remember(reply, incoming.offset)
+def make_history_handler() -> Handler[UserKey, InvoiceReply, History]:
+    def remember(incoming: Incoming[UserKey, InvoiceReply], history: History) -> list[Outgoing[object, object]]:
+        history.remember(incoming.value, incoming.offset)
         return []
 
     return remember
 
 
 def make_request_handler(
-    replies: Topic, contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Callable[[Incoming], list[Outgoing]]:
-    def answer(incoming: Incoming) -> list[Outgoing]:
-        request: ScoreRequest = incoming.value
-        history: History = incoming.state
+    replies: Topic[UserKey, ScoreReply], contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Handler[UserKey, ScoreRequest, History]:
+    def answer(incoming: Incoming[UserKey, ScoreRequest], history: History) -> list[Outgoing[object, object]]:
+        request = incoming.value
         told = history.of(request["user_id"])
         # The window ends now, or at the newest reply if this host's clock is behind the generator's:
         # a reply the user was told of is never "in the future" of their score.

@@ -17,7 +17,7 @@ from services.score.scoring import InvoiceFact
 __all__ = ["History"]
 
 
-class History(PartitionState):
+class History(PartitionState[records.ScoreStateKey, records.InvoiceFact]):
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS facts (
         user_id         TEXT NOT NULL,

@@ -52,6 +52,7 @@ name = "probe-events"
 dead_letter_topic = "probe-events-dead-letters"
 key = "probe_key"
 value = "probe"
+partitioner = "murmur2"
 partitions = 1
 replication_factor = 1
 compatibility = "FULL_TRANSITIVE"

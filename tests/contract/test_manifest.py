@@ -21,6 +21,7 @@ name = "{name}"
 dead_letter_topic = "{name}-dead-letters"
 key = "probe"
 value = "probe"
+partitioner = "murmur2"
 partitions = 1
 replication_factor = 1
 compatibility = "FULL_TRANSITIVE"

@@ -237,7 +237,7 @@ def test_a_new_topic_is_reported_as_a_new_subject_with_its_versions(repo: Path) 
     with (repo / "contracts" / "topics.toml").open("a") as manifest:
         manifest.write(
             '\n[[topic]]\nname = "audit"\ndead_letter_topic = "audit-dead-letters"\nkey = "user_key"\n'
-            'value = "audit_event"\npartitions = 1\nreplication_factor = 1\ncompatibility = "BACKWARD"\n'
+            'value = "audit_event"\npartitioner = "murmur2"\npartitions = 1\nreplication_factor = 1\ncompatibility = "BACKWARD"\n'
             'why = "A log."\nproducer = "dashboard"\nconsumers = ["score"]\n'
         )
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from contracts.records import INVOICE_GENERATED
-from messaging.runtime import Outgoing, Runtime
+from messaging.records import Outgoing
+from messaging.runtime import Runtime
 from messaging.serde import ContractViolation
 from messaging.settings import Settings
 from tests.integration.kafka_tools import Tail

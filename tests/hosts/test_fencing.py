@@ -17,7 +17,8 @@ from confluent_kafka.admin import AdminClient
 from chaos.hosts import Host
 from contracts.env import principal_env
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
-from messaging.runtime import Outgoing, Runtime
+from messaging.records import Outgoing
+from messaging.runtime import Runtime
 from stack import procs
 from stack.services import services
 from tests.integration.kafka_tools import Tail

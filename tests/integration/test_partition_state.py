@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
-from messaging.runtime import Outgoing, Runtime
+from messaging.records import Outgoing
+from messaging.runtime import Runtime
 from messaging.serde import ContractViolation
 from tests.integration.kafka_tools import Tail, unchecked_bytes
 from tests.integration.test_services_over_kafka import invoice_request, send

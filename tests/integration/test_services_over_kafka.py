@@ -12,7 +12,8 @@ import pytest
 
 from contracts.bindings import Binding
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
-from messaging.runtime import Outgoing, Runtime
+from messaging.records import Outgoing
+from messaging.runtime import Runtime
 from tests.integration.kafka_tools import Tail
 
 

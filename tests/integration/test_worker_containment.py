@@ -14,8 +14,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from contracts.manifest import Topic
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
-from messaging.runtime import Outgoing, Runtime
-from messaging.worker import Incoming, Worker
+from messaging.records import Incoming, Outgoing, route
+from messaging.runtime import Runtime
+from messaging.worker import Worker
 from tests.integration.kafka_tools import Tail
 from tests.integration.test_services_over_kafka import invoice_request
 
@@ -44,7 +45,7 @@ def test_an_oversized_output_and_a_failing_handler_are_dead_lettered_and_the_loo
     runtime, requests, replies = scratch
     names = {"huge": "an output too large", "boom": "a handler error", "fine": "a valid record"}
 
-    def handle(incoming: Incoming) -> list[Outgoing]:
+    def handle(incoming: Incoming[Any, Any], _: None) -> list[Outgoing[object, object]]:
         name = incoming.value["customer"]["name"]
         reply: dict[str, Any] = {"request_id": incoming.value["request_id"], "user_id": incoming.value["user_id"],
                                  "status": "REJECTED", "invoice": None, "processed_at": incoming.value["requested_at"],
@@ -67,7 +68,7 @@ def test_an_oversized_output_and_a_failing_handler_are_dead_lettered_and_the_loo
         runtime.produce(Outgoing(requests, {"user_id": user}, request))
     assert runtime.producer.flush(10) == 0
     stop = threading.Event()
-    worker = Worker(runtime, f"test-{uuid.uuid4().hex[:8]}", {requests: handle})
+    worker: Worker[None] = Worker(runtime, f"test-{uuid.uuid4().hex[:8]}", [route(requests, handle)])
     loop = threading.Thread(target=worker.run, args=(stop,))
     loop.start()
     try:

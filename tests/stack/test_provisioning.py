@@ -42,6 +42,7 @@ name = "{topic}"
 dead_letter_topic = "{topic}-dead-letters"
 key = "probe_key"
 value = "probe_value"
+partitioner = "murmur2"
 partitions = 1
 replication_factor = 1
 compatibility = "FULL_TRANSITIVE"
