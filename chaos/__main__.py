@@ -12,11 +12,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from chaos.explain import explanations
 from chaos.faults import FAULTS, POISON_PER_TOPIC, Fault, inject_poison
 from chaos.load import Load
 from chaos.multihost import HOST_FAULTS, HOSTS, two_hosts
 from chaos.observe import Observer
+from chaos.settle import groups_of, unsettled
 from messaging.runtime import Runtime
+from stack.broker import SILENT
 
 DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
 RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))
@@ -27,6 +30,7 @@ ANSWERED = {"generated", "rejected", "calculated"}
 
 async def scenario(name: str, fault: Fault, runtime: Runtime) -> dict[str, Any]:
     marker = uuid.uuid4().hex
+    since = time.time()
     observer = Observer(runtime)
     observer.start()
     load = Load(DASHBOARD_URL)
@@ -49,8 +53,13 @@ async def scenario(name: str, fault: Fault, runtime: Runtime) -> dict[str, Any]:
     observer.stop()
     await load.close()
     row = _tally(name, fault, marker, load, accepted, states, observer, time.monotonic() - began)
+    # Every group back at work: STABLE, every partition held, nothing committed left unread.
+    groups = groups_of(runtime.manifest, os.environ.get("DASHBOARD_GROUP", runtime.manifest.consumer_groups["dashboard"]))
+    row["unsettled"] = await asyncio.to_thread(unsettled, runtime.settings.kafka_client, groups)
     if HOSTS:  # how often the faulted host found its batch aborted or itself fenced, and started over
         row["abandoned_batches"] = HOSTS[0].fenced_batches()
+    if not _passed(row):
+        row["explanations"] = explanations(since)
     return row
 
 
@@ -86,7 +95,8 @@ def _tally(name: str, fault: Fault, marker: str, load: Load, accepted: dict, sta
 
 
 def _passed(row: dict[str, Any]) -> bool:
-    return row["lost"] == 0 and row["duplicated"] == 0 and row["errors"] == 0 and row["dead_lettered"] >= row["poison_sent"]
+    return (row["lost"] == 0 and row["duplicated"] == 0 and row["errors"] == 0
+            and row["dead_lettered"] >= row["poison_sent"] and not row["unsettled"])
 
 
 COLUMNS = [("scenario", 48), ("sent", 6), ("accepted", 9), ("refused_503", 8), ("answered", 9), ("lost", 5),
@@ -106,22 +116,24 @@ def table(rows: list[dict[str, Any]]) -> str:
                 value = f"{value} s"
             cells.append(str(value).ljust(width) if column == "scenario" else str(value).rjust(width))
         lines.append("  ".join(cells) + ("" if _passed(row) else "  FAILED"))
+        lines += [f"    not settled: {problem}" for problem in row["unsettled"]]
+        lines += [f"    {said}" for said in row.get("explanations", [])]
     return "\n".join(lines)
 
 
 async def main() -> int:
-    runtime = Runtime("chaos")
+    runtime = Runtime("chaos", producer_overrides={"logger": SILENT})  # a broker restart is expected here
     rows = []
     try:
         for name, fault in FAULTS:
             print(f"running: {name} ...", flush=True)
             rows.append(await scenario(name, fault, runtime))
-            print(table(rows[-1:]).splitlines()[1], flush=True)
+            print("\n".join(table(rows[-1:]).splitlines()[1:]), flush=True)
         for name, fault in HOST_FAULTS:
             print(f"running: {name} ...", flush=True)
             with two_hosts(runtime):
                 rows.append(await scenario(name, fault, runtime))
-            print(table(rows[-1:]).splitlines()[1], flush=True)
+            print("\n".join(table(rows[-1:]).splitlines()[1:]), flush=True)
     finally:
         runtime.close()
     RESULTS.mkdir(parents=True, exist_ok=True)

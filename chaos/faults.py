@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Callable
 
+from chaos.intruders import intrude
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE
 from messaging.runtime import Runtime
 from stack import broker, procs, registry, supervision, supervisor
 from stack.services import Service, services
 
-__all__ = ["FAULTS", "Fault"]
+__all__ = ["FAULTS", "Fault", "kill"]
 
 Fault = Callable[[Runtime, str], None]  # (runtime, run marker) -> None; blocks until the fault is over
 SERVICE = {service.name: service for service in services()}
@@ -23,7 +24,7 @@ BROKER = broker.nodes(1)[0]
 RESTART_DEADLINE_SECONDS = 90  # the supervisor's longest wait (30 s) and a slow start under load
 
 
-def _kill(name: str) -> None:
+def kill(name: str) -> None:
     pid = procs.running_pid(name)
     if pid is None:
         raise RuntimeError(f"{name} is not running; start the stack with `make up` first")
@@ -41,7 +42,7 @@ def _kill_and_await_restart(name: str, times: int) -> Fault:
         for _ in range(times):
             time.sleep(4)
             restarts = supervision.status(name).restarts
-            _kill(name)
+            kill(name)
             _await_restart(SERVICE[name], restarts)
 
     return fault
@@ -58,7 +59,7 @@ def _await_restart(service: Service, restarts_before: int) -> None:
 
 def kill_broker(runtime: Runtime, marker: str) -> None:
     time.sleep(5)
-    _kill(BROKER.name)
+    kill(BROKER.name)
     time.sleep(5)
     BROKER.start()
 
@@ -68,6 +69,17 @@ def stop_registry(runtime: Runtime, marker: str) -> None:
     procs.stop(registry.NAME)
     time.sleep(10)
     registry.start()
+
+
+def fence_every_group(runtime: Runtime, marker: str) -> None:
+    """A second member joins each of our groups under the group.instance.id of one of its members, for 5 s: the
+    broker fences that member's consumer for good, so the service must build a new one and rejoin."""
+    manifest = runtime.manifest
+    for service, group in manifest.consumer_groups.items():
+        time.sleep(3)
+        topics = [t.name for t in manifest.topics if service in t.consumers and t.changelog_of is None]
+        intrude(runtime.settings.kafka_client, os.environ.get("DASHBOARD_GROUP", group) if service == "dashboard"
+                else group, topics, seconds=5)
 
 
 POISON_PER_TOPIC = 1000
@@ -92,7 +104,8 @@ def inject_poison(runtime: Runtime, marker: str) -> None:
 FAULTS: list[tuple[str, Fault]] = [
     ("kill -9 the invoice generator (3 times)", _kill_and_await_restart("invoice", 3)),
     ("kill -9 the score calculator (2 times)", _kill_and_await_restart("score", 2)),
-    ("kill -9 the broker, then restart it", kill_broker),
+    *[(f"kill -9 the broker, then restart it ({n} of 3)", kill_broker) for n in (1, 2, 3)],
+    ("a second member with the instance id of each group's member", fence_every_group),
     ("stop the registry for 10 s, then start it", stop_registry),
     (f"inject {POISON_PER_TOPIC} poison records per request topic", inject_poison),
 ]

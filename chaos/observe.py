@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, TopicPartition
 from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED
 from messaging.offsets import end_offsets
 from messaging.runtime import Runtime
+from stack.broker import SILENT
 
 __all__ = ["Observer", "Reply"]
 
@@ -40,7 +41,7 @@ class Observer:
         self._dead_topics = {t.dead_letter_topic for t in manifest.topics if t.dead_letter_topic}
         consumer = Consumer({**self.runtime.settings.kafka_client,
                              "group.id": f"chaos-{uuid.uuid4()}", "enable.auto.commit": False,
-                             "isolation.level": "read_committed"})
+                             "isolation.level": "read_committed", "logger": SILENT})
         consumer.assign([TopicPartition(name, partition, end)
                          for name in [*self._reply_topics, *self._dead_topics]
                          for partition, end in end_offsets(consumer, name).items()])

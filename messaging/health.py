@@ -61,9 +61,11 @@ class Client:
             self._polled_at = None
 
     def joined(self) -> None:
-        """The consumer was given its assignment (it may be empty): it is a member of its group."""
+        """The consumer was given its assignment (it may be empty): it is a member of its group, whatever ended the
+        consumer before it."""
         with self._lock:
             self._joined = True
+            self._problem, self._problem_until = None, None
 
     def polled(self) -> None:
         with self._lock:

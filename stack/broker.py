@@ -20,7 +20,7 @@ from stack.fetch import kafka_libs
 from stack.java import find_java
 from stack.paths import REPO, STATE
 
-__all__ = ["Node", "bootstrap_servers", "nodes"]
+__all__ = ["SILENT", "Node", "bootstrap_servers", "nodes"]
 
 HEAP = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")
 # The first node's client port (its controller port is the next one, node 2's client port the one after): another
@@ -29,9 +29,9 @@ BASE_PORT = int(os.environ.get("STACK_KAFKA_PORT") or 9092)
 TEMPLATES = REPO / "stack" / "conf" / "kafka"
 
 # librdkafka would log every refused connection while we poll for readiness.
-_SILENT = logging.getLogger("stack.kafka.probe")
-_SILENT.addHandler(logging.NullHandler())
-_SILENT.propagate = False
+SILENT = logging.getLogger("stack.kafka.probe")
+SILENT.addHandler(logging.NullHandler())
+SILENT.propagate = False
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Node:
 
     def healthy(self, timeout: float = 2.0) -> bool:
         """The node answers the admin's metadata request."""
-        admin = AdminClient({**security.client_config(security.ADMIN, self.address()), "logger": _SILENT})
+        admin = AdminClient({**security.client_config(security.ADMIN, self.address()), "logger": SILENT})
         try:
             admin.list_topics(timeout=timeout)
         except Exception:  # any failure means not (yet) healthy

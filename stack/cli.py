@@ -27,6 +27,7 @@ class Component:
     start: Callable[[], float]
     healthy: Callable[[], bool]
     address: Callable[[], str]
+    troubles: Callable[[], list[str]] = list  # what keeps it from being ready, as it says itself
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Shape:
         return services(self.workers, self.dashboards, postgres.url() if self.database == "postgres" else None)
 
     def application(self) -> list[Component]:
-        return [Component(s.name, s.start, s.healthy, s.address) for s in self.processes()]
+        return [Component(s.name, s.start, s.healthy, s.address, s.troubles) for s in self.processes()]
 
 
 DATABASES = ("sqlite", "postgres")
@@ -159,6 +160,9 @@ def status(_: argparse.Namespace) -> int:
         restarts = str(record.restarts) if component.name in supervised else "-"
         print(f"{component.name:<12} {state:<10} {pid or '-':>7}  {component.address():<42} {health:<9} {restarts:>8}  "
               f"{record.last_exit_text(now)}")
+        if health == "unhealthy":
+            for trouble in component.troubles():
+                print(f"{'':<12} {trouble}")
     return 0 if all_well else 1
 
 

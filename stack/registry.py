@@ -6,6 +6,8 @@ import hashlib
 import os
 
 import httpx
+from confluent_kafka import ConsumerGroupState, KafkaException
+from confluent_kafka.admin import AdminClient
 
 from stack import broker, procs, security
 from stack.fetch import registry_home
@@ -45,6 +47,9 @@ def _settings() -> dict[str, str]:
         "apicurio.rules.global.compatibility": GLOBAL_COMPATIBILITY,
         # Its journal is read as the `registry` principal, which may touch only its own topics and groups.
         "apicurio.kafkasql.consumer.group-prefix": security.REGISTRY_GROUPS,
+        # Its groups are new at every start: a stopped registry's should empty soon, to be deleted at the next start.
+        "apicurio.kafkasql.consumer.session.timeout.ms": "6000",
+        "apicurio.kafkasql.consumer.heartbeat.interval.ms": "2000",
         "apicurio.events.kafka.topic": f"{security.REGISTRY_TOPICS}events",
         **{f"apicurio.kafka.common.{key}": value for key, value in security.java_client(security.REGISTRY).items()},
         # Only provisioning writes schemas: HTTP basic auth with roles, the users embedded here (no other server).
@@ -68,6 +73,23 @@ def _users() -> dict[str, str]:
     return found
 
 
+def forget_old_groups() -> list[str]:
+    """Apicurio's kafkasql storage joins a consumer group of a new name (`registry-<uuid>`) at every start to replay its
+    journal, and never deletes it: the empty ones earlier starts left behind are deleted (a group whose registry was
+    killed empties once its session times out, and goes at a later start). Returns their names."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or broker.bootstrap_servers(1)
+    admin = AdminClient({**security.client_config(security.ADMIN, bootstrap), "logger": broker.SILENT})
+    try:
+        listed = admin.list_consumer_groups(states={ConsumerGroupState.EMPTY}).result(timeout=30)
+        old = [group.group_id for group in listed.valid if group.group_id.startswith(security.REGISTRY_GROUPS)]
+        for future in admin.delete_consumer_groups(old).values() if old else []:
+            future.result(timeout=30)
+    except KafkaException as error:  # housekeeping: never a reason not to start
+        print(f"warning: the registry's old consumer groups were not deleted: {error}")
+        return []
+    return old
+
+
 def start() -> float:
     """Start the registry unless it runs; returns the seconds it took to become ready."""
     if procs.running_pid(NAME):
@@ -82,4 +104,6 @@ def start() -> float:
     config.touch(mode=0o600)
     config.write_text("".join(f"{key}={value}\n" for key, value in _settings().items()))
     pid = procs.start(NAME, [str(java), *HEAP.split(), "-jar", str(home / "quarkus-run.jar")], cwd=workdir)
-    return procs.wait_until(healthy, NAME, "the schema registry", 180, pid)
+    seconds = procs.wait_until(healthy, NAME, "the schema registry", 180, pid)
+    forget_old_groups()  # once it is up: the broker knows every group then, and its own are no longer empty
+    return seconds

@@ -36,6 +36,15 @@ class Service:
         except httpx.HTTPError:
             return False
 
+    def troubles(self) -> list[str]:
+        """Each client that keeps the service from being ready, why and since when, as its /readyz says."""
+        try:
+            body = httpx.get(f"{self.address()}/readyz", timeout=2.0).json()
+        except (httpx.HTTPError, ValueError) as error:
+            return [f"/readyz does not answer: {error}"]
+        return [f"{c['client']}: {c.get('reason')} (since {c.get('since') or 'now'})"
+                for c in body.get("clients", []) if not c.get("ready")]
+
     def start(self) -> float:
         """Have the supervisor start the service and keep it running; the seconds it took to become ready.
 

@@ -1,4 +1,5 @@
-"""Registry schemas and topic data survive `make down` + `make up` (the state folder is kept)."""
+"""Registry schemas and topic data survive `make down` + `make up` (the state folder is kept), and the registry's
+restarts leave no consumer groups behind."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from contracts import Manifest
 from contracts.registry import Registry
 from messaging.settings import Settings
-from stack import procs
+from stack import procs, security
 
 
 def _stack(command: str) -> str:
@@ -50,3 +51,17 @@ def test_schemas_and_records_survive_a_restart(
         assert message is not None and message.error() is None and message.value() == marker
     finally:
         consumer.close()
+
+
+def registry_groups(admin: AdminClient) -> list[str]:
+    listed = admin.list_consumer_groups().result(timeout=30)
+    return [group.group_id for group in listed.valid if group.group_id.startswith(security.REGISTRY_GROUPS)]
+
+
+def test_the_registry_leaves_no_consumer_group_behind_when_it_restarts(admin: AdminClient) -> None:
+    for _ in range(3):
+        _stack("down")
+        _stack("up")
+    # Its two journal readers' groups, and at most those of the start before (a group empties only once its
+    # members' session ends after they are stopped).
+    assert len(registry_groups(admin)) <= 4, registry_groups(admin)
