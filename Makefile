@@ -139,6 +139,16 @@ $(VEGETA):
 	@command -v go >/dev/null || { echo "error: Go 1.22 or newer is needed to build vegeta for make bench: install it" >&2; exit 1; }
 	GOBIN=$(abspath $(dir $@)) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
+# outside-client, a third-party-style producer (librdkafka's default partitioner, Confluent's Avro serializer) that
+# writes requests to the topics: a Go program of its own in tools/outside-client, built with CGO into .cache/tools.
+OUTSIDE_CLIENT := .cache/tools/outside-client/outside-client
+.PHONY: outside-client
+outside-client: $(OUTSIDE_CLIENT)
+
+$(OUTSIDE_CLIENT): tools/outside-client/*.go tools/outside-client/go.mod tools/outside-client/go.sum
+	@command -v go >/dev/null || { echo "error: Go 1.22 or newer is needed to build tools/outside-client: install it" >&2; exit 1; }
+	cd tools/outside-client && CGO_ENABLED=1 go build -o $(abspath $@) .
+
 # The scale-out tests need the bigger shape: three brokers, two of each worker, two dashboards.
 scaleout-test: $(VENV)/.installed
 	$(MAKE) down

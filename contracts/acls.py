@@ -66,12 +66,10 @@ def grants(manifest: Manifest) -> list[Grant]:
                 group = manifest.consumer_groups[consumer]
                 allow(consumer, "transactional_id", f"{group}/", ("write", "describe"),
                       f"answers {topic.name} in transactions", prefixed=True)
-    for co in manifest.co_partitioned:
-        keepers = {by_name[name].producer for name in co.topics if by_name[name].changelog_of is not None}
-        for name in (name for name in co.topics if by_name[name].changelog_of is None):  # a changelog names its partition
-            for keeper in keepers & set(by_name[name].consumers):
-                allow(keeper, "topic", name, ("write", "describe"),
-                      "forwards a record written to another partition than its key's")
+    for topic in manifest.topics:
+        for keeper in manifest.forwarders(topic):
+            allow(keeper, "topic", topic.name, ("write", "describe"),
+                  "forwards a record written to another partition than its key's")
     for service, group in manifest.consumer_groups.items():
         allow(service, "group", group, ("read", "describe"), f"its consumer groups ({group}, {group}-2, ...)",
               prefixed=True)

@@ -5,6 +5,11 @@ version for its retention (forever on some), and each record names its version b
 carries, so a reader of the document can meet any of them. A producer's `send` lists the newest
 version, the one it writes; a consumer's `receive` lists them all. Dead-letter topics are channels
 too, with what they really hold: the original bytes, untouched, and headers saying why.
+
+Each channel of a topic carries the specification extension `x-partitioning`: how a record's key picks its partition
+(the manifest's partitioner, or for a changelog its source's partition), the partition count, and the co-partitioned
+group it belongs to with the group's other topics. AsyncAPI's Kafka bindings say how many partitions a topic has but
+not how keys are spread over them, which every producer must agree on for the consumers that keep state per partition.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from contracts.headers import DEAD_LETTER as LETTER
+from contracts.headers import FORWARDED, REQUEST_ID, Header
 from contracts.manifest import Manifest, SchemaVersion, Subject, Topic
+from contracts.partitioning import CHANGELOG, PARTITIONERS
 
 if TYPE_CHECKING:  # only its type: provisioning's override of the replication is applied the same way here
     from contracts.provision import Durability
@@ -24,18 +32,6 @@ ASYNCAPI = "3.1.0"
 AVRO = "application/vnd.apache.avro+json;version=1.9.0"
 KAFKA = "0.5.0"  # the version of AsyncAPI's Kafka bindings used throughout
 DEAD_LETTER = "dead_letter"
-# What a dead letter's headers say (messaging/worker.py writes them); its original headers follow.
-DEAD_LETTER_HEADERS = {
-    "dlq.source.topic": ("The topic the record was read from.", {}),
-    "dlq.source.partition": ("Its partition.", {"pattern": "^[0-9]+$"}),
-    "dlq.source.offset": ("Its offset.", {"pattern": "^[0-9]+$"}),
-    "dlq.source.bytes": ("The size of its key and value, in bytes.", {"pattern": "^[0-9]+$"}),
-    "dlq.error.class": ("The class of the error.", {}),
-    "dlq.error.message": ("Why, in one sentence naming the part at fault.", {}),
-    "dlq.service": ("The service that set it aside.", {}),
-    "dlq.time": ("When, in UTC.", {"format": "date-time"}),
-}
-OMITTED = "dlq.original.omitted"
 
 
 def document(manifest: Manifest, bootstrap_servers: str, registry_url: str,
@@ -145,23 +141,28 @@ def _message(topic: Topic[object, object], version: SchemaVersion) -> dict[str, 
             "bindingVersion": KAFKA,
         }},
     }
+    headers = [*FORWARDED.WRITTEN, FORWARDED.CLIENT_ID, LETTER.REPLAYED_FROM]
     if any(field["name"] == "request_id" for field in schema.get("fields", [])):
         message["correlationId"] = _ref("components", "correlationIds", "request_id")
+        headers.insert(0, REQUEST_ID)
+    message["headers"] = {"type": "object", "properties": _headers(headers),
+                          "description": "Headers the platform may write; a record from another producer may carry others."}
     return message
+
+
+def _headers(headers: list[Header]) -> dict[str, Any]:
+    return {header.name: {"type": "string", "description": header.description, **header.schema} for header in headers}
 
 
 def _dead_letter() -> dict[str, Any]:
     raw = "untouched: never decoded, so any bytes (perhaps not Avro, not framed, or null, which may be why it is here)"
-    headers = {name: {"type": "string", "description": description, **rule}
-               for name, (description, rule) in DEAD_LETTER_HEADERS.items()}
-    headers[OMITTED] = {"type": "string", "description": "Present when the original was too large to carry beside the "
-                        "reason: key and value are then null, and dlq.source.bytes says how large it was."}
     return {
         "name": DEAD_LETTER,
         "title": "A record set aside",
         "summary": "A record a consumer could not handle, kept as it was read, with headers saying why.",
         "contentType": "application/octet-stream",
-        "headers": {"type": "object", "required": list(DEAD_LETTER_HEADERS), "properties": headers,
+        "headers": {"type": "object", "required": [h.name for h in LETTER.WRITTEN],
+                    "properties": _headers([*LETTER.WRITTEN, LETTER.OMITTED]),
                     "additionalProperties": {"description": "The original record's own headers, carried after these."}},
         "payload": {"type": ["string", "null"], "format": "binary", "description": f"The original value, {raw}."},
         "bindings": {"kafka": {"key": {"type": ["string", "null"], "format": "binary",
@@ -185,6 +186,7 @@ def _channels(
         "description": f"{flow} Compatibility {topic.compatibility} for {topic.key.name} and {topic.value.name}.",
         "messages": {_id(v, topic.value): _ref("components", "messages", _id(v, topic.value)) for v in topic.value.versions},
         "bindings": {"kafka": _topic_binding(topic.name, topic.partitions, topic.replication_factor, topic.config, durability)},
+        "x-partitioning": _partitioning(topic, manifest),
     })]
     if topic.dead_letter_topic:
         dead = manifest.dead_letters
@@ -199,6 +201,22 @@ def _channels(
                                                  dead.config, durability)},
         }))
     return channels
+
+
+def _partitioning(topic: Topic[object, object], manifest: Manifest) -> dict[str, Any]:
+    """How the topic's records are spread over its partitions, and which topics share that placement."""
+    if topic.partitioner == CHANGELOG:
+        placed = {"partitioner": CHANGELOG,
+                  "description": f"An entry goes to the partition of {topic.changelog_of} whose state it holds."}
+    else:
+        placed = {"partitioner": topic.partitioner, "description": PARTITIONERS[topic.partitioner]}
+    group = manifest.co_partition_of(topic.name)
+    together = {} if group is None else {"coPartitionedGroup": group.name, "coPartitionedWith": [
+        name for name in group.topics if name != topic.name], "why": group.why}
+    forwarded = manifest.forwarders(topic)
+    if forwarded:
+        together["forwardedBy"] = forwarded
+    return {**placed, "partitions": topic.partitions, **together}
 
 
 def _topic_binding(name: str, partitions: int, replication: int, config: dict[str, str],
@@ -248,6 +266,10 @@ def _operations(topic: Topic[object, object], manifest: Manifest) -> list[tuple[
             received["reply"] = {"channel": _ref("channels", reply.name),
                                  "messages": _in_channel(reply, reply.value.versions[-1:])}
         operations.append((f"{consumer}.receive.{topic.name}", received))
+        if consumer in manifest.forwarders(topic):
+            operations.append((f"{consumer}.forward.{topic.name}", _operation(
+                consumer, "send", topic.name, _in_channel(topic, versions), f"{consumer} writes a record of {topic.name} it"
+                " finds on another partition than its key's, untouched, to that partition (with forwarded.* headers).")))
         if topic.dead_letter_topic:
             operations.append((f"{consumer}.send.{topic.dead_letter_topic}", _operation(
                 consumer, "send", topic.dead_letter_topic, [_ref("channels", topic.dead_letter_topic, "messages", DEAD_LETTER)],

@@ -134,6 +134,15 @@ class Manifest:
         """The co-partitioned group a topic belongs to, if any."""
         return next((group for group in self.co_partitioned if topic in group.topics), None)
 
+    def forwarders(self, topic: Topic[object, object]) -> list[str]:
+        """The consumers of `topic` that keep state in its co-partitioned group (they write one of its changelogs): each
+        forwards a record it finds off its key's partition to that partition of the topic."""
+        group = self.co_partition_of(topic.name)
+        if group is None or topic.changelog_of is not None:
+            return []
+        keepers = {t.producer for t in self.topics if t.name in group.topics and t.changelog_of is not None}
+        return sorted(keepers & set(topic.consumers))
+
     @property
     def subjects(self) -> tuple[Subject[object], ...]:
         return tuple(subject for topic in self.topics for subject in topic.subjects)

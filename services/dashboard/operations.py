@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from contracts.headers import DEAD_LETTER
 from contracts.manifest import Manifest
 from messaging.deadletters import DeadLetter, read, read_at, replay
 from messaging.runtime import Runtime
@@ -115,5 +116,5 @@ class Operations:
         replay(self._settings, [letter])
         log.info("operator replayed a dead letter", extra={
             "operator": operator, "dead_letter": f"{letter.topic}:{letter.partition}:{letter.offset}", "to": source,
-            "reason": letter.header("dlq.error.message")})
+            "reason": letter.header(DEAD_LETTER.ERROR_MESSAGE.name)})
         return letter

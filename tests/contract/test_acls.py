@@ -20,6 +20,7 @@ def test_a_service_may_write_what_it_produces_and_read_what_it_consumes_and_noth
     assert rights("score") == {
         ("read", "topic", "calculate-score"), ("describe", "topic", "calculate-score"),
         ("read", "topic", "invoice-generated"), ("describe", "topic", "invoice-generated"),
+        ("write", "topic", "calculate-score"), ("write", "topic", "invoice-generated"),  # forwards misplaced records
         ("write", "topic", "score-calculated"), ("describe", "topic", "score-calculated"),
         ("read", "topic", "score-history-changelog"), ("write", "topic", "score-history-changelog"),
         ("describe", "topic", "score-history-changelog"),
@@ -48,6 +49,11 @@ def test_the_dashboard_may_also_look_at_every_lag_and_dead_letter_for_the_operat
         ("write", "topic", "score-calculated-dead-letters"), ("describe", "topic", "score-calculated-dead-letters"),
         ("read", "group", "dashboard*"), ("describe", "group", "dashboard*"),
     } <= dashboard
+
+
+def test_a_worker_with_state_may_write_the_topics_of_its_group_it_reads_to_forward_records_and_nothing_more() -> None:
+    forwarding = {(g.principal, g.name) for g in grants(MANIFEST) if g.operation == "write" and "forwards" in g.why}
+    assert forwarding == {("invoice", "generate-invoice"), ("score", "invoice-generated"), ("score", "calculate-score")}
 
 
 def test_a_worker_that_answers_requests_owns_its_changelog_and_its_transactional_ids() -> None:
