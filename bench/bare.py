@@ -24,8 +24,10 @@ from typing import Any
 import fastavro
 from confluent_kafka import Consumer, Producer
 
+from contracts.manifest import load_manifest
 from services.invoice.billing import (
     Problem,
+    Rules,
     compute_totals,
     digits_of,
     parse_iss_rate,
@@ -33,9 +35,10 @@ from services.invoice.billing import (
     verification_code,
 )
 
-__all__ = ["ISS_RATE", "Meter", "plain_decoder", "plain_encoder", "reply"]
+__all__ = ["ISS_RATE", "RULES", "Meter", "plain_decoder", "plain_encoder", "reply"]
 
 ISS_RATE = parse_iss_rate("0.05")  # the generator's default INVOICE_ISS_RATE
+RULES = Rules.of(load_manifest())
 BATCH = 500  # the project's worker batch size
 HEADER = struct.Struct(">bI")
 
@@ -54,7 +57,7 @@ def reply(
         "processed_at": decided_at,
     }
     if not problems:
-        totals = compute_totals(request["items"], ISS_RATE)
+        totals = compute_totals(RULES, request["items"], ISS_RATE)
         answer["invoice"] = {
             "number": number,
             "issued_at": decided_at,
@@ -147,7 +150,7 @@ def run(job: Mapping[str, Any]) -> None:
                 raise RuntimeError(f"consuming {job['requests']}: {message.error()}")
             decode(message.key())  # the worker decodes keys too; the reply's key comes from the request
             request = decode(message.value())
-            problems = validate_request(request["customer"], request["items"])
+            problems = validate_request(RULES, request["customer"], request["items"])
             answer = reply(request, problems, handled + 1, datetime.now(UTC))
             key = encode_key({"user_id": request["user_id"]})
             producer.produce(job["replies"], key=key, value=encode_value(answer))

@@ -28,6 +28,7 @@ from messaging.runtime import Runtime
 from messaging.settings import Settings
 from messaging.stores import StateSpec
 from messaging.worker import Worker
+from services.invoice.billing import Rules
 from services.invoice.handler import make_handler
 from services.invoice.store import InvoiceState
 
@@ -56,7 +57,7 @@ def run(job: Mapping[str, Any]) -> None:
     meter, stop = Meter(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the harness's word that every reply is visible
     handled = 0
-    answer = make_handler(replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
+    answer = make_handler(Rules.of(manifest), replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
                           lambda: datetime.now(UTC))
 
     def handle(incoming: Incoming[UserKey, InvoiceRequest], state: InvoiceState) -> list[Outgoing[object, object]]:

@@ -27,7 +27,7 @@ from quixstreams.models.serializers.schema_registry import (
     SchemaRegistrySerializationConfig,
 )
 
-from bench.bare import Meter, reply
+from bench.bare import RULES, Meter, reply
 from services.invoice.billing import validate_request
 
 __all__ = ["run"]
@@ -71,7 +71,7 @@ def run(job: Mapping[str, Any]) -> None:
 
     def handle(request: dict[str, Any], state: State) -> dict[str, Any]:
         meter.first()
-        problems = validate_request(request["customer"], request["items"])
+        problems = validate_request(RULES, request["customer"], request["items"])
         number = None
         if not problems:
             number = state.get("last_number", 0) + 1

@@ -13,7 +13,7 @@ from messaging.service import run_service
 from messaging.settings import SettingsError, env_int
 from messaging.stores import StateSpec
 from messaging.worker import Worker
-from services.invoice.billing import parse_iss_rate
+from services.invoice.billing import Rules, parse_iss_rate
 from services.invoice.handler import make_handler
 from services.invoice.store import InvoiceState
 
@@ -38,7 +38,7 @@ def build(runtime: Runtime) -> list[Worker[InvoiceState]]:
     runtime.prepare(requests, replies, changelog)
     default, overrides = iss_rates()
     writes = runtime.codec(replies.value).version  # the invoice_reply version this generator writes
-    handler = make_handler(replies, lambda user_id: overrides.get(user_id, default), writes,
+    handler = make_handler(Rules.of(runtime.manifest), replies, lambda user_id: overrides.get(user_id, default), writes,
                            lambda: datetime.now(UTC))
     group = os.environ.get("INVOICE_GROUP", runtime.manifest.consumer_groups["invoice"])
     return [Worker(runtime, group, [route(requests, handler)], state=StateSpec(changelog, InvoiceState))]

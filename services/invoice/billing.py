@@ -12,28 +12,17 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
-from contracts.constraints import decimal_limits, largest_decimal
-from contracts.manifest import load_manifest
+from contracts.constraints import Constraints, decimal_limits, largest_decimal
+from contracts.manifest import Manifest
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 
 __all__ = [
-    "Line", "Problem", "Totals", "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate",
+    "Line", "Problem", "Rules", "Totals", "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate",
     "validate_request", "verification_code",
 ]
 
-# What a request's fields may hold is declared once, in the request's schema (contracts.constraints); this
-# module adds the business rules: blank names, the tax id's check digits, a total the reply can carry.
-_REQUEST = load_manifest().topic(GENERATE_INVOICE).value.latest.constraints
 _CENT = Decimal("0.01")  # money in BRL: the scale of every amount the reply carries
-# validate_request does not know the configured rate, so it assumes the highest parse_iss_rate accepts
-# (1, i.e. 100%): the total, twice the subtotal, must still fit the reply's decimal type.
-_TOTAL_TYPE = decimal_limits(load_manifest().topic(INVOICE_GENERATED).value.latest.node.at("invoice.total"))
-assert _TOTAL_TYPE is not None, "the reply's invoice.total is a decimal"
-_MAX_SUBTOTAL = (largest_decimal(*_TOTAL_TYPE) / 2).quantize(_CENT, rounding=ROUND_DOWN)
-
 _RATE_STEP = Decimal("0.0001")
-
-_QUANTITY_STEP, _PRICE_STEP = (Decimal(1).scaleb(-_REQUEST[f"items[].{name}"].scale) for name in ("quantity", "unit_price"))
 
 # Wide enough that products and sums of contract-sized values are exact, whatever
 # decimal context the caller has set.
@@ -44,6 +33,29 @@ _PUNCTUATION = str.maketrans("", "", "./- ")
 
 _CPF_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _CNPJ_WEIGHTS = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a request's fields may hold, declared once in the request's schema (contracts.constraints), and what the
+    reply can carry; this module adds the business rules: blank names, the tax id's check digits, a total that fits."""
+
+    request: Constraints
+    max_subtotal: Decimal  # the largest subtotal whose total, at a 100% rate, still fits the reply's invoice.total
+    quantity_step: Decimal
+    price_step: Decimal
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Rules:
+        request = manifest.topic(GENERATE_INVOICE).value.latest.constraints
+        total = decimal_limits(manifest.topic(INVOICE_GENERATED).value.latest.node.at("invoice.total"))
+        if total is None:
+            raise ValueError("the reply's invoice.total is not a decimal")
+        # validate_request does not know the configured rate, so it assumes the highest parse_iss_rate accepts (1,
+        # i.e. 100%): the total, twice the subtotal, must still fit.
+        max_subtotal = (largest_decimal(*total) / 2).quantize(_CENT, rounding=ROUND_DOWN)
+        quantity, price = (Decimal(1).scaleb(-request[f"items[].{name}"].scale) for name in ("quantity", "unit_price"))
+        return cls(request, max_subtotal, quantity, price)
 
 
 @dataclass(frozen=True)
@@ -134,31 +146,31 @@ def _check_digit(digits: str, weights: Sequence[int]) -> str:
     return "0" if remainder < 2 else str(11 - remainder)
 
 
-def validate_request(customer: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def validate_request(rules: Rules, customer: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """Every problem with a request, in field order; empty when it can be invoiced.
 
     Item paths are zero-based: items[1] is the second item.
     """
-    problems = _text_problems("customer.name", customer.get("name"))
-    problems += _tax_id_problems(customer.get("tax_id"))
-    count_problems = [Problem("items", message) for message in _REQUEST["items"].problems(items)]
+    problems = _text_problems(rules, "customer.name", customer.get("name"))
+    problems += _tax_id_problems(rules, customer.get("tax_id"))
+    count_problems = [Problem("items", message) for message in rules.request["items"].problems(items)]
     if count_problems:  # none, or too many to be worth reading one by one
         return problems + count_problems
-    item_problems = [problem for i, item in enumerate(items) for problem in _item_problems(f"items[{i}]", item)]
+    item_problems = [problem for i, item in enumerate(items) for problem in _item_problems(rules, f"items[{i}]", item)]
     problems += item_problems
     # The sums only mean something, and are only safe to compute, once every item is valid.
     if items and not item_problems:
-        subtotal = compute_totals(items, Decimal(0)).subtotal
-        if subtotal > _MAX_SUBTOTAL:
-            problems.append(Problem("items", f"invoice total too large (subtotal {subtotal}, at most {_MAX_SUBTOTAL})"))
+        subtotal = compute_totals(rules, items, Decimal(0)).subtotal
+        if subtotal > rules.max_subtotal:
+            problems.append(Problem("items", f"invoice total too large (subtotal {subtotal}, at most {rules.max_subtotal})"))
     return problems
 
 
-def _tax_id_problems(tax_id: Any) -> list[Problem]:
+def _tax_id_problems(rules: Rules, tax_id: Any) -> list[Problem]:
     field = "customer.tax_id"
     if not isinstance(tax_id, str):
         return [Problem(field, f"must be text (got {type(tax_id).__name__})")]
-    if declared := _REQUEST[field].problems(tax_id):
+    if declared := rules.request[field].problems(tax_id):
         return [Problem(field, message) for message in declared]
     digits = digits_of(tax_id)
     if not digits:
@@ -177,41 +189,41 @@ def _tax_id_problems(tax_id: Any) -> list[Problem]:
     return []
 
 
-def _item_problems(path: str, item: Mapping[str, Any]) -> list[Problem]:
+def _item_problems(rules: Rules, path: str, item: Mapping[str, Any]) -> list[Problem]:
     return [
-        *_text_problems(f"{path}.description", item.get("description"), "items[].description"),
-        *_number_problems(f"{path}.quantity", item.get("quantity"), "items[].quantity"),
-        *_number_problems(f"{path}.unit_price", item.get("unit_price"), "items[].unit_price"),
+        *_text_problems(rules, f"{path}.description", item.get("description"), "items[].description"),
+        *_number_problems(rules, f"{path}.quantity", item.get("quantity"), "items[].quantity"),
+        *_number_problems(rules, f"{path}.unit_price", item.get("unit_price"), "items[].unit_price"),
     ]
 
 
-def _text_problems(field: str, value: Any, declared_at: str = "") -> list[Problem]:
+def _text_problems(rules: Rules, field: str, value: Any, declared_at: str = "") -> list[Problem]:
     if not isinstance(value, str):
         return [Problem(field, f"must be text (got {type(value).__name__})")]
     problems = [] if value.strip() else [Problem(field, "must not be blank")]
-    return problems + [Problem(field, message) for message in _REQUEST[declared_at or field].problems(value)]
+    return problems + [Problem(field, message) for message in rules.request[declared_at or field].problems(value)]
 
 
-def _number_problems(field: str, value: Any, declared_at: str) -> list[Problem]:
+def _number_problems(rules: Rules, field: str, value: Any, declared_at: str) -> list[Problem]:
     if not isinstance(value, Decimal):
         return [Problem(field, f"must be a decimal number (got {type(value).__name__})")]
-    return [Problem(field, message) for message in _REQUEST[declared_at].problems(value)]
+    return [Problem(field, message) for message in rules.request[declared_at].problems(value)]
 
 
-def compute_totals(items: Sequence[Mapping[str, Any]], iss_rate: Decimal) -> Totals:
+def compute_totals(rules: Rules, items: Sequence[Mapping[str, Any]], iss_rate: Decimal) -> Totals:
     """The invoice's lines, subtotal, ISS and total, for items validate_request accepts."""
     with localcontext(_EXACT):
-        lines = tuple(_line(item) for item in items)
+        lines = tuple(_line(rules, item) for item in items)
         subtotal = sum((line.total for line in lines), Decimal("0.00"))
         rate = _round(iss_rate, _RATE_STEP)
         iss_amount = _round(subtotal * rate, _CENT)
         return Totals(lines, subtotal, rate, iss_amount, subtotal + iss_amount)
 
 
-def _line(item: Mapping[str, Any]) -> Line:
+def _line(rules: Rules, item: Mapping[str, Any]) -> Line:
     # Quantity and price are already valid, so these two roundings only set the scale.
-    quantity = _round(item["quantity"], _QUANTITY_STEP)
-    unit_price = _round(item["unit_price"], _PRICE_STEP)
+    quantity = _round(item["quantity"], rules.quantity_step)
+    unit_price = _round(item["unit_price"], rules.price_step)
     return Line(item["description"], quantity, unit_price, _round(quantity * unit_price, _CENT))
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from contracts.manifest import Topic
 from contracts.records import CountedReply, InvoiceReply, ScoreFactor, ScoreReply, ScoreRequest, UserKey
 from messaging.records import Handler, Incoming, Outgoing
 from services.score.history import History
-from services.score.scoring import WINDOW, calculate_score
+from services.score.scoring import WINDOW, Scale, calculate_score
 
 __all__ = ["make_history_handler", "make_request_handler"]
 
@@ -26,7 +26,7 @@ def make_history_handler() -> Handler[UserKey, InvoiceReply, History]:
 
 
 def make_request_handler(
-    replies: Topic[UserKey, ScoreReply], contract_version: int, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    scale: Scale, replies: Topic[UserKey, ScoreReply], contract_version: int, clock: Callable[[], datetime],
 ) -> Handler[UserKey, ScoreRequest, History]:
     def answer(incoming: Incoming[UserKey, ScoreRequest], history: History) -> list[Outgoing[object, object]]:
         request = incoming.value
@@ -35,7 +35,7 @@ def make_request_handler(
         # a reply the user was told of is never "in the future" of their score.
         now = max([clock(), *(fact.processed_at for fact, _ in told[-1:])])
         counted = [(fact, number) for fact, number in told if fact.processed_at > now - WINDOW]
-        score = calculate_score([fact for fact, _ in counted], now)
+        score = calculate_score(scale, [fact for fact, _ in counted], now)
         reply = ScoreReply(
             request_id=request["request_id"],
             user_id=request["user_id"],

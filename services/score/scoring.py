@@ -12,20 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from contracts.manifest import load_manifest
+from contracts.constraints import FieldRules
+from contracts.manifest import Manifest
 from contracts.records import SCORE_CALCULATED, ScoreTier
 
 __all__ = [
     "GENERATED", "REJECTED", "WINDOW",
-    "Factor", "InvoiceFact", "Score", "calculate_score", "tier_for",
+    "Factor", "InvoiceFact", "Scale", "Score", "calculate_score", "tier_for",
 ]
-
-# The score's range and its tiers are the score_reply schema's: the score field's constraints, and each tier's
-# lowest_score on the ScoreTier enum (highest first here, so the first reached is the tier).
-_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
-_SCORE = _REPLY.constraints["score"]
-_BANDS: list[tuple[ScoreTier, int]] = sorted(_REPLY.node.at("tier").schema["lowest_score"].items(),
-                                               key=lambda band: band[1], reverse=True)
 
 GENERATED = "GENERATED"
 REJECTED = "REJECTED"
@@ -44,6 +38,21 @@ _VOLUME_TABLE: tuple[tuple[Decimal, int], ...] = tuple(
 )
 _DIVERSITY_TABLE: tuple[tuple[int, int], ...] = ((1, 40), (2, 80), (3, 120), (5, 160), (10, 200))
 _CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The score's range and its tiers, as the score_reply schema declares them: the score field's constraints, and
+    each tier's lowest_score on the ScoreTier enum (highest first, so the first one reached is the tier)."""
+
+    score: FieldRules
+    bands: tuple[tuple[ScoreTier, int], ...]
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Scale:
+        reply = manifest.topic(SCORE_CALCULATED).value.latest
+        bands = sorted(reply.node.at("tier").schema["lowest_score"].items(), key=lambda band: band[1], reverse=True)
+        return cls(reply.constraints["score"], tuple(bands))
 
 
 @dataclass(frozen=True)
@@ -89,14 +98,14 @@ class Score:
     invoices_considered: int
 
 
-def tier_for(score: int) -> ScoreTier:
+def tier_for(scale: Scale, score: int) -> ScoreTier:
     """Name the tier of a score: the highest band whose lowest_score it reaches (the score_reply schema's bands)."""
-    if problems := _SCORE.problems(score):
+    if problems := scale.score.problems(score):
         raise ValueError(f"score {problems[0]}")
-    return next(tier for tier, lowest in _BANDS if score >= lowest)
+    return next(tier for tier, lowest in scale.bands if score >= lowest)
 
 
-def calculate_score(history: Iterable[InvoiceFact], now: datetime) -> Score:
+def calculate_score(scale: Scale, history: Iterable[InvoiceFact], now: datetime) -> Score:
     """Score the facts in ``(now - WINDOW, now]``; older and future facts are ignored."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -109,7 +118,7 @@ def calculate_score(history: Iterable[InvoiceFact], now: datetime) -> Score:
         _acceptance(len(issued), len(recent)),
     )
     score = sum(factor.points for factor in factors)
-    return Score(score, tier_for(score), factors, invoices_considered=len(recent))
+    return Score(score, tier_for(scale, score), factors, invoices_considered=len(recent))
 
 
 def _volume(issued: list[InvoiceFact]) -> Factor:

@@ -124,7 +124,7 @@ from contracts.manifest import load_manifest
 from contracts.records import GENERATE_INVOICE
 from messaging.serde import Codec, ContractViolation, WriterSchemas
 from services.dashboard import intake, openapi
-from services.invoice.billing import validate_request
+from services.invoice.billing import Rules, validate_request
 from tests.contract.strategies import from_schema
 
 item = {"description": "Audit", "quantity": "1", "unit_price": "2.00"}
@@ -137,7 +137,7 @@ except intake.InvalidInput as error:
 found["openapi"] = openapi.INVOICE_INPUT["properties"]["items"]["maxItems"]
 parsed = intake.parse_invoice({**body, "items": [item] * 3})
 parsed["items"].append(parsed["items"][0])
-found["generator"] = [p.message for p in validate_request(parsed["customer"], parsed["items"])]
+found["generator"] = [p.message for p in validate_request(Rules.of(load_manifest()), parsed["customer"], parsed["items"])]
 
 class Registry:  # a provisioned registry's answer for the one schema this needs
     def lookup(self, subject, text):

@@ -212,8 +212,8 @@ func serialize(ser *avrov2.Serializer, topic string, msg any) ([]byte, error) {
 		transient := errors.As(err, &netErr) ||
 			errors.As(err, &restErr) && (restErr.Code/100 == 5 || restErr.Code/10000 == 5)
 		if errors.Is(err, io.EOF) {
-			// What the client makes of an answer without a body, a 401 or 403 above all.
-			return nil, fmt.Errorf("the registry answered with an empty error (are SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO's credentials right?): %w", err)
+			// What the client makes of an error answer without a body (a 401, 403 or 404).
+			return nil, fmt.Errorf("the registry refused without saying why (check SCHEMA_REGISTRY_URL and SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO): %w", err)
 		}
 		if !transient || time.Now().Add(wait).After(deadline) {
 			return b, err
@@ -333,7 +333,7 @@ func run(o options, out io.Writer) error {
 	}
 	results := make([]*kafka.Message, o.count)
 	var failures int
-	var firstFailure, lastClientError error
+	var firstFailure, lastClientError, authError error
 	var authFailingSince time.Time
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -344,12 +344,15 @@ func run(o options, out io.Writer) error {
 			switch {
 			case e.IsFatal():
 				return giveUp(fmt.Errorf("the producer failed: %w", e))
-			case e.Code() == kafka.ErrAuthentication && authFailingSince.IsZero():
-				authFailingSince = time.Now()
+			case e.Code() == kafka.ErrAuthentication:
+				authError = e
+				if authFailingSince.IsZero() {
+					authFailingSince = time.Now()
+				}
 			}
 		case <-tick.C:
 			if !authFailingSince.IsZero() && time.Since(authFailingSince) > authPatience {
-				return giveUp(fmt.Errorf("authentication with Kafka keeps failing: %w", lastClientError))
+				return giveUp(fmt.Errorf("authentication with Kafka keeps failing: %w", authError))
 			}
 		case ev := <-reports:
 			m, ok := ev.(*kafka.Message)

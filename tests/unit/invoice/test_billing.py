@@ -12,6 +12,7 @@ from contracts.manifest import load_manifest
 from contracts.records import GENERATE_INVOICE
 from services.invoice.billing import (
     Problem,
+    Rules,
     compute_totals,
     digits_of,
     is_valid_cnpj,
@@ -22,6 +23,7 @@ from services.invoice.billing import (
 
 # The limits the request's schema declares (contracts/schemas/invoice_request): the generator checks those.
 REQUEST = load_manifest().topic(GENERATE_INVOICE).value.latest.constraints
+RULES = Rules.of(load_manifest())
 MAX_ITEMS = REQUEST["items"].max_items
 MAX_NAME_LENGTH = REQUEST["customer.name"].max_length
 MAX_DESCRIPTION_LENGTH = REQUEST["items[].description"].max_length
@@ -175,12 +177,12 @@ def test_one_changed_digit_can_give_another_valid_cpf_when_check_digit_is_zero()
 
 
 def test_valid_request_has_no_problems() -> None:
-    assert validate_request(CUSTOMER, [item(), item("Support", "2.5", "80.00")]) == []
+    assert validate_request(RULES, CUSTOMER, [item(), item("Support", "2.5", "80.00")]) == []
 
 
 @pytest.mark.parametrize("tax_id", ["529.982.247-25", "52998224725", "11.222.333/0001-81", "11222333000181"])
 def test_valid_cpf_or_cnpj_with_or_without_punctuation_is_accepted(tax_id: str) -> None:
-    assert validate_request({"name": "Maria", "tax_id": tax_id}, [item()]) == []
+    assert validate_request(RULES, {"name": "Maria", "tax_id": tax_id}, [item()]) == []
 
 
 def test_request_reports_every_problem_at_once_with_field_paths() -> None:
@@ -191,7 +193,7 @@ def test_request_reports_every_problem_at_once_with_field_paths() -> None:
         {"description": None, "quantity": 1.5, "unit_price": "10"},
         item("Training", "1.0001", "10.001"),
     ]
-    problems = validate_request(customer, items)
+    problems = validate_request(RULES, customer, items)
     assert problems == [
         Problem("customer.name", "must not be blank"),
         Problem("customer.tax_id", "is not a valid CPF: wrong check digits"),
@@ -207,7 +209,7 @@ def test_request_reports_every_problem_at_once_with_field_paths() -> None:
 
 
 def test_one_field_can_have_several_problems() -> None:
-    problems = validate_request(CUSTOMER, [item(quantity="-1000000000.0001")])
+    problems = validate_request(RULES, CUSTOMER, [item(quantity="-1000000000.0001")])
     assert problems == [
         Problem("items[0].quantity", "must be greater than 0 (got -1000000000.0001)"),
         Problem("items[0].quantity", "must have at most 3 decimal places (got -1000000000.0001)"),
@@ -231,7 +233,7 @@ def test_one_field_can_have_several_problems() -> None:
     ],
 )
 def test_invalid_tax_id_says_what_is_wrong(tax_id: object, message: str) -> None:
-    assert validate_request({"name": "Maria", "tax_id": tax_id}, [item()]) == [Problem("customer.tax_id", message)]
+    assert validate_request(RULES, {"name": "Maria", "tax_id": tax_id}, [item()]) == [Problem("customer.tax_id", message)]
 
 
 @pytest.mark.parametrize(
@@ -249,14 +251,14 @@ def test_invalid_tax_id_says_what_is_wrong(tax_id: object, message: str) -> None
 def test_non_decimal_or_non_finite_number_is_a_problem_not_an_exception(value: object, message: str) -> None:
     quantity = {"description": "Consulting", "quantity": value, "unit_price": Decimal("1.00")}
     price = {"description": "Consulting", "quantity": Decimal("1"), "unit_price": value}
-    assert validate_request(CUSTOMER, [quantity, price]) == [
+    assert validate_request(RULES, CUSTOMER, [quantity, price]) == [
         Problem("items[0].quantity", message),
         Problem("items[1].unit_price", message),
     ]
 
 
 def test_missing_item_fields_are_problems_not_exceptions() -> None:
-    assert fields(validate_request({}, [{}])) == [
+    assert fields(validate_request(RULES, {}, [{}])) == [
         "customer.name",
         "customer.tax_id",
         "items[0].description",
@@ -266,19 +268,19 @@ def test_missing_item_fields_are_problems_not_exceptions() -> None:
 
 
 def test_request_without_items_is_a_problem() -> None:
-    assert validate_request(CUSTOMER, []) == [Problem("items", "must have at least 1 item (got 0)")]
+    assert validate_request(RULES, CUSTOMER, []) == [Problem("items", "must have at least 1 item (got 0)")]
 
 
 def test_item_count_is_limited() -> None:
-    assert validate_request(CUSTOMER, [item()] * MAX_ITEMS) == []
-    assert validate_request(CUSTOMER, [item()] * (MAX_ITEMS + 1)) == [
+    assert validate_request(RULES, CUSTOMER, [item()] * MAX_ITEMS) == []
+    assert validate_request(RULES, CUSTOMER, [item()] * (MAX_ITEMS + 1)) == [
         Problem("items", f"must have at most {MAX_ITEMS} items (got {MAX_ITEMS + 1})")
     ]
 
 
 def test_name_and_description_lengths_are_limited() -> None:
-    assert validate_request({**CUSTOMER, "name": "n" * MAX_NAME_LENGTH}, [item("d" * MAX_DESCRIPTION_LENGTH)]) == []
-    problems = validate_request({**CUSTOMER, "name": "n" * (MAX_NAME_LENGTH + 1)}, [item("d" * 201)])
+    assert validate_request(RULES, {**CUSTOMER, "name": "n" * MAX_NAME_LENGTH}, [item("d" * MAX_DESCRIPTION_LENGTH)]) == []
+    problems = validate_request(RULES, {**CUSTOMER, "name": "n" * (MAX_NAME_LENGTH + 1)}, [item("d" * 201)])
     assert problems == [
         Problem("customer.name", f"must be at most {MAX_NAME_LENGTH} characters long (got {MAX_NAME_LENGTH + 1})"),
         Problem("items[0].description", f"must be at most {MAX_DESCRIPTION_LENGTH} characters long (got 201)"),
@@ -286,22 +288,22 @@ def test_name_and_description_lengths_are_limited() -> None:
 
 
 def test_quantity_and_unit_price_are_limited_to_their_avro_decimal_types() -> None:
-    assert validate_request(CUSTOMER, [item(quantity="999999999.999", unit_price="0.01")]) == []
-    assert validate_request(CUSTOMER, [item(quantity="1", unit_price="999999999999.99")]) == []
-    assert validate_request(CUSTOMER, [item(quantity="1000000000", unit_price="0.01")]) == [
+    assert validate_request(RULES, CUSTOMER, [item(quantity="999999999.999", unit_price="0.01")]) == []
+    assert validate_request(RULES, CUSTOMER, [item(quantity="1", unit_price="999999999999.99")]) == []
+    assert validate_request(RULES, CUSTOMER, [item(quantity="1000000000", unit_price="0.01")]) == [
         Problem("items[0].quantity", "must be at most 999999999.999 (got 1000000000)")
     ]
-    assert validate_request(CUSTOMER, [item(quantity="1", unit_price="1000000000000.00")]) == [
+    assert validate_request(RULES, CUSTOMER, [item(quantity="1", unit_price="1000000000000.00")]) == [
         Problem("items[0].unit_price", "must be at most 999999999999.99 (got 1000000000000.00)")
     ]
 
 
 def test_trailing_zeros_do_not_count_as_decimal_places() -> None:
-    assert validate_request(CUSTOMER, [item(quantity="1.50000", unit_price="2.5000")]) == []
+    assert validate_request(RULES, CUSTOMER, [item(quantity="1.50000", unit_price="2.5000")]) == []
 
 
 def test_free_item_is_valid() -> None:
-    assert validate_request(CUSTOMER, [item(unit_price="0.00")]) == []
+    assert validate_request(RULES, CUSTOMER, [item(unit_price="0.00")]) == []
 
 
 def test_invoice_total_that_could_not_fit_with_iss_is_a_problem() -> None:
@@ -311,24 +313,24 @@ def test_invoice_total_that_could_not_fit_with_iss_is_a_problem() -> None:
         item(unit_price="999999999999.99"),
         item(unit_price="0.49"),
     ]
-    assert validate_request(CUSTOMER, largest) == []
-    assert compute_totals(largest, parse_iss_rate("1")).total == Decimal("99999999999999.98")
+    assert validate_request(RULES, CUSTOMER, largest) == []
+    assert compute_totals(RULES, largest, parse_iss_rate("1")).total == Decimal("99999999999999.98")
     too_large = [*largest[:2], item(unit_price="0.50")]
-    assert validate_request(CUSTOMER, too_large) == [
+    assert validate_request(RULES, CUSTOMER, too_large) == [
         Problem("items", "invoice total too large (subtotal 50000000000000.00, at most 49999999999999.99)")
     ]
 
 
 def test_too_many_items_is_reported_without_reading_them_one_by_one() -> None:
     items = [item(quantity="0", unit_price="-1")] * 10_000  # every one invalid: none is looked at
-    assert [problem.message for problem in validate_request(CUSTOMER, items)] == [
+    assert [problem.message for problem in validate_request(RULES, CUSTOMER, items)] == [
         f"must have at most {MAX_ITEMS} items (got 10000)",
     ]
 
 
 def test_invoice_total_is_only_checked_when_every_item_is_valid() -> None:
     items = [item(quantity="999999999.999", unit_price="999999999999.99"), item(description="")]
-    assert validate_request(CUSTOMER, items) == [Problem("items[1].description", "must not be blank")]
+    assert validate_request(RULES, CUSTOMER, items) == [Problem("items[1].description", "must not be blank")]
 
 
 # --- compute_totals ---------------------------------------------------------------------------
@@ -349,8 +351,8 @@ def places(value: Decimal) -> int:
 
 @given(items_lists, iss_rates)
 def test_total_is_sum_of_line_totals_plus_iss(items: list[dict], iss_rate: Decimal) -> None:
-    assert validate_request(CUSTOMER, items) == []
-    totals = compute_totals(items, iss_rate)
+    assert validate_request(RULES, CUSTOMER, items) == []
+    totals = compute_totals(RULES, items, iss_rate)
     assert totals.subtotal == sum(line.total for line in totals.lines)
     assert totals.total == totals.subtotal + totals.iss_amount
     assert abs(totals.iss_amount - totals.subtotal * iss_rate) <= Decimal("0.005")
@@ -358,7 +360,7 @@ def test_total_is_sum_of_line_totals_plus_iss(items: list[dict], iss_rate: Decim
 
 @given(items_lists, iss_rates)
 def test_line_total_is_quantity_times_price_to_the_nearest_cent(items: list[dict], iss_rate: Decimal) -> None:
-    totals = compute_totals(items, iss_rate)
+    totals = compute_totals(RULES, items, iss_rate)
     for line, source in zip(totals.lines, items, strict=True):
         assert (line.description, line.quantity, line.unit_price) == (
             source["description"],
@@ -370,7 +372,7 @@ def test_line_total_is_quantity_times_price_to_the_nearest_cent(items: list[dict
 
 @given(items_lists, iss_rates)
 def test_every_value_has_exactly_the_scale_of_its_avro_type(items: list[dict], iss_rate: Decimal) -> None:
-    totals = compute_totals(items, iss_rate)
+    totals = compute_totals(RULES, items, iss_rate)
     money = [totals.subtotal, totals.iss_amount, totals.total, *(line.total for line in totals.lines)]
     assert all(places(value) == 2 for value in money)
     assert all(places(line.unit_price) == 2 and places(line.quantity) == 3 for line in totals.lines)
@@ -387,18 +389,18 @@ def test_every_value_has_exactly_the_scale_of_its_avro_type(items: list[dict], i
     ],
 )
 def test_line_total_rounds_half_up_to_the_cent(quantity: str, unit_price: str, line_total: str) -> None:
-    totals = compute_totals([item(quantity=quantity, unit_price=unit_price)], Decimal("0"))
+    totals = compute_totals(RULES, [item(quantity=quantity, unit_price=unit_price)], Decimal("0"))
     assert totals.lines[0].total == Decimal(line_total)
 
 
 def test_iss_amount_rounds_half_up_to_the_cent() -> None:
-    totals = compute_totals([item(unit_price="0.10")], Decimal("0.05"))
+    totals = compute_totals(RULES, [item(unit_price="0.10")], Decimal("0.05"))
     assert (totals.subtotal, totals.iss_amount, totals.total) == (Decimal("0.10"), Decimal("0.01"), Decimal("0.11"))
 
 
 def test_invoice_example_adds_up() -> None:
     items = [item("Consulting", "10", "150.00"), item("Travel", "2.5", "80.25")]
-    totals = compute_totals(items, parse_iss_rate("0.05"))
+    totals = compute_totals(RULES, items, parse_iss_rate("0.05"))
     assert [line.total for line in totals.lines] == [Decimal("1500.00"), Decimal("200.63")]
     assert totals.subtotal == Decimal("1700.63")
     assert str(totals.iss_rate) == "0.0500"
@@ -458,5 +460,5 @@ def test_the_alphanumeric_cnpj_of_july_2026_is_accepted_with_its_check_digits() 
     assert not is_valid_cnpj("12ABC34501DE36")  # a wrong check digit
     assert not is_valid_cnpj("12ABC34501DEA5")  # check digits are always digits
     item = {"description": "x", "quantity": Decimal("1"), "unit_price": Decimal("1")}
-    assert validate_request({"name": "ACME", "tax_id": "12.ABC.345/01DE-35"}, [item]) == []
+    assert validate_request(RULES, {"name": "ACME", "tax_id": "12.ABC.345/01DE-35"}, [item]) == []
     assert not is_valid_cpf("1234567890A")  # a CPF stays digits only

@@ -10,17 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.manifest import load_manifest
 from services.score.scoring import (
     GENERATED,
     REJECTED,
     WINDOW,
     Factor,
     InvoiceFact,
+    Scale,
     Score,
     calculate_score,
     tier_for,
 )
 
+SCALE = Scale.of(load_manifest())
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 FACTOR_NAMES = ("volume_90d", "regularity", "customer_diversity", "acceptance_rate")
 _ids = itertools.count()
@@ -54,7 +57,7 @@ def points(score: Score) -> dict[str, int]:
 
 
 def test_empty_history_scores_zero_and_poor_with_four_zero_factors() -> None:
-    result = calculate_score([], NOW)
+    result = calculate_score(SCALE, [], NOW)
 
     assert result.score == 0
     assert result.tier == "POOR"
@@ -65,7 +68,7 @@ def test_empty_history_scores_zero_and_poor_with_four_zero_factors() -> None:
 
 
 def test_factors_keep_their_order_and_max_points_for_any_history() -> None:
-    result = calculate_score([issued("25000.00"), rejected()], NOW)
+    result = calculate_score(SCALE, [issued("25000.00"), rejected()], NOW)
 
     assert tuple((f.name, f.max_points) for f in result.factors) == (
         ("volume_90d", 400),
@@ -81,7 +84,7 @@ def test_score_is_the_sum_of_factor_points_and_names_its_tier() -> None:
         issued("10000.00", f"{n:014d}", ago=timedelta(days=7 * n + 1)) for n in range(10)
     ] + [rejected()]
 
-    result = calculate_score(history, NOW)
+    result = calculate_score(SCALE, history, NOW)
 
     assert points(result) == {
         "volume_90d": 400,  # R$ 100,000.00
@@ -99,7 +102,7 @@ def test_a_perfect_history_scores_1000() -> None:
         issued("10000.00", f"{n:014d}", ago=timedelta(days=7 * n + 1)) for n in range(13)
     ]
 
-    assert calculate_score(history, NOW).score == 1000
+    assert calculate_score(SCALE, history, NOW).score == 1000
 
 
 # --- volume_90d ------------------------------------------------------------------------
@@ -126,13 +129,13 @@ def test_a_perfect_history_scores_1000() -> None:
     ],
 )
 def test_volume_follows_the_threshold_table(total: str, expected: int) -> None:
-    assert factor(calculate_score([issued(total)], NOW), "volume_90d").points == expected
+    assert factor(calculate_score(SCALE, [issued(total)], NOW), "volume_90d").points == expected
 
 
 def test_volume_adds_up_issued_invoices_and_ignores_rejected_ones() -> None:
     history = [issued("600.00"), issued("400.00"), rejected()]
 
-    assert factor(calculate_score(history, NOW), "volume_90d").points == 120
+    assert factor(calculate_score(SCALE, history, NOW), "volume_90d").points == 120
 
 
 @pytest.mark.parametrize(
@@ -153,7 +156,7 @@ def test_volume_adds_up_issued_invoices_and_ignores_rejected_ones() -> None:
 def test_volume_explains_amount_and_rule(totals: list[str], explanation: str) -> None:
     history = [issued(total) for total in totals]
 
-    assert factor(calculate_score(history, NOW), "volume_90d").explanation == explanation
+    assert factor(calculate_score(SCALE, history, NOW), "volume_90d").explanation == explanation
 
 
 # --- regularity ------------------------------------------------------------------------
@@ -170,7 +173,7 @@ def _one_invoice_in_each_of(weeks: int) -> list[InvoiceFact]:
 def test_regularity_is_250_times_active_weeks_over_13_rounded_half_up(
     active_weeks: int, expected: int
 ) -> None:
-    result = calculate_score(_one_invoice_in_each_of(active_weeks), NOW)
+    result = calculate_score(SCALE, _one_invoice_in_each_of(active_weeks), NOW)
 
     assert factor(result, "regularity").points == expected
 
@@ -178,14 +181,14 @@ def test_regularity_is_250_times_active_weeks_over_13_rounded_half_up(
 def test_regularity_counts_a_week_once_however_many_invoices_it_has() -> None:
     history = [issued(ago=timedelta(days=days)) for days in (1, 2, 6)]
 
-    assert factor(calculate_score(history, NOW), "regularity").points == 19
+    assert factor(calculate_score(SCALE, history, NOW), "regularity").points == 19
 
 
 def test_regularity_weeks_are_seven_day_buckets_counted_back_from_now() -> None:
     just_inside_week_0 = issued(ago=timedelta(days=7) - timedelta(microseconds=1))
     start_of_week_1 = issued(ago=timedelta(days=7))
 
-    result = calculate_score([just_inside_week_0, start_of_week_1], NOW)
+    result = calculate_score(SCALE, [just_inside_week_0, start_of_week_1], NOW)
 
     assert factor(result, "regularity").points == 38
 
@@ -193,11 +196,11 @@ def test_regularity_weeks_are_seven_day_buckets_counted_back_from_now() -> None:
 def test_regularity_ignores_weeks_with_only_rejections() -> None:
     history = [issued(ago=timedelta(days=1)), rejected(ago=timedelta(days=8))]
 
-    assert factor(calculate_score(history, NOW), "regularity").points == 19
+    assert factor(calculate_score(SCALE, history, NOW), "regularity").points == 19
 
 
 def test_regularity_explains_active_weeks() -> None:
-    result = calculate_score(_one_invoice_in_each_of(7), NOW)
+    result = calculate_score(SCALE, _one_invoice_in_each_of(7), NOW)
 
     assert factor(result, "regularity").explanation == (
         "invoices issued in 7 of the last 13 weeks (7/13 of 250 gives 135 of 250)"
@@ -214,7 +217,7 @@ def test_regularity_explains_active_weeks() -> None:
 def test_diversity_follows_the_threshold_table(customers: int, expected: int) -> None:
     history = [issued(customer=f"{n:014d}") for n in range(customers)]
 
-    assert factor(calculate_score(history, NOW), "customer_diversity").points == expected
+    assert factor(calculate_score(SCALE, history, NOW), "customer_diversity").points == expected
 
 
 def test_diversity_counts_distinct_customers_of_issued_invoices_only() -> None:
@@ -226,7 +229,7 @@ def test_diversity_counts_distinct_customers_of_issued_invoices_only() -> None:
         rejected(),
     ]
 
-    assert factor(calculate_score(history, NOW), "customer_diversity").points == 80
+    assert factor(calculate_score(SCALE, history, NOW), "customer_diversity").points == 80
 
 
 @pytest.mark.parametrize(
@@ -240,7 +243,7 @@ def test_diversity_counts_distinct_customers_of_issued_invoices_only() -> None:
 def test_diversity_explains_customer_count_and_rule(customers: int, explanation: str) -> None:
     history = [issued(customer=f"{n:014d}") for n in range(customers)]
 
-    assert factor(calculate_score(history, NOW), "customer_diversity").explanation == explanation
+    assert factor(calculate_score(SCALE, history, NOW), "customer_diversity").explanation == explanation
 
 
 # --- acceptance_rate -------------------------------------------------------------------
@@ -263,19 +266,19 @@ def test_acceptance_is_150_times_generated_share_rounded_half_up(
 ) -> None:
     history = [issued() for _ in range(generated)] + [rejected() for _ in range(rejections)]
 
-    assert factor(calculate_score(history, NOW), "acceptance_rate").points == expected
+    assert factor(calculate_score(SCALE, history, NOW), "acceptance_rate").points == expected
 
 
 def test_acceptance_explains_the_share() -> None:
     history = [issued(), issued(), issued(), rejected()]
 
-    assert factor(calculate_score(history, NOW), "acceptance_rate").explanation == (
+    assert factor(calculate_score(SCALE, history, NOW), "acceptance_rate").explanation == (
         "3 of 4 invoice requests issued in the last 90 days (3/4 of 150 gives 113 of 150)"
     )
 
 
 def test_acceptance_without_requests_gives_zero_and_says_so() -> None:
-    explanation = factor(calculate_score([], NOW), "acceptance_rate").explanation
+    explanation = factor(calculate_score(SCALE, [], NOW), "acceptance_rate").explanation
 
     assert explanation == "no invoice requests in the last 90 days (gives 0 of 150)"
 
@@ -292,7 +295,7 @@ def test_facts_outside_the_window_or_in_the_future_are_ignored() -> None:
         rejected(ago=-timedelta(days=1)),
     ]
 
-    result = calculate_score(history, NOW)
+    result = calculate_score(SCALE, history, NOW)
 
     assert result.score == 0
     assert result.invoices_considered == 0
@@ -305,7 +308,7 @@ def test_window_includes_now_and_the_instant_after_its_start() -> None:
         rejected(ago=timedelta(0)),
     ]
 
-    result = calculate_score(history, NOW)
+    result = calculate_score(SCALE, history, NOW)
 
     assert result.invoices_considered == 3
     assert factor(result, "customer_diversity").points == 80
@@ -317,7 +320,7 @@ def test_window_includes_now_and_the_instant_after_its_start() -> None:
 
 def test_now_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        calculate_score([], datetime(2025, 6, 30, 12, 0))
+        calculate_score(SCALE, [], datetime(2025, 6, 30, 12, 0))
 
 
 @pytest.mark.parametrize(
@@ -353,13 +356,13 @@ def test_invalid_facts_are_refused(status: str, processed_at: datetime, total: o
     ],
 )
 def test_tier_boundaries(score: int, tier: str) -> None:
-    assert tier_for(score) == tier
+    assert tier_for(SCALE, score) == tier
 
 
 @pytest.mark.parametrize("score", [-1, 1001])
 def test_tier_refuses_scores_outside_0_to_1000(score: int) -> None:
     with pytest.raises(ValueError):
-        tier_for(score)
+        tier_for(SCALE, score)
 
 
 # --- properties ------------------------------------------------------------------------
@@ -400,11 +403,11 @@ histories = st.lists(facts(), max_size=40)
 @PROPERTY
 @given(histories)
 def test_any_history_scores_within_bounds_and_adds_up(history: list[InvoiceFact]) -> None:
-    result = calculate_score(history, NOW)
+    result = calculate_score(SCALE, history, NOW)
 
     assert 0 <= result.score <= 1000
     assert result.score == sum(f.points for f in result.factors)
-    assert result.tier == tier_for(result.score)
+    assert result.tier == tier_for(SCALE, result.score)
     assert tuple(f.name for f in result.factors) == FACTOR_NAMES
     assert sum(f.max_points for f in result.factors) == 1000
     for f in result.factors:
@@ -418,7 +421,7 @@ def test_score_does_not_depend_on_history_order(data: st.DataObject) -> None:
     history = data.draw(histories)
     shuffled = data.draw(st.permutations(history))
 
-    assert calculate_score(shuffled, NOW) == calculate_score(history, NOW)
+    assert calculate_score(SCALE, shuffled, NOW) == calculate_score(SCALE, history, NOW)
 
 
 @PROPERTY
@@ -426,8 +429,8 @@ def test_score_does_not_depend_on_history_order(data: st.DataObject) -> None:
 def test_one_more_issued_invoice_never_lowers_any_factor(
     history: list[InvoiceFact], extra: InvoiceFact
 ) -> None:
-    before = points(calculate_score(history, NOW))
-    after = points(calculate_score([*history, extra], NOW))
+    before = points(calculate_score(SCALE, history, NOW))
+    after = points(calculate_score(SCALE, [*history, extra], NOW))
 
     # The brief asks for volume and diversity; the other two can't drop either.
     for name in FACTOR_NAMES:
