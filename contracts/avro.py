@@ -191,15 +191,15 @@ class Node:
         """What identifies a union branch: its full name for named types, its type otherwise."""
         return self.fullname if self.kind in ("record", "enum", "fixed") else self.kind
 
-    def describe(self, depth: int = 0) -> str:
+    def describe(self) -> str:
         """A short description for people: `string`, `[null, string]`, `bytes decimal(16,2)`, `array<record Item>`."""
         kind = self.kind
         if kind == "union":
-            return "[" + ", ".join(branch.describe(depth + 1) for branch in self.branches()) + "]"
+            return "[" + ", ".join(branch.describe() for branch in self.branches()) + "]"
         if kind == "array":
-            return f"array<{self.items.describe(depth + 1)}>"
+            return f"array<{self.items.describe()}>"
         if kind == "map":
-            return f"map<{self.values.describe(depth + 1)}>"
+            return f"map<{self.values.describe()}>"
         if kind == "fixed":
             text = f"fixed {self.short_name}({self.schema.get('size')})"
         elif kind in ("record", "enum"):

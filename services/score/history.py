@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from contracts import records
 from messaging.state import PartitionState
-from services.score.scoring import InvoiceFact
+from services.score.scoring import InvoiceOutcome
 
 __all__ = ["History"]
 
@@ -55,7 +55,7 @@ class History(PartitionState[records.ScoreStateKey, records.InvoiceFact]):
                                 customer_tax_id=invoice["customer"]["tax_id"] if invoice else None, offset=offset),
         )
 
-    def of(self, user_id: records.Uuid) -> list[tuple[InvoiceFact, int | None]]:
+    def of(self, user_id: records.Uuid) -> list[tuple[InvoiceOutcome, int | None]]:
         """The user's facts with their invoice numbers, in the order the user was told of them."""
         rows = self.db.execute(
             "SELECT request_id, status, processed_at, total, customer_tax_id, number FROM facts"
@@ -63,7 +63,7 @@ class History(PartitionState[records.ScoreStateKey, records.InvoiceFact]):
             (str(user_id),),
         )
         return [
-            (InvoiceFact(request_id, status, _time(processed_at), None if total is None else Decimal(total), tax_id),
+            (InvoiceOutcome(request_id, status, _time(processed_at), None if total is None else Decimal(total), tax_id),
              number)
             for request_id, status, processed_at, total, tax_id, number in rows
         ]

@@ -18,7 +18,7 @@ from contracts.records import SCORE_CALCULATED, ScoreTier
 
 __all__ = [
     "GENERATED", "REJECTED", "WINDOW",
-    "Factor", "InvoiceFact", "Scale", "Score", "calculate_score", "tier_for",
+    "Factor", "InvoiceOutcome", "Scale", "Score", "calculate_score", "tier_for",
 ]
 
 GENERATED = "GENERATED"
@@ -56,7 +56,7 @@ class Scale:
 
 
 @dataclass(frozen=True)
-class InvoiceFact:
+class InvoiceOutcome:
     """One invoice reply: issued (GENERATED, with total and customer) or REJECTED."""
 
     request_id: str
@@ -105,7 +105,7 @@ def tier_for(scale: Scale, score: int) -> ScoreTier:
     return next(tier for tier, lowest in scale.bands if score >= lowest)
 
 
-def calculate_score(scale: Scale, history: Iterable[InvoiceFact], now: datetime) -> Score:
+def calculate_score(scale: Scale, history: Iterable[InvoiceOutcome], now: datetime) -> Score:
     """Score the facts in ``(now - WINDOW, now]``; older and future facts are ignored."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -121,7 +121,7 @@ def calculate_score(scale: Scale, history: Iterable[InvoiceFact], now: datetime)
     return Score(score, tier_for(scale, score), factors, invoices_considered=len(recent))
 
 
-def _volume(issued: list[InvoiceFact]) -> Factor:
+def _volume(issued: list[InvoiceOutcome]) -> Factor:
     # Sorted, so the sum is the same for any order of the history even if Decimal rounds.
     total = sum(sorted(fact.total for fact in issued if fact.total is not None), Decimal(0))
     points, rule = _lookup(total, _VOLUME_TABLE, "nothing issued")
@@ -129,7 +129,7 @@ def _volume(issued: list[InvoiceFact]) -> Factor:
     return Factor("volume_90d", points, 400, text)
 
 
-def _regularity(issued: list[InvoiceFact], now: datetime) -> Factor:
+def _regularity(issued: list[InvoiceOutcome], now: datetime) -> Factor:
     # Week 0 is the 7 days up to now, week 12 the oldest; timedelta // timedelta is an int.
     active = len({(now - fact.processed_at) // WEEK for fact in issued})
     points = _share(250, active, WEEKS)
@@ -140,7 +140,7 @@ def _regularity(issued: list[InvoiceFact], now: datetime) -> Factor:
     return Factor("regularity", points, 250, text)
 
 
-def _diversity(issued: list[InvoiceFact]) -> Factor:
+def _diversity(issued: list[InvoiceOutcome]) -> Factor:
     count = len({fact.customer_tax_id for fact in issued if fact.customer_tax_id})
     points, rule = _lookup(count, _DIVERSITY_TABLE, "no customers")
     noun = "customer" if count == 1 else "customers"

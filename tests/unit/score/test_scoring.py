@@ -16,7 +16,7 @@ from services.score.scoring import (
     REJECTED,
     WINDOW,
     Factor,
-    InvoiceFact,
+    InvoiceOutcome,
     Scale,
     Score,
     calculate_score,
@@ -37,12 +37,12 @@ def issued(
     customer: str | None = "11111111000111",
     *,
     ago: timedelta = timedelta(days=1),
-) -> InvoiceFact:
-    return InvoiceFact(f"req-{next(_ids)}", GENERATED, NOW - ago, Decimal(total), customer)
+) -> InvoiceOutcome:
+    return InvoiceOutcome(f"req-{next(_ids)}", GENERATED, NOW - ago, Decimal(total), customer)
 
 
-def rejected(*, ago: timedelta = timedelta(days=1)) -> InvoiceFact:
-    return InvoiceFact(f"req-{next(_ids)}", REJECTED, NOW - ago, None, None)
+def rejected(*, ago: timedelta = timedelta(days=1)) -> InvoiceOutcome:
+    return InvoiceOutcome(f"req-{next(_ids)}", REJECTED, NOW - ago, None, None)
 
 
 def factor(score: Score, name: str) -> Factor:
@@ -162,7 +162,7 @@ def test_volume_explains_amount_and_rule(totals: list[str], explanation: str) ->
 # --- regularity ------------------------------------------------------------------------
 
 
-def _one_invoice_in_each_of(weeks: int) -> list[InvoiceFact]:
+def _one_invoice_in_each_of(weeks: int) -> list[InvoiceOutcome]:
     return [issued(ago=timedelta(days=7 * week + 1)) for week in range(weeks)]
 
 
@@ -336,7 +336,7 @@ def test_now_must_be_timezone_aware() -> None:
 )
 def test_invalid_facts_are_refused(status: str, processed_at: datetime, total: object) -> None:
     with pytest.raises(ValueError):
-        InvoiceFact("req", status, processed_at, total, "1")  # type: ignore[arg-type]
+        InvoiceOutcome("req", status, processed_at, total, "1")  # type: ignore[arg-type]
 
 
 # --- tiers -----------------------------------------------------------------------------
@@ -389,12 +389,12 @@ def facts(
     draw: st.DrawFn,
     status: st.SearchStrategy[str] | None = None,
     when: st.SearchStrategy[datetime] = times,
-) -> InvoiceFact:
+) -> InvoiceOutcome:
     chosen = draw(status if status is not None else st.sampled_from([GENERATED, REJECTED]))
     request_id = f"req-{draw(st.integers(0, 10**6))}"
     if chosen == REJECTED:
-        return InvoiceFact(request_id, REJECTED, draw(when), None, None)
-    return InvoiceFact(request_id, GENERATED, draw(when), draw(totals), draw(customers))
+        return InvoiceOutcome(request_id, REJECTED, draw(when), None, None)
+    return InvoiceOutcome(request_id, GENERATED, draw(when), draw(totals), draw(customers))
 
 
 histories = st.lists(facts(), max_size=40)
@@ -402,7 +402,7 @@ histories = st.lists(facts(), max_size=40)
 
 @PROPERTY
 @given(histories)
-def test_any_history_scores_within_bounds_and_adds_up(history: list[InvoiceFact]) -> None:
+def test_any_history_scores_within_bounds_and_adds_up(history: list[InvoiceOutcome]) -> None:
     result = calculate_score(SCALE, history, NOW)
 
     assert 0 <= result.score <= 1000
@@ -427,7 +427,7 @@ def test_score_does_not_depend_on_history_order(data: st.DataObject) -> None:
 @PROPERTY
 @given(histories, facts(status=st.just(GENERATED), when=window_times))
 def test_one_more_issued_invoice_never_lowers_any_factor(
-    history: list[InvoiceFact], extra: InvoiceFact
+    history: list[InvoiceOutcome], extra: InvoiceOutcome
 ) -> None:
     before = points(calculate_score(SCALE, history, NOW))
     after = points(calculate_score(SCALE, [*history, extra], NOW))
