@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from contracts.manifest import Topic
 
@@ -65,7 +65,11 @@ class Route(Generic[S]):
     """A topic a worker consumes and the handler of its records; made by `route`, which checks their types agree."""
 
     topic: Topic[object, object]
-    handler: Callable[[Incoming[Any, Any], S], Iterable[Outgoing[object, object]]]
+    _handler: Callable[..., Iterable[Outgoing[object, object]]]
+
+    def handle(self, incoming: Incoming[object, object], state: S) -> Iterable[Outgoing[object, object]]:
+        """The handler's outputs for one record of the topic (read with the topic's codecs, so of its types)."""
+        return self._handler(incoming, state)
 
 
 def route(topic: Topic[KeyT, ValueT], handler: Handler[KeyT, ValueT, S]) -> Route[S]:

@@ -35,7 +35,7 @@ class Runtime:
         service: str,
         settings: Settings | None = None,
         manifest: Manifest | None = None,
-        producer_overrides: dict[str, Any] | None = None,
+        producer_overrides: dict[str, object] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings or Settings.from_env()
@@ -67,7 +67,7 @@ class Runtime:
         if self._producer_health.working():
             log.info("the producer works again")
 
-    def producer_config(self) -> dict[str, Any]:
+    def producer_config(self) -> dict[str, object]:
         return {
             **self.settings.kafka_client,
             "client.id": self.service,
@@ -136,7 +136,7 @@ class Runtime:
     def produce(self, outgoing: Outgoing[K, V], on_delivery: DeliveryCallback | None = None) -> None:
         self.send(self.encode(outgoing), on_delivery)
 
-    def consumer(self, group: str, **overrides: Any) -> Consumer:
+    def consumer(self, group: str, **overrides: object) -> Consumer:
         """A member of `group`; it sees only committed records (what aborted transactions wrote never shows)."""
         config = {
             **self.settings.kafka_client,
@@ -159,7 +159,7 @@ class Runtime:
             config["group.instance.id"] = f"{group}/{self.settings.instance_id}"
         return Consumer({**config, **overrides})
 
-    def reader(self, **overrides: Any) -> Consumer:
+    def reader(self, **overrides: object) -> Consumer:
         """A consumer assigned to partitions by hand, outside any group's membership; committed records only."""
         return Consumer({
             **self.settings.kafka_client,

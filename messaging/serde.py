@@ -21,6 +21,7 @@ from messaging.validation import first_problem
 
 __all__ = ["Codec", "ContractViolation", "PoisonRecord", "SchemaNotRegistered", "WriterSchemas"]
 
+ParsedSchema = dict[str, Any]  # a record schema as fastavro.parse_schema gives it
 T = TypeVar("T")  # the record type of the subject (a generated TypedDict of contracts/records.py)
 MAGIC = b"\x00"
 HEADER = struct.Struct(">bI")
@@ -45,19 +46,19 @@ class WriterSchemas:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._parsed: dict[int, Any] = {}
+        self._parsed: dict[int, ParsedSchema] = {}
         self._lock = threading.Lock()
 
-    def get(self, schema_id: int) -> Any:
+    def get(self, schema_id: int) -> ParsedSchema:
         if schema_id not in self._parsed:
             text = self.registry.schema_by_id(schema_id)
             if text is None:
                 raise PoisonRecord(f"names schema id {schema_id}, which the registry does not have")
             with self._lock:
-                self._parsed[schema_id] = fastavro.parse_schema(json.loads(text))
+                self._parsed[schema_id] = cast(ParsedSchema, fastavro.parse_schema(json.loads(text)))
         return self._parsed[schema_id]
 
-    def remember(self, schema_id: int, parsed: Any) -> None:
+    def remember(self, schema_id: int, parsed: ParsedSchema) -> None:
         with self._lock:
             self._parsed.setdefault(schema_id, parsed)
 

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Protocol
 
 from confluent_kafka import KafkaException
 
@@ -19,7 +19,6 @@ from messaging.metrics import serve_health
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
-from messaging.worker import Worker
 
 __all__ = ["run_service"]
 
@@ -37,7 +36,17 @@ def broker_status(runtime: Runtime) -> ClientStatus:
     return ClientStatus("broker", True, None, None)
 
 
-def run_service(name: str, build: Callable[[Runtime], Sequence[Worker[Any]]], health_port: int) -> int:
+class Loop(Protocol):
+    """What a service runs on a thread of its own: a worker (messaging.worker.Worker)."""
+
+    group: str
+
+    def run(self, stop: threading.Event) -> None: ...
+
+    def hung(self) -> bool: ...
+
+
+def run_service(name: str, build: Callable[[Runtime], Sequence[Loop]], health_port: int) -> int:
     """Build the service's workers and run them until SIGTERM or SIGINT; returns the exit status.
 
     A service that cannot start (registry down, schemas not provisioned, bad settings) says why in
@@ -56,7 +65,7 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Worker[Any]]], he
         signal.signal(signum, lambda *_: stop.set())
     failures: list[BaseException] = []
 
-    def run(worker: Worker[Any]) -> None:
+    def run(worker: Loop) -> None:
         try:
             worker.run(stop)
         except BaseException as error:  # one dead loop stops the service, so a supervisor restarts it whole

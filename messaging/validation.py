@@ -14,7 +14,7 @@ from contracts.avro import Node, root
 __all__ = ["first_problem"]
 
 
-def first_problem(schema: Any, record: Any) -> str | None:
+def first_problem(schema: object, record: object) -> str | None:
     """The first field of `record` that `schema` (as written in the .avsc) rejects, as 'path: reason'."""
     return _check(root(schema), record, "")
 

@@ -291,7 +291,7 @@ class Worker(Generic[S]):
         incoming = Incoming(topic, partition, offset, key, value, key_problem)
         token = logs.request_id.set(_request_id(value))
         try:
-            ready = [self.runtime.encode(outgoing) for outgoing in route.handler(incoming, cast(S, store))]
+            ready = [self.runtime.encode(outgoing) for outgoing in route.handle(incoming, cast(S, store))]
         finally:
             logs.request_id.reset(token)
         if key_problem is not None and not ready:  # the handler had no answer for an unreadable key
