@@ -25,15 +25,7 @@ import fastavro
 from confluent_kafka import Consumer, Producer
 
 from contracts.manifest import load_manifest
-from services.invoice.billing import (
-    Problem,
-    Rules,
-    compute_totals,
-    digits_of,
-    parse_iss_rate,
-    validate_request,
-    verification_code,
-)
+from services.invoice.billing import Checked, Rules, check_request, digits_of, parse_iss_rate, verification_code
 
 __all__ = ["ISS_RATE", "RULES", "Meter", "plain_decoder", "plain_encoder", "reply"]
 
@@ -43,11 +35,11 @@ BATCH = 500  # the project's worker batch size
 HEADER = struct.Struct(">bI")
 
 
-def reply(
-    request: Mapping[str, Any], problems: list[Problem], number: int | None, decided_at: datetime
-) -> dict[str, Any]:
+def reply(request: Mapping[str, Any], checked: Checked, number: int | None, decided_at: datetime) -> dict[str, Any]:
     """The same dict as services/invoice/handler.py `build_reply` writes for invoice_reply v2 (that module
-    needs the project's messaging package, which the Quix environment cannot import)."""
+    needs the project's messaging package, which the Quix environment cannot import), from the request checked
+    with `check_request` as the generator checks it (its totals computed once)."""
+    problems, totals = checked.problems, checked.totals
     answer: dict[str, Any] = {
         "request_id": request["request_id"],
         "user_id": request["user_id"],
@@ -56,8 +48,7 @@ def reply(
         "rejection_reasons": [{"field": p.field, "message": p.message} for p in problems],
         "processed_at": decided_at,
     }
-    if not problems:
-        totals = compute_totals(RULES, request["items"], ISS_RATE)
+    if totals is not None and not problems:
         answer["invoice"] = {
             "number": number,
             "issued_at": decided_at,
@@ -150,8 +141,8 @@ def run(job: Mapping[str, Any]) -> None:
                 raise RuntimeError(f"consuming {job['requests']}: {message.error()}")
             decode(message.key())  # the worker decodes keys too; the reply's key comes from the request
             request = decode(message.value())
-            problems = validate_request(RULES, request["customer"], request["items"])
-            answer = reply(request, problems, handled + 1, datetime.now(UTC))
+            checked = check_request(RULES, request["customer"], request["items"], ISS_RATE)
+            answer = reply(request, checked, handled + 1, datetime.now(UTC))
             key = encode_key({"user_id": request["user_id"]})
             producer.produce(job["replies"], key=key, value=encode_value(answer))
             handled += 1

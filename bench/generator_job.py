@@ -57,7 +57,7 @@ def run(job: Mapping[str, Any]) -> None:
     meter, stop = Meter(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the harness's word that every reply is visible
     handled = 0
-    answer = make_handler(Rules.of(manifest), replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
+    answer = make_handler(Rules.of(load_manifest()), replies, lambda _: ISS_RATE, runtime.codec(replies.value).version,
                           lambda: datetime.now(UTC))
 
     def handle(incoming: Incoming[UserKey, InvoiceRequest], state: InvoiceState) -> list[Outgoing[object, object]]:

@@ -171,10 +171,11 @@ def _watcher(kafka: dict[str, str], topic: str, partitions: int) -> Consumer:
 
 def contend(
     work: Workload, contender: str, python: Path, module: str, extra: dict[str, Any], *, numbered: bool,
-    processes: int = 1,
+    processes: int = 1, tree: Path = REPO,
 ) -> dict[str, Any]:
     """Run one contender (in `processes` processes of one group) until N replies are visible and check them;
-    its rate and CPU per record. A contender that does not stop by itself at N is sent SIGTERM then."""
+    its rate and CPU per record. A contender that does not stop by itself at N is sent SIGTERM then. `tree` is the
+    source tree it runs from (another commit's, checked out beside this one, to compare with it)."""
     runtime = work.runtime
     replies = runtime.manifest.topic(INVOICE_GENERATED)
     with tempfile.TemporaryDirectory(prefix=PREFIX) as scratch:
@@ -191,7 +192,7 @@ def contend(
                         "instance": f"{contender}-{n}"}
                 (Path(scratch) / f"job{n}.json").write_text(json.dumps(mine))
                 running.append(subprocess.Popen([str(python), "-m", module, str(Path(scratch) / f"job{n}.json")],
-                                                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                                                cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
                                                 stdout=output, stderr=output))
         try:
             seen, visible_at = _await_replies(watcher, running, work.count, log)

@@ -27,8 +27,8 @@ from quixstreams.models.serializers.schema_registry import (
     SchemaRegistrySerializationConfig,
 )
 
-from bench.bare import RULES, Meter, reply
-from services.invoice.billing import validate_request
+from bench.bare import ISS_RATE, RULES, Meter, reply
+from services.invoice.billing import check_request
 
 __all__ = ["run"]
 
@@ -71,12 +71,12 @@ def run(job: Mapping[str, Any]) -> None:
 
     def handle(request: dict[str, Any], state: State) -> dict[str, Any]:
         meter.first()
-        problems = validate_request(RULES, request["customer"], request["items"])
+        checked = check_request(RULES, request["customer"], request["items"], ISS_RATE)
         number = None
-        if not problems:
+        if not checked.problems:
             number = state.get("last_number", 0) + 1
             state.set("last_number", number)
-        return reply(request, problems, number, datetime.now(UTC))
+        return reply(request, checked, number, datetime.now(UTC))
 
     app.dataframe(requests).apply(handle, stateful=True).to_topic(replies)
     app.run(count=job["count"], collect=False)  # returns once the last checkpoint is committed

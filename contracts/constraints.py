@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from contracts.avro import Field, Node, root
@@ -98,10 +99,17 @@ class FieldRules:
         """A decimal's scale (0 for other types): the places its values are written with."""
         return 0 if self.decimal is None else self.decimal[1]
 
-    @property
+    @cached_property
     def largest(self) -> Decimal | None:
         """The largest value a decimal type holds: 999.99 for decimal(5, 2)."""
         return None if self.decimal is None else largest_decimal(*self.decimal)
+
+    @cached_property
+    def _bounds(self) -> tuple[tuple[Decimal, Callable[[Decimal, Decimal], bool], str], ...]:
+        """The numeric bounds it declares, as exact Decimals, with their tests (read once: a worker checks each
+        record's numbers against them)."""
+        return tuple((bound, broken, words) for keyword, broken, words in _BOUNDS
+                     if (bound := self.bound(keyword)) is not None)
 
     def problems(self, value: Any) -> list[str]:
         """What is wrong with a value of this field's type, in words; empty when it is valid."""
@@ -146,13 +154,10 @@ class FieldRules:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
         if not number.is_finite():
             return [f"must be a finite number (got {value})"]
-        found = []
-        for keyword, broken, words in _BOUNDS:
-            bound = self.bound(keyword)
-            if bound is not None and broken(number, bound):
-                found.append(f"must be {words} {bound} (got {value})")
+        found = [f"must be {words} {bound} (got {value})" for bound, broken, words in self._bounds if broken(number, bound)]
         if self.decimal is not None:
-            places = _places(number)
+            exponent = number.as_tuple().exponent
+            places = 0 if isinstance(exponent, int) and -exponent <= self.decimal[1] else _places(number)
             if places > self.decimal[1]:
                 found.append(f"must have at most {self.decimal[1]} decimal places (got {value})")
             largest = self.largest

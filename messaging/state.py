@@ -1,11 +1,15 @@
 """State owned per input partition: a local SQLite store backed by a compacted changelog topic.
 
 A worker keeps one store per partition it owns, in a file of its own under its state directory; no
-file is shared between processes. Every write goes to the local tables and to the changelog, in the
-same Kafka transaction as the outputs and the consumer offsets it belongs with. The local file is a
-cache of the changelog: it records the changelog offset it reflects (its checkpoint) and is committed
-only after the Kafka transaction is, so it may lag the changelog (then the tail is replayed) but never
-holds a change the changelog lacks.
+file is shared between processes. Every change goes to the changelog, in the same Kafka transaction as
+the outputs and the consumer offsets it belongs with; the local file is a cache of the changelog: it
+records the changelog offset it reflects (its checkpoint) and is written only after the Kafka
+transaction committed, so it may lag the changelog (then the tail is replayed) but never holds a change
+the changelog lacks.
+
+Within a batch the changes stay in memory (`put` stages them, the subclass keeps what its queries need
+in `on_put`): the file is written once per transaction, in `commit`. A record that fails takes its
+own changes back (`record`, then `on_dropped`), an aborted batch all of them (`rollback`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 
 class PartitionState(Generic[K, V]):
     """One partition's state, whose changelog entries are K keys and V values. A service subclasses it with its tables
-    (`SCHEMA`), `apply` (how one changelog entry is written to them) and its queries; its writes go through `put`."""
+    (`SCHEMA`), `apply` (how one changelog entry is written to them), `on_put`, `on_dropped` and `on_written` (what its
+    queries keep in memory of the batch's changes) and its queries; its writes go through `put`."""
 
     SCHEMA: ClassVar[str] = ""
 
@@ -44,16 +49,28 @@ class PartitionState(Generic[K, V]):
         # The changelog is the durable copy; a commit lost in a power cut is replayed from it.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_CHECKPOINT + self.SCHEMA)
-        self.changes: list[tuple[K, V]] = []  # (key, value) written since the last take_changes()
+        self.changes: list[tuple[K, V]] = []  # staged since the last take_changes(): for the changelog
+        self.staged: list[tuple[K, V]] = []  # staged in this batch: for the file, once the batch commits
 
     def apply(self, key: K, value: V) -> None:
-        """Write one changelog entry to the local tables (from a handler, or while restoring)."""
+        """Write one changelog entry to the file's tables (at commit, and while restoring)."""
         raise NotImplementedError
 
+    def on_put(self, key: K, value: V) -> None:
+        """Keep a staged change where the queries find it before it is in the file."""
+
+    def on_dropped(self, dropped: list[tuple[K, V]]) -> None:
+        """Drop staged changes from memory: a failed record's, or an aborted batch's."""
+
+    def on_written(self) -> None:
+        """The batch's changes are in the file now: what memory held only for them may go."""
+
     def put(self, key: K, value: V) -> None:
-        """Change the state: applied here at once, sent to the changelog with the batch's outputs."""
-        self.apply(key, value)
+        """Change the state: seen by the queries at once, sent to the changelog with the batch's outputs, and written
+        to the file when the batch commits."""
         self.changes.append((key, value))
+        self.staged.append((key, value))
+        self.on_put(key, value)
 
     def take_changes(self) -> list[tuple[K, V]]:
         changes, self.changes = self.changes, []
@@ -66,37 +83,42 @@ class PartitionState(Generic[K, V]):
         return None if row is None else int(row[0])
 
     def begin(self) -> None:
-        """Open the batch's transaction on first use; held until the Kafka transaction is decided."""
+        """Open a write transaction of the file (a restore's, or a commit's)."""
         if not self.db.in_transaction:
             self.db.execute("BEGIN IMMEDIATE")
 
     @contextmanager
     def record(self) -> Iterator[None]:
-        """One record's changes, undone (locally and for the changelog) if handling it fails."""
-        self.begin()
-        already = len(self.changes)
-        self.db.execute("SAVEPOINT record")
+        """One record's changes, taken back (from memory and from the changelog) if handling it fails."""
+        changed, staged = len(self.changes), len(self.staged)
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK TO record")
-            self.db.execute("RELEASE record")
-            del self.changes[already:]
+            dropped = self.staged[staged:]
+            del self.changes[changed:]
+            del self.staged[staged:]
+            self.on_dropped(dropped)
             raise
-        self.db.execute("RELEASE record")
 
     def commit(self, changelog_offset: int | None) -> None:
         """Keep the batch: called once the Kafka transaction holding its changelog entries committed."""
         self.begin()
+        for key, value in self.staged:
+            self.apply(key, value)
         if changelog_offset is not None:
             self.db.execute("INSERT OR REPLACE INTO checkpoint VALUES (0, ?)", (changelog_offset,))
         self.db.execute("COMMIT")
+        self.staged.clear()
+        self.on_written()
 
     def rollback(self) -> None:
         """Forget the batch: its Kafka transaction was aborted."""
+        dropped, self.staged = self.staged, []
+        self.changes.clear()
+        if dropped:
+            self.on_dropped(dropped)
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
-        self.changes.clear()
 
     def close(self) -> None:
         self.rollback()

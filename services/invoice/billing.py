@@ -17,8 +17,8 @@ from contracts.manifest import Manifest
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 
 __all__ = [
-    "Line", "Problem", "Rules", "Totals", "compute_totals", "digits_of", "is_valid_cnpj", "is_valid_cpf", "parse_iss_rate",
-    "validate_request", "verification_code",
+    "Checked", "Line", "Problem", "Rules", "Totals", "check_request", "compute_totals", "digits_of", "is_valid_cnpj",
+    "is_valid_cpf", "parse_iss_rate", "validate_request", "verification_code",
 ]
 
 _CENT = Decimal("0.01")  # money in BRL: the scale of every amount the reply carries
@@ -146,24 +146,39 @@ def _check_digit(digits: str, weights: Sequence[int]) -> str:
     return "0" if remainder < 2 else str(11 - remainder)
 
 
-def validate_request(rules: Rules, customer: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Problem]:
-    """Every problem with a request, in field order; empty when it can be invoiced.
+@dataclass(frozen=True)
+class Checked:
+    """A request checked: every problem, and its arithmetic at the rate given once every item is valid."""
 
-    Item paths are zero-based: items[1] is the second item.
-    """
+    problems: list[Problem]
+    totals: Totals | None
+
+
+def check_request(rules: Rules, customer: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
+                  iss_rate: Decimal) -> Checked:
+    """Every problem with a request, in field order (none when it can be invoiced), and its totals at `iss_rate`,
+    computed once: the subtotal's limit and the reply both use them. Item paths are zero-based: items[1] is the
+    second item."""
     problems = _text_problems(rules, "customer.name", customer.get("name"))
     problems += _tax_id_problems(rules, customer.get("tax_id"))
     count_problems = [Problem("items", message) for message in rules.request["items"].problems(items)]
     if count_problems:  # none, or too many to be worth reading one by one
-        return problems + count_problems
+        return Checked(problems + count_problems, None)
     item_problems = [problem for i, item in enumerate(items) for problem in _item_problems(rules, f"items[{i}]", item)]
     problems += item_problems
     # The sums only mean something, and are only safe to compute, once every item is valid.
-    if items and not item_problems:
-        subtotal = compute_totals(rules, items, Decimal(0)).subtotal
-        if subtotal > rules.max_subtotal:
-            problems.append(Problem("items", f"invoice total too large (subtotal {subtotal}, at most {rules.max_subtotal})"))
-    return problems
+    if not items or item_problems:
+        return Checked(problems, None)
+    totals = compute_totals(rules, items, iss_rate)
+    if totals.subtotal > rules.max_subtotal:
+        problems.append(Problem("items", f"invoice total too large (subtotal {totals.subtotal}, at most"
+                                         f" {rules.max_subtotal})"))
+    return Checked(problems, totals)
+
+
+def validate_request(rules: Rules, customer: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Every problem with a request, in field order; empty when it can be invoiced."""
+    return check_request(rules, customer, items, Decimal(0)).problems
 
 
 def _tax_id_problems(rules: Rules, tax_id: Any) -> list[Problem]:

@@ -11,7 +11,15 @@ from decimal import Decimal
 from contracts.manifest import Topic
 from contracts.records import Invoice, InvoiceCustomer, InvoiceLine, InvoiceReply, InvoiceRequest, RejectionReason, UserKey
 from messaging.records import Handler, Incoming, Outgoing
-from services.invoice.billing import Problem, Rules, compute_totals, digits_of, validate_request, verification_code
+from services.invoice.billing import (
+    Problem,
+    Rules,
+    Totals,
+    check_request,
+    compute_totals,
+    digits_of,
+    verification_code,
+)
 from services.invoice.store import Decision, InvoiceState
 
 __all__ = ["MAX_REASONS", "build_reply", "fingerprint", "make_handler", "rejection"]
@@ -31,17 +39,20 @@ def fingerprint(request: InvoiceRequest) -> str:
 
 
 def build_reply(
-    rules: Rules, request: InvoiceRequest, problems: list[Problem], decision: Decision, contract_version: int = 2
+    rules: Rules, request: InvoiceRequest, problems: list[Problem], decision: Decision, contract_version: int = 2,
+    totals: Totals | None = None,
 ) -> InvoiceReply:
     """The reply for a decided request; pure, so a repeated request gets the identical reply.
 
-    `contract_version` is the invoice_reply version this generator writes: v2 added verification_code.
+    `contract_version` is the invoice_reply version this generator writes: v2 added verification_code. `totals` are
+    the request's at the decision's rate when the caller has them already.
     """
     if problems:
         return rejection(request, problems, decision.decided_at)
     number = decision.number
     assert number is not None, "an accepted request is numbered when it is decided"
-    totals = compute_totals(rules, request["items"], decision.iss_rate)
+    if totals is None or totals.iss_rate != decision.iss_rate:
+        totals = compute_totals(rules, request["items"], decision.iss_rate)
     invoice = Invoice(
         number=number,
         issued_at=decision.decided_at,
@@ -94,14 +105,16 @@ def make_handler(
             problem = Problem("request_id", "was already used by this user for a request with other content;"
                                             " this one was not invoiced (send it with a new request_id)")
             return [_reply(replies, rejection(request, [problem], clock()))]
-        problems = validate_request(rules, request["customer"], request["items"])
+        rate = rate_for(str(user_id)) if decision is None else decision.iss_rate
+        checked = check_request(rules, request["customer"], request["items"], rate)
+        problems = checked.problems
         if decision is None:
-            decision = state.decide(user_id, request["request_id"], content, not problems, rate_for(str(user_id)), clock())
+            decision = state.decide(user_id, request["request_id"], content, not problems, rate, clock())
         elif decision.number is None and not problems:  # the rules changed since: the first answer stands
             problems = [Problem("request", "was rejected when it was first decided")]
         elif decision.number is not None:
             problems = []
-        reply = build_reply(rules, request, problems, decision, contract_version)
+        reply = build_reply(rules, request, problems, decision, contract_version, checked.totals)
         # Per-record lines are DEBUG: at INFO, formatting them cost more than computing the invoice.
         log.debug("answered", extra={"status": reply["status"], "number": decision.number, "repeated": decision.repeated})
         return [_reply(replies, reply)]
