@@ -20,7 +20,7 @@ from stack.fetch import kafka_libs
 from stack.java import find_java
 from stack.paths import REPO, STATE
 
-__all__ = ["SILENT", "Node", "bootstrap_servers", "nodes"]
+__all__ = ["SILENT", "Node", "bootstrap_servers", "format_arguments", "nodes"]
 
 HEAP = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")
 # The first node's client port (its controller port is the next one, node 2's client port the one after): another
@@ -108,13 +108,14 @@ class Node:
             shutil.rmtree(self.home / "data")
         if (self.home / "data" / "meta.properties").exists():
             return
-        scram = [arg for principal in (security.ADMIN, security.REGISTRY) for arg in
-                 ("--add-scram", f"{security.MECHANISM}=[name={principal},password={security.password(principal)}]")]
-        result = subprocess.run(
-            [str(java), "-cp", classpath, *_log_config(), "kafka.tools.StorageTool", "format",
-             "-t", _cluster_id(self.count), "-c", str(config), *scram],
-            capture_output=True, text=True, timeout=120,
-        )
+        # The SCRAM passwords go in a file of the launcher's (@file, 0600), never on a command line `ps` shows.
+        arguments = self.home / "format.args"
+        arguments.touch(mode=0o600)
+        arguments.write_text(format_arguments(classpath, _cluster_id(self.count), config))
+        try:
+            result = subprocess.run([str(java), f"@{arguments}"], capture_output=True, text=True, timeout=120)
+        finally:
+            arguments.unlink()
         if result.returncode != 0:
             procs.log_file(self.name).parent.mkdir(parents=True, exist_ok=True)
             procs.log_file(self.name).write_text(result.stdout + result.stderr)
@@ -143,6 +144,16 @@ class Node:
         if pid is None:
             return 0.0
         return procs.wait_until(self.healthy, self.name, "the Kafka broker", 90, pid)
+
+
+def format_arguments(classpath: str, cluster_id: str, config: Path) -> str:
+    """The storage tool's arguments, as a Java launcher's argument file: the SCRAM users the brokers and the registry
+    need before provisioning can make the others, with their passwords."""
+    scram = [arg for principal in (security.ADMIN, security.REGISTRY) for arg in
+             ("--add-scram", f"{security.MECHANISM}=[name={principal},password={security.password(principal)}]")]
+    argv = ["-cp", classpath, *_log_config(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+            *scram]
+    return "\n".join(f'"{arg}"' for arg in argv) + "\n"
 
 
 def nodes(count: int) -> list[Node]:

@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from stack import broker, postgres, procs, registry, security, supervision, supervisor
 from stack.errors import StackError
+from stack.paths import STATE
 from stack.services import Service, services
 
 __all__ = ["main"]
@@ -84,6 +85,7 @@ def _show(name: str, seconds: float, address: str) -> None:
 def up(_: argparse.Namespace) -> int:
     began = time.monotonic()
     shape = Shape.from_env()
+    security.lock_down(STATE)  # what an earlier version of the stack left readable by others
     # Everything started from here talks to this cluster unless told otherwise.
     bootstrap = os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers(shape.brokers))
     _start_brokers(shape.nodes())
@@ -187,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     log_parser.add_argument("-n", "--lines", type=int, default=40)
     log_parser.set_defaults(run=logs)
     args = parser.parse_args(argv)
+    # What the stack and its processes write (passwords, keys, data, logs) is theirs alone: files 0600, folders 0700.
+    os.umask(0o077)
     try:
         return args.run(args)
     except StackError as error:

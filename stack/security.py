@@ -37,7 +37,7 @@ from stack.paths import STATE
 
 __all__ = [
     "ADMIN", "CONTROLLER", "MECHANISM", "REGISTRY", "TLS", "ca_file", "client_config", "client_env", "keystore_file",
-    "allow_registry", "java_client", "make_certificates", "password", "principals", "protocol", "services",
+    "allow_registry", "java_client", "lock_down", "make_certificates", "password", "principals", "protocol", "services",
     "write_credentials",
 ]
 
@@ -119,6 +119,25 @@ def make_certificates() -> None:
                    ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     _write_private(keystore_file(), private + broker.public_bytes(pem) + ca.public_bytes(pem))
     ca_file().write_bytes(ca.public_bytes(pem))
+
+
+def lock_down(state: Path) -> None:
+    """Make everything under the stack's state its owner's alone: folders 0700, files 0600 (files and folders of
+    another user, PostgreSQL's under root, are left as they are). The state folder itself stays traversable (0711), so
+    that such a user reaches its own folder in it; nobody else may list it."""
+    if not state.exists():
+        return
+    me = os.getuid()
+    state.chmod(0o711)
+    for folder, folders, files in os.walk(state):
+        for name in folders:
+            path = Path(folder, name)
+            if path.lstat().st_uid == me and not path.is_symlink():
+                path.chmod(0o700)
+        for name in files:
+            path = Path(folder, name)
+            if path.lstat().st_uid == me and not path.is_symlink():
+                path.chmod(path.stat().st_mode & 0o700)
 
 
 def _write_private(path: Path, data: bytes) -> None:
