@@ -5,8 +5,6 @@
 #                                 formatting the storage with the SCRAM users admin and registry, as stack/broker.py
 #                                 does: SCRAM users live in the cluster's metadata, and the first clients (provisioning
 #                                 as admin, the registry) need theirs before anyone could create them
-#   compose-kafka allow-registry  the registry's rights, before it starts: everything on its storage topic (_schemas)
-#                                 and its group (schema-registry), as stack/security.py's allow_registry gives Apicurio
 #
 # Both write the admin's client settings to /etc/kafka/admin.properties; the brokers' healthcheck uses them.
 set -euo pipefail
@@ -30,14 +28,8 @@ start)
         --add-scram "SCRAM-SHA-512=[name=registry,password=$REGISTRY_PASSWORD]"
     exec /etc/confluent/docker/launch
     ;;
-allow-registry)
-    admin_properties
-    kafka-acls --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config /etc/kafka/admin.properties --add \
-        --allow-principal User:registry --operation All --resource-pattern-type prefixed \
-        --topic _schemas --group schema-registry
-    ;;
 *)
-    echo "usage: compose-kafka start|allow-registry" >&2
+    echo "usage: compose-kafka start" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,8 @@ A service's principal (`User:<service>`, the name of its `[service.*]` table) ma
   its workers, `<consumer_group>/<INSTANCE_ID>`;
 - when it keeps state (it writes a changelog of a co-partitioned group), write the topics of that group it consumes:
   a record found on another partition than its key's is forwarded to that partition of the same topic.
+The schema registry's principal may create, describe, read and write the topics under its prefix and join the groups
+under its own (the manifest's `[registry]`): nothing of the platform's topics.
 The dashboard also serves the operator view: it may describe every topic and every service's consumer groups (to
 show their lag) and read every dead-letter topic; it replays dead letters only to the topics it produces anyway.
 Nothing else: no topic creation, no reading of other groups, no cluster operation. Provisioning applies exactly
@@ -33,7 +35,7 @@ class Grant:
     resource: str  # topic, group or transactional_id
     name: str
     prefixed: bool  # the name is a prefix of the resources' names
-    operation: str  # read, write or describe
+    operation: str  # read, write, describe, create or describe_configs
     why: str  # for people: what in the manifest asks for it
 
     def describe(self) -> str:
@@ -73,6 +75,11 @@ def grants(manifest: Manifest) -> list[Grant]:
     for service, group in manifest.consumer_groups.items():
         allow(service, "group", group, ("read", "describe"), f"its consumer groups ({group}, {group}-2, ...)",
               prefixed=True)
+    if (registry := manifest.registry) is not None:
+        allow(registry.principal, "topic", registry.topic_prefix, ("create", "describe", "describe_configs", "read", "write"),
+              "keeps the schemas in its own topics", prefixed=True)
+        allow(registry.principal, "group", registry.group_prefix, ("read", "describe"),
+              "reads its topics in its own consumer groups", prefixed=True)
     if OPERATOR_VIEW in manifest.consumer_groups:
         for topic in manifest.topics:
             allow(OPERATOR_VIEW, "topic", topic.name, ("describe",), "shows consumer lag in the operator view")
@@ -106,5 +113,6 @@ def acl_table(manifest: Manifest) -> str:
     for (principal, resource, name), found in rows.items():
         operations = ", ".join(sorted({grant.operation for grant in found}))
         why = "; ".join(sorted({reason for grant in found for reason in grant.why.split("; ")}))
+        operations = operations.replace("describe_configs", "describe configs")
         lines.append(f"| `User:{principal}` | {resource.replace('_', ' ')} | `{name}` | {operations} | {why} |")
     return "\n".join(lines)

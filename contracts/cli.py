@@ -16,7 +16,7 @@ from contracts.codegen import RECORDS, CodegenError, generate, staleness
 from contracts.compat import MODES, STRICTER_NOTE, check
 from contracts.env import SettingsError, bootstrap_servers, kafka_client, registry_client, registry_url
 from contracts.manifest import ManifestError, load_manifest
-from contracts.provision import Durability, ProvisioningError, provision
+from contracts.provision import Durability, ProvisioningError, give_rights, provision
 from contracts.registry import Registry, RegistryError
 from contracts.report import FORMATS, write_reports
 from contracts.review import ReviewInputError, review
@@ -122,9 +122,15 @@ def _codegen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _acls(_: argparse.Namespace) -> int:
-    """The rights the manifest gives each service's principal, as the Markdown table the README shows."""
-    print(acl_table(load_manifest()))
+def _acls(args: argparse.Namespace) -> int:
+    """The rights the manifest gives each principal, as the Markdown table the README shows; or, with --apply, exactly
+    those of one principal given on the cluster (the registry's, before it starts)."""
+    manifest = load_manifest()
+    if args.apply is None:
+        print(acl_table(manifest))
+        return 0
+    changes = give_rights(AdminClient(kafka_client()), manifest, args.apply, print)
+    print(f"{args.apply}: {changes} change(s) to its rights")
     return 0
 
 
@@ -158,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="what to print: markdown (default), json, github (workflow commands) or sarif (2.1.0)")
     review.add_argument("--out", metavar="DIR", help="where to write schema-review.md, .json and .sarif (default: results/)")
     review.set_defaults(run=_review)
-    commands.add_parser(
-        "acls", help="print who may do what on the cluster, as provisioning grants it from the manifest (Markdown)"
-    ).set_defaults(run=_acls)
+    acls = commands.add_parser(
+        "acls", help="print who may do what on the cluster, as provisioning grants it from the manifest (Markdown)")
+    acls.add_argument("--apply", metavar="PRINCIPAL", help="give PRINCIPAL exactly its rights on the cluster, print nothing else")
+    acls.set_defaults(run=_acls)
     asyncapi = commands.add_parser(
         "asyncapi", help="write the AsyncAPI 3 document of the topics, schemas and services (no broker or registry needed)",
         description="Reads KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL and TOPIC_REPLICATION_FACTOR / "

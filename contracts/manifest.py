@@ -18,8 +18,8 @@ from contracts.constraints import ConstraintError, Constraints
 from contracts.partitioning import CHANGELOG, PARTITIONERS, CoPartitioned
 
 __all__ = [
-    "COMPATIBILITY_LEVELS", "CoPartitioned", "DeadLetters", "Manifest", "ManifestError", "SchemaVersion", "Subject", "Topic",
-    "load_manifest",
+    "COMPATIBILITY_LEVELS", "CoPartitioned", "DeadLetters", "Manifest", "ManifestError", "RegistryStorage", "SchemaVersion",
+    "Subject", "Topic", "load_manifest",
 ]
 
 HOME = Path(__file__).resolve().parent
@@ -110,11 +110,22 @@ class DeadLetters:
 
 
 @dataclass(frozen=True)
+class RegistryStorage:
+    """Where the schema registry keeps the schemas in Kafka: the principal it connects as, the prefixes of its
+    topics and of its consumer groups."""
+
+    principal: str
+    topic_prefix: str
+    group_prefix: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     topics: tuple[Topic[object, object], ...]
     dead_letters: DeadLetters
     consumer_groups: dict[str, str] = field(default_factory=dict)  # service -> the group it joins by default
     co_partitioned: tuple[CoPartitioned, ...] = ()
+    registry: RegistryStorage | None = None
 
     def topic(self, binding: Binding[KeyT, ValueT]) -> Topic[KeyT, ValueT]:
         """The topic a binding of contracts/records.py names: how code finds a topic without spelling its name."""
@@ -271,6 +282,16 @@ def _co_partitioned(document: dict[str, Any], by_name: dict[str, Topic[object, o
     return tuple(groups)
 
 
+def _registry(document: dict[str, Any], path: Path) -> RegistryStorage | None:
+    table = document.get("registry")
+    if table is None:
+        return None
+    try:
+        return RegistryStorage(str(table["principal"]), str(table["topic_prefix"]), str(table["group_prefix"]))
+    except KeyError as missing:
+        raise ManifestError(f"{path}: [registry] is missing {missing.args[0]!r}") from None
+
+
 def _consumer_groups(document: dict[str, Any], path: Path) -> dict[str, str]:
     try:
         return {str(name): str(service["consumer_group"]) for name, service in document.get("service", {}).items()}
@@ -306,4 +327,4 @@ def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
     unlisted = sorted({c for t in topics for c in t.consumers} - groups.keys()) if groups else []
     if unlisted:
         raise ManifestError(f"{path}: no [service.*] table gives the consumer group of {', '.join(unlisted)}")
-    return Manifest(topics, dead_letters, groups, _co_partitioned(document, by_name))
+    return Manifest(topics, dead_letters, groups, _co_partitioned(document, by_name), _registry(document, path))

@@ -32,7 +32,7 @@ from contracts.env import SettingsError, env_int, principal_env
 from contracts.manifest import Manifest, Subject
 from contracts.registry import IncompatibleSchema, Registry, same_schema
 
-__all__ = ["Durability", "ProvisioningError", "provision"]
+__all__ = ["Durability", "ProvisioningError", "give_rights", "provision"]
 
 Report = Callable[[str], None]
 
@@ -91,8 +91,8 @@ def _principals(manifest: Manifest, admin: AdminClient, report: Report) -> int:
                                               password.encode())
         _wait(admin.alter_user_scram_credentials([upsert])[service], f"setting the credentials of {service}")
     try:
-        for service in sorted(manifest.consumer_groups):
-            changes += _rights(admin, report, service, [grant for grant in wanted if grant.principal == service])
+        for principal in sorted({grant.principal for grant in wanted}):
+            changes += _rights(admin, report, principal, [grant for grant in wanted if grant.principal == principal])
     except ProvisioningError as error:
         if "SECURITY_DISABLED" not in str(error):
             raise
@@ -101,13 +101,20 @@ def _principals(manifest: Manifest, admin: AdminClient, report: Report) -> int:
 
 
 _RESOURCES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "transactional_id": ResourceType.TRANSACTIONAL_ID}
-_OPERATIONS = {"read": AclOperation.READ, "write": AclOperation.WRITE, "describe": AclOperation.DESCRIBE}
+_OPERATIONS = {"read": AclOperation.READ, "write": AclOperation.WRITE, "describe": AclOperation.DESCRIBE,
+               "create": AclOperation.CREATE, "describe_configs": AclOperation.DESCRIBE_CONFIGS}
 
 
 def _binding(grant: Grant) -> AclBinding:
     pattern = ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL
     return AclBinding(_RESOURCES[grant.resource], grant.name, pattern, f"User:{grant.principal}", "*",
                       _OPERATIONS[grant.operation], AclPermissionType.ALLOW)
+
+
+def give_rights(admin: AdminClient, manifest: Manifest, principal: str, report: Report) -> int:
+    """Exactly the rights the manifest gives `principal`, now (the stack gives the registry its own before it starts,
+    as provisioning needs the registry); the changes made."""
+    return _rights(admin, report, principal, [grant for grant in grants(manifest) if grant.principal == principal])
 
 
 def _rights(admin: AdminClient, report: Report, service: str, wanted: list[Grant]) -> int:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
 
+from contracts.manifest import load_manifest
+from contracts.provision import give_rights
 from stack import broker, postgres, procs, registry, security, supervision, supervisor
 from stack.errors import StackError
 from stack.paths import STATE
@@ -89,7 +91,8 @@ def up(_: argparse.Namespace) -> int:
     # Everything started from here talks to this cluster unless told otherwise.
     bootstrap = os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers(shape.brokers))
     _start_brokers(shape.nodes())
-    security.allow_registry(AdminClient(security.client_config(security.ADMIN, bootstrap)))
+    # The registry's rights, before it starts (provisioning, which reconciles everyone's, needs the registry).
+    give_rights(AdminClient(security.client_config(security.ADMIN, bootstrap)), load_manifest(), security.REGISTRY, print)
     _show(registry.NAME, registry.start(), registry.address())
     if shape.database == "postgres":
         _show(postgres.NAME, postgres.start(), postgres.address())

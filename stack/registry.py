@@ -36,6 +36,7 @@ def healthy(timeout: float = 2.0) -> bool:
 
 
 def _settings() -> dict[str, str]:
+    storage = security.registry_storage()
     return {
         "quarkus.http.host": "127.0.0.1",
         "quarkus.http.port": str(PORT),
@@ -46,11 +47,13 @@ def _settings() -> dict[str, str]:
         "apicurio.kafkasql.bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or broker.bootstrap_servers(1),
         "apicurio.rules.global.compatibility": GLOBAL_COMPATIBILITY,
         # Its journal is read as the `registry` principal, which may touch only its own topics and groups.
-        "apicurio.kafkasql.consumer.group-prefix": security.REGISTRY_GROUPS,
+        "apicurio.kafkasql.consumer.group-prefix": storage.group_prefix,
         # Its groups are new at every start: a stopped registry's should empty soon, to be deleted at the next start.
         "apicurio.kafkasql.consumer.session.timeout.ms": "6000",
         "apicurio.kafkasql.consumer.heartbeat.interval.ms": "2000",
-        "apicurio.events.kafka.topic": f"{security.REGISTRY_TOPICS}events",
+        "apicurio.kafkasql.topic": f"{storage.topic_prefix}journal",
+        "apicurio.kafkasql.snapshots.topic": f"{storage.topic_prefix}snapshots",
+        "apicurio.events.kafka.topic": f"{storage.topic_prefix}events",
         **{f"apicurio.kafka.common.{key}": value for key, value in security.java_client(security.REGISTRY).items()},
         # Only provisioning writes schemas: HTTP basic auth with roles, the users embedded here (no other server).
         # Anyone may read (a schema is no secret, and Confluent's serializers in other tools need no password);
@@ -81,7 +84,8 @@ def forget_old_groups() -> list[str]:
     admin = AdminClient({**security.client_config(security.ADMIN, bootstrap), "logger": broker.SILENT})
     try:
         listed = admin.list_consumer_groups(states={ConsumerGroupState.EMPTY}).result(timeout=30)
-        old = [group.group_id for group in listed.valid if group.group_id.startswith(security.REGISTRY_GROUPS)]
+        prefix = security.registry_storage().group_prefix
+        old = [group.group_id for group in listed.valid if group.group_id.startswith(prefix)]
         for future in admin.delete_consumer_groups(old).values() if old else []:
             future.result(timeout=30)
     except KafkaException as error:  # housekeeping: never a reason not to start

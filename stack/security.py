@@ -18,32 +18,23 @@ import os
 import secrets
 from pathlib import Path
 
-from confluent_kafka.admin import (
-    AclBinding,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    ResourcePatternType,
-    ResourceType,
-)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from contracts.env import credentials_dir, kafka_client
-from contracts.manifest import load_manifest
+from contracts.manifest import RegistryStorage, load_manifest
+from stack.errors import StackError
 from stack.paths import STATE
 
 __all__ = [
     "ADMIN", "CONTROLLER", "MECHANISM", "REGISTRY", "TLS", "ca_file", "client_config", "client_env", "keystore_file",
-    "allow_registry", "java_client", "lock_down", "make_certificates", "password", "principals", "protocol", "services",
+    "java_client", "lock_down", "make_certificates", "password", "principals", "protocol", "services",
     "write_credentials",
 ]
 
-ADMIN, REGISTRY, CONTROLLER = "admin", "registry", "controller"
-REGISTRY_TOPICS = "kafkasql-"  # the prefix of the registry's storage topics (its journal and snapshots)
-REGISTRY_GROUPS = "registry-"  # the prefix of its consumer groups (a new one at each start, to replay the journal)
+ADMIN, CONTROLLER = "admin", "controller"
 MECHANISM = "SCRAM-SHA-512"
 TLS_DIR = STATE / "tls"
 TLS = os.environ.get("STACK_TLS", "1") != "0"
@@ -52,6 +43,18 @@ TLS = os.environ.get("STACK_TLS", "1") != "0"
 def protocol() -> str:
     """What clients speak to the local brokers."""
     return "SASL_SSL" if TLS else "SASL_PLAINTEXT"
+
+
+def registry_storage() -> RegistryStorage:
+    """Where the registry keeps the schemas, and as whom (the manifest's [registry])."""
+    storage = load_manifest().registry
+    if storage is None:
+        raise StackError("contracts/topics.toml has no [registry] table: the stack cannot tell the registry where its"
+                         " schemas go")
+    return storage
+
+
+REGISTRY = "registry"  # the principal the manifest's [registry] names (the storage format makes its SCRAM user)
 
 
 def services() -> list[str]:
@@ -192,16 +195,3 @@ def _java_properties(env: dict[str, str]) -> str:
     """The same settings for Kafka's Java tools (kafka-topics.sh --command-config ...)."""
     config = {"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], **java_client(env["KAFKA_SASL_USERNAME"])}
     return "".join(f"{key}={value}\n" for key, value in config.items())
-
-
-def allow_registry(admin: AdminClient) -> None:
-    """The registry's own rights, before it starts: everything on its storage topics and consumer groups."""
-    user = f"User:{REGISTRY}"
-    bindings = [
-        AclBinding(ResourceType.TOPIC, REGISTRY_TOPICS, ResourcePatternType.PREFIXED, user, "*", AclOperation.ALL,
-                   AclPermissionType.ALLOW),
-        AclBinding(ResourceType.GROUP, REGISTRY_GROUPS, ResourcePatternType.PREFIXED, user, "*", AclOperation.ALL,
-                   AclPermissionType.ALLOW),
-    ]
-    for future in admin.create_acls(bindings).values():
-        future.result(timeout=30)

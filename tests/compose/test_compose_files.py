@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from contracts.manifest import load_manifest
 from stack import security as local_stack_security
 from stack.services import services as local_stack_services
 
@@ -31,9 +32,9 @@ DOCKERFILE = COMPOSE / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 VARIANTS = {"one broker": (BASE,), "three brokers": (BASE, BROKERS3)}
-PROJECT_SERVICES = ("provision", "invoice", "score", "dashboard")
+PROJECT_SERVICES = ("registry-rights", "provision", "invoice", "score", "dashboard")
 ONE_SHOT = ("provision", "registry-rights")  # run to completion; every other service runs until stopped
-BUILDER = "provision"  # the one service that builds the project's image; the others run it
+BUILDER = "registry-rights"  # the one service that builds the project's image (it runs first); the others run it
 CORE_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 CODE_FOLDERS = ("messaging", "services", "contracts", "stack")
@@ -330,7 +331,19 @@ def test_project_image_is_built_once_from_the_repository_with_the_project_versio
         assert service["image"] == f"accounting-events:{project['version']}", f"{name} runs {service['image']}"
         if name != BUILDER:
             assert service.get("pull_policy") == "never", f"{name} would look for the project's image on a registry"
-            assert BUILDER in service.get("depends_on", {}), f"{name} may start before {BUILDER} built its image"
+            assert BUILDER in waits_for(config, name), f"{name} may start before {BUILDER} built its image"
+
+
+def waits_for(config: dict[str, Any], name: str) -> set[str]:
+    """Every service `name` waits for, directly or through the ones it waits for."""
+    found: set[str] = set()
+    todo = list(services(config)[name].get("depends_on", {}))
+    while todo:
+        other = todo.pop()
+        if other not in found:
+            found.add(other)
+            todo += list(services(config)[other].get("depends_on", {}))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,7 +545,11 @@ def test_registry_serves_the_confluent_api_from_kafka_with_backward_as_default(c
     assert env["SCHEMA_REGISTRY_LISTENERS"] == "http://0.0.0.0:8081"
     assert env["SCHEMA_REGISTRY_HOST_NAME"] == registry.get("hostname", "schema-registry")
     assert env["SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL"] == "BACKWARD"
-    assert env.get("SCHEMA_REGISTRY_KAFKASTORE_TOPIC", "_schemas") == "_schemas"
+    storage = load_manifest().registry
+    assert storage is not None
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_TOPIC"].startswith(storage.topic_prefix)
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_GROUP_ID"].startswith(storage.group_prefix)
+    assert env["SCHEMA_REGISTRY_SCHEMA_REGISTRY_GROUP_ID"].startswith(storage.group_prefix)
     stores = {address.removeprefix("SASL_SSL://") for address in env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].split(",")}
     assert stores == internal_addresses(config)
     assert env["SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR"] == str(len(brokers(config)))
@@ -554,7 +571,8 @@ def mounted_secrets(service: dict[str, Any]) -> set[str]:
 
 def principals_of(config: dict[str, Any], local_services: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Who each project service is: provisioning runs as the local stack's admin, each service as its own principal."""
-    return {BUILDER: local_stack_security.ADMIN, **{name: local["principal"] for name, local in local_services.items()}}
+    return {BUILDER: local_stack_security.ADMIN, "provision": local_stack_security.ADMIN,
+            **{name: local["principal"] for name, local in local_services.items()}}
 
 
 def test_each_service_has_the_local_stacks_instance_id(config: dict[str, Any], local_services: dict[str, dict[str, Any]]) -> None:
@@ -636,7 +654,7 @@ def test_every_password_and_secret_file_compose_reads_is_one_secrets_sh_makes(co
 def test_provisioning_reads_each_services_password_where_secrets_sh_writes_it(
     config: dict[str, Any], local_services: dict[str, dict[str, Any]]
 ) -> None:
-    provision = services(config)[BUILDER]
+    provision = services(config)["provision"]
     folder = environment(provision)["CREDENTIALS_DIR"]
     script = SECRETS_SCRIPT.read_text()
     sources = {entry["target"]: config["secrets"][entry["source"]]["file"]
@@ -670,12 +688,16 @@ def test_the_registry_asks_every_client_for_basic_auth_and_stores_as_its_own_pri
     assert env["SCHEMA_REGISTRY_KAFKASTORE_SSL_TRUSTSTORE_LOCATION"] in mounted_secrets(registry)
 
 
-def test_the_registry_principal_may_use_its_own_topic_and_group_before_the_registry_starts(config: dict[str, Any]) -> None:
+def test_the_registry_principal_gets_the_rights_the_manifest_derives_before_the_registry_starts(
+    config: dict[str, Any],
+) -> None:
     rights = services(config)["registry-rights"]
-    assert rights["command"] == ["bash", "/usr/local/bin/compose-kafka", "allow-registry"]
-    topic = environment(services(config)["schema-registry"]).get("SCHEMA_REGISTRY_KAFKASTORE_TOPIC", "_schemas")
-    grant = (COMPOSE / "kafka.sh").read_text()
-    assert "--allow-principal User:registry" in grant and f"--topic {topic}" in grant and "--group schema-registry" in grant
+    storage = load_manifest().registry
+    assert storage is not None
+    assert rights["command"] == ["python", "-m", "contracts", "acls", "--apply", storage.principal]
+    assert environment(rights)["KAFKA_SASL_USERNAME"] == "admin"
+    registry = environment(services(config)["schema-registry"])
+    assert f'username="{storage.principal}"' in registry["SCHEMA_REGISTRY_KAFKASTORE_SASL_JAAS_CONFIG"]
 
 
 # ---------------------------------------------------------------------------------------------

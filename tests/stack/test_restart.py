@@ -55,7 +55,8 @@ def test_schemas_and_records_survive_a_restart(
 
 def registry_groups(admin: AdminClient) -> list[str]:
     listed = admin.list_consumer_groups().result(timeout=30)
-    return [group.group_id for group in listed.valid if group.group_id.startswith(security.REGISTRY_GROUPS)]
+    prefix = security.registry_storage().group_prefix
+    return [group.group_id for group in listed.valid if group.group_id.startswith(prefix)]
 
 
 def test_the_registry_leaves_no_consumer_group_behind_when_it_restarts(admin: AdminClient) -> None:
