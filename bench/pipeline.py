@@ -5,7 +5,9 @@ Contenders: the generator exactly once (the default) and at least once, with 1, 
 Streams doing the same work exactly once and at least once; a bare loop doing decode, validation, totals
 and encode without state; and a raw consume-produce passthrough of the same bytes, the physical limit.
 `pipeline.restore` times one worker restoring 100,000 state entries from a changelog into an empty
-state directory.
+state directory. `pipeline.invoice.before` runs the generator of another commit (BENCH_BEFORE, a git ref; by default
+the one before every stateful consumer checked each record's partition) in the same run, from a worktree of the
+repository, and `pipeline.placement` times that check alone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,15 +29,19 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import peers
-from contracts.records import INVOICE_DECISIONS_CHANGELOG
+from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG
+from messaging.gate import Placement
 from messaging.records import Outgoing
 from messaging.runtime import Runtime
 from messaging.stores import StateSpec, Stores
 from services.invoice.store import InvoiceState
+from stack.paths import REPO
 
 __all__ = ["measure"]
 
 GENERATOR = "bench.generator_job"
+# The commit before the partition check (the manifest's partitioner, misplaced records forwarded): what it costs.
+BEFORE = os.environ.get("BENCH_BEFORE", "41b8fbe")
 
 
 def _passthrough(work: peers.Workload) -> float:
@@ -66,6 +73,38 @@ def _generator(work: peers.Workload, guarantee: str, processes: int) -> dict[str
     contender = f"generator-{guarantee}-{processes}"
     extra = {"guarantee": guarantee, "changelog": work.name(f"{contender}-changelog"), "stop": "terminate"}
     return peers.contend(work, contender, Path(sys.executable), GENERATOR, extra, numbered=True, processes=processes)
+
+
+def _before(work: peers.Workload, ref: str) -> dict[str, Any] | None:
+    """The generator of commit `ref`, exactly once, on the same requests; None when that commit is not in the clone."""
+    tree = REPO / ".cache" / f"bench-before-{ref}"
+    if not tree.exists():
+        made = subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            print(f"  the generator at {ref}: not measured ({made.stderr.strip().splitlines()[-1]})", flush=True)
+            return None
+    extra = {"guarantee": "exactly-once", "changelog": work.name("before-changelog"), "stop": "terminate"}
+    return peers.contend(work, f"generator-at-{ref}", Path(sys.executable), GENERATOR, extra, numbered=True, tree=tree)
+
+
+def _placement(users: int = 1000, records: int = 200_000) -> dict[str, Any]:
+    """Microseconds the partition check adds to a record: its key's partition, the hash remembered per user."""
+    runtime = Runtime("bench-placement")
+    topic = runtime.manifest.topic(GENERATE_INVOICE)
+    keys = [runtime.codec(topic.key).encode({"user_id": uuid.uuid4()}) for _ in range(users)]
+    placement = Placement({topic.name: topic.partitioner})
+    placement.partitions[topic.name] = topic.partitions
+    owner = placement.owner
+    began = time.perf_counter()
+    for index in range(records):
+        owner(topic.name, keys[index % users])
+    seconds = time.perf_counter() - began
+    runtime.close()
+    cost = seconds / records * 1e6
+    print(f"  the partition check: {cost:.2f} us per record", flush=True)
+    return {"name": "pipeline.placement", "unit": "us", "value": round(cost, 2), "n": records,
+            "note": f"{users:,} users, each key hashed once", "target": "<= 2 us", "met": cost <= 2}
 
 
 def _restore(entries: int = 100_000) -> dict[str, Any]:
@@ -115,6 +154,7 @@ def measure(count: int = 50_000, workers: tuple[int, ...] = (1, 2, 4)) -> list[d
                                  {"guarantee": "exactly-once"}, numbered=True)
         quix_alos = peers.contend(work, "quix-at-least-once", python, "bench.quix_invoice",
                                   {"guarantee": "at-least-once"}, numbered=True)
+        before = _before(work, BEFORE)
     one = eos[workers[0]]
     entries = [
         {"name": "pipeline.invoice", **one, "guarantee": "exactly-once",
@@ -140,7 +180,12 @@ def measure(count: int = 50_000, workers: tuple[int, ...] = (1, 2, 4)) -> list[d
                         "target": "CPU per record <= 1.25x one worker's"})
     entries += [{"name": "peer.quix.exactly_once", **quix_eos}, {"name": "peer.quix.at_least_once", **quix_alos},
                 {"name": "peer.bare", **bare}]
-    entries.append(_restore())
+    if before is not None:
+        entries.append({"name": "pipeline.invoice.before", **before, "commit": BEFORE,
+                        "baseline": {"name": "this commit's generator, CPU per record", "value": one["cpu_us_per_record"]},
+                        "ratio": round(one["cpu_us_per_record"] / before["cpu_us_per_record"], 3),
+                        "note": f"the generator at {BEFORE}, before the partition check"})
+    entries += [_placement(), _restore()]
     return entries
 
 
