@@ -23,7 +23,6 @@ from services.dashboard.intake import (
     parse_log_in,
     parse_sign_up,
 )
-from services.dashboard.openapi import document
 from services.dashboard.sender import Unavailable
 from services.dashboard.views import invoice_view, score_view
 
@@ -119,7 +118,7 @@ def _idempotency_key(request: Request) -> str | None:
 
 async def create_invoice(request: Request, user: User) -> Response:
     key = _idempotency_key(request)
-    fields = parse_invoice(await read_json(request))
+    fields = parse_invoice(await read_json(request), request.app.state.rules)
     request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, key)
     url = f"/api/invoices/{request_id}"
     return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
@@ -159,7 +158,7 @@ async def get_score(request: Request, user: User) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(document())
+    return JSONResponse(request.app.state.openapi)
 
 
 routes = [

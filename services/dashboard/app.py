@@ -35,9 +35,11 @@ from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
+from services.dashboard.openapi import document
 from services.dashboard.operations import Operations
 from services.dashboard.origins import SameOriginOnly
 from services.dashboard.replies import Replies, expire_forever
+from services.dashboard.rules import ContractRules
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender
 from services.dashboard.sessions import Sessions
 from services.dashboard.settings import DashboardSettings
@@ -108,7 +110,8 @@ def open_database(settings: DashboardSettings) -> Database:
 
 def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = connect) -> Starlette:
     """The app. Its lifespan makes the runtime (`connected`), the database, the sender of requests and the
-    consumer of replies, and closes them in the other order."""
+    consumer of replies, and closes them in the other order. The rules the handlers apply come from the runtime's
+    manifest (ContractRules)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -118,10 +121,11 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         except StartupError as error:
             app.state.startup_error = error  # for __main__ to say last, once the server has given up
             raise
+        rules, group = ContractRules.of(runtime.manifest), settings.reply_group(runtime.manifest)
         db = AsyncDatabase(database, settings.database_pool_size)
         hub = Hub()
         sender = Sender(runtime)
-        replies = Replies(runtime, database, hub, settings.consumer_group)
+        replies = Replies(runtime, database, hub, group, rules.scale)
         credentials = Credentials(
             db, settings.password_threads,
             per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
@@ -135,10 +139,11 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
                                 f" {settings.metrics_port}: {error.strerror}") from None
         app.state.db, app.state.hub, app.state.sender, app.state.credentials = db, hub, sender, credentials
         app.state.replies, app.state.sessions, app.state.catalog = replies, sessions, Catalog(runtime)
-        app.state.operations = Operations(runtime, settings.consumer_group, settings.operators)
+        app.state.operations = Operations(runtime, group, settings.operators)
+        app.state.rules, app.state.openapi = rules, document(rules)
         sender.start()
         replies.start(asyncio.get_running_loop())
-        chores = [asyncio.create_task(expire_forever(database, hub, settings.request_timeout_seconds)),
+        chores = [asyncio.create_task(expire_forever(database, hub, rules.scale, settings.request_timeout_seconds)),
                   asyncio.create_task(forget_expired(db, sessions))]
         try:
             yield

@@ -11,10 +11,9 @@ from decimal import Decimal
 
 from markupsafe import Markup
 
-from contracts.manifest import load_manifest
-from contracts.records import SCORE_CALCULATED
 from services.dashboard.db import Request, State
 from services.dashboard.formatting import Locale, money
+from services.dashboard.rules import ScoreScale
 
 __all__ = ["MonthTotal", "ScorePoint", "invoicing_chart", "invoicing_per_month", "months_back", "score_chart",
            "score_history"]
@@ -22,11 +21,6 @@ __all__ = ["MonthTotal", "ScorePoint", "invoicing_chart", "invoicing_per_month",
 SVG = "http://www.w3.org/2000/svg"
 WIDTH, HEIGHT = 720, 260
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# The score's range and bands are the score_reply schema's: the score field's maximum, each tier's lowest_score.
-_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
-MAX_SCORE = int(_REPLY.constraints["score"].declared["maximum"])
-_LOWEST = sorted(_REPLY.node.at("tier").schema["lowest_score"].items(), key=lambda band: band[1])
-TIERS = tuple((tier, low, high) for (tier, low), (_, high) in zip(_LOWEST, [*_LOWEST[1:], ("", MAX_SCORE)], strict=True))
 
 
 @dataclass(frozen=True)
@@ -161,30 +155,30 @@ def invoicing_chart(months: list[MonthTotal], locale: Locale, chart_id: str = "i
     return _markup(svg)
 
 
-def score_chart(points: list[ScorePoint], chart_id: str = "score-chart") -> Markup:
+def score_chart(points: list[ScorePoint], scale: ScoreScale, chart_id: str = "score-chart") -> Markup:
     """The score over time as steps (a score holds until the next), each calculation a dot in its tier's colour,
-    over the tiers' bands; a note instead when there is no score yet."""
+    over the tiers' bands (`scale`, as score_reply declares them); a note instead when there is no score yet."""
     if not points:
         return _empty(_frame(chart_id, "Score history", "No score has been calculated yet."), "No score calculated yet")
     latest = points[-1]
     scores = [p.score for p in points]
     if len(points) == 1:
-        description = f"One score, calculated {latest.label}: {latest.score} ({latest.tier}) out of {MAX_SCORE}."
+        description = f"One score, calculated {latest.label}: {latest.score} ({latest.tier}) out of {scale.maximum}."
     else:
-        description = (f"{len(points)} scores calculated from {points[0].label} to {latest.label}, out of {MAX_SCORE}:"
+        description = (f"{len(points)} scores calculated from {points[0].label} to {latest.label}, out of {scale.maximum}:"
                        f" the latest {latest.score} ({latest.tier}), the lowest {min(scores)}, the highest {max(scores)}.")
     svg = _frame(chart_id, "Score history", description)
     left, right, top, bottom = 48, WIDTH - 88, 16, HEIGHT - 44  # the tiers' names to the right
 
     def y_of(score: int) -> float:
-        return bottom - score / MAX_SCORE * (bottom - top)
+        return bottom - score / scale.maximum * (bottom - top)
 
-    for tier, low, high in TIERS:
-        _add(svg, "rect", {"class": f"band band-{tier}", "x": _px(left), "y": _px(y_of(high)),
-                           "width": _px(right - left), "height": _px(y_of(low) - y_of(high))})
-        _add(svg, "text", {"class": "band-label", "x": _px(right + 6), "y": _px((y_of(low) + y_of(high)) / 2), "dy": "4"},
-             tier)
-    for score in [low for _, low, _ in TIERS] + [MAX_SCORE]:  # a tick where each band starts
+    for band in scale.bands:
+        _add(svg, "rect", {"class": f"band band-{band.tier}", "x": _px(left), "y": _px(y_of(band.high)),
+                           "width": _px(right - left), "height": _px(y_of(band.low) - y_of(band.high))})
+        _add(svg, "text", {"class": "band-label", "x": _px(right + 6), "y": _px((y_of(band.low) + y_of(band.high)) / 2),
+                           "dy": "4"}, band.tier)
+    for score in [band.low for band in scale.bands] + [scale.maximum]:  # a tick where each band starts
         _add(svg, "text", {"class": "axis", "x": _px(left - 8), "y": _px(y_of(score)), "dy": "4", "text-anchor": "end"},
              str(score))
     # Inset from the plot's edges so the first and last dots are whole; one calculation, or all at once, sits mid-way.

@@ -10,22 +10,23 @@ from typing import Any
 
 from services.dashboard.charts import invoicing_chart, invoicing_per_month, months_back, score_chart, score_history
 from services.dashboard.db import Database, Request, State
+from services.dashboard.rules import ScoreScale
 from services.dashboard.templating import LOCALE, fragment
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["charts", "fragments"]
 
 
-def charts(db: Database, user_id: str, now: datetime | None = None) -> dict[str, Any]:
-    """The overview's pictures and the numbers behind them."""
+def charts(db: Database, scale: ScoreScale, user_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The overview's pictures and the numbers behind them, the score's on `scale`."""
     now = now or datetime.now(UTC)
     months = invoicing_per_month(db.generated_invoices(user_id, int(months_back(now).timestamp() * 1000)), now)
     history = score_history(db.calculated_scores(user_id))
     return {"months": months, "invoicing_chart": invoicing_chart(months, LOCALE),
-            "history": history, "score_chart": score_chart(history)}
+            "history": history, "score_chart": score_chart(history, scale)}
 
 
-def fragments(db: Database, request: Request, with_charts: bool = True) -> dict[str, str]:
+def fragments(db: Database, request: Request, scale: ScoreScale, with_charts: bool = True) -> dict[str, str]:
     """The parts of the pages that show `request`, rendered as it now is; the charts (which read the user's whole
     year) only when `with_charts` and the request adds to them."""
     if request.kind == "invoice":
@@ -43,5 +44,5 @@ def fragments(db: Database, request: Request, with_charts: bool = True) -> dict[
             "score-latest": fragment("_score_latest.html", latest=score_view(latest) if latest else None),
         }
     if with_charts and request.status in (State.GENERATED, State.CALCULATED):
-        found["charts"] = fragment("_charts.html", **charts(db, request.user_id))
+        found["charts"] = fragment("_charts.html", **charts(db, scale, request.user_id))
     return found

@@ -44,6 +44,7 @@ def render(request: Request, name: str, status: int = 200, headers: dict[str, st
     user = auth.current_user(request)
     base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.sender.broker_reachable,
             "operator": user is not None and request.app.state.operations.allows(user.email),
+            "invoice_rules": request.app.state.rules.request,  # the form's limits
             # A fresh key each time a form is shown: sending that form twice (a double click, a resent
             # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
             "idempotency_key": secrets.token_urlsafe(18)}
@@ -140,7 +141,7 @@ async def overview(request: Request) -> Response:
     invoices = [invoice_view(r) for r in await db.requests(user.id, "invoice", limit=20)]
     latest = await db.latest_score(user.id)
     return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None,
-                  **await db.run(charts, user.id))
+                  **await db.run(charts, request.app.state.rules.scale, user.id))
 
 
 # What a form sent twice with one key is told: another request with it (422), or its first still in flight (409).
@@ -161,7 +162,7 @@ async def new_invoice(request: Request) -> Response:
     pairs = await _form(request)
     values = invoice_form_values(pairs)
     try:
-        fields = parse_invoice_form(pairs)
+        fields = parse_invoice_form(pairs, request.app.state.rules)
         request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, _form_key(pairs))
     except InvalidInput as invalid:
         return render(request, "invoice_new.html", 422, errors=invalid.errors, values=values)

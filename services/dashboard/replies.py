@@ -13,6 +13,7 @@ from messaging.worker import Incoming, Worker
 from services.dashboard.db import Database, State
 from services.dashboard.events import Hub
 from services.dashboard.fragments import fragments
+from services.dashboard.rules import ScoreScale
 from services.dashboard.views import event_of, jsonable
 
 __all__ = ["CHARTS_SECONDS", "Replies", "expire_forever"]
@@ -22,11 +23,13 @@ CHARTS_SECONDS = 2.0
 
 class Replies:
     """A thread consuming the invoice and score replies in the dashboard's group: each one answers a pending request
-    in the database, and its event goes to the user's open streams on the event loop."""
+    in the database, and its event goes to the user's open streams on the event loop, with the parts of the pages
+    that show it drawn on `scale` (the score chart's bands)."""
 
-    def __init__(self, runtime: Runtime, db: Database, hub: Hub, group: str) -> None:
+    def __init__(self, runtime: Runtime, db: Database, hub: Hub, group: str, scale: ScoreScale) -> None:
         self.db = db
         self.hub = hub
+        self.scale = scale
         manifest = runtime.manifest
         # It produces nothing and applies each reply idempotently by request_id: at least once is exact here. A
         # group seen for the first time starts at the end of the replies: what came before it was applied by the
@@ -75,16 +78,16 @@ class Replies:
             charts = now - self._charted.get(answered.user_id, float("-inf")) >= CHARTS_SECONDS
             if charts:
                 self._charted[answered.user_id] = now
-            event["fragments"] = fragments(self.db, answered, with_charts=charts)
+            event["fragments"] = fragments(self.db, answered, self.scale, with_charts=charts)
         self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
         return []
 
 
-async def expire_forever(db: Database, hub: Hub, timeout_seconds: int) -> None:
+async def expire_forever(db: Database, hub: Hub, scale: ScoreScale, timeout_seconds: int) -> None:
     """Every second, time out what waited too long, so no request stays pending forever."""
     def expire() -> list[tuple[str, dict[str, Any]]]:
         expired = db.expire(int((time.time() - timeout_seconds) * 1000))
-        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r, with_charts=False)}) for r in expired]
+        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r, scale, with_charts=False)}) for r in expired]
 
     while True:
         for user_id, event in await asyncio.to_thread(expire):

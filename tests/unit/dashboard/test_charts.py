@@ -7,22 +7,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from markupsafe import Markup
 
-from services.dashboard.charts import (
-    MonthTotal,
-    ScorePoint,
-    invoicing_chart,
-    invoicing_per_month,
-    months_back,
-    score_chart,
-    score_history,
-)
+from contracts.manifest import load_manifest
+from services.dashboard import charts
+from services.dashboard.charts import MonthTotal, ScorePoint, invoicing_chart, invoicing_per_month, months_back, score_history
 from services.dashboard.db import Request
 from services.dashboard.formatting import LOCALES
+from services.dashboard.rules import ContractRules
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 PT = LOCALES["pt_BR"]
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+SCALE = ContractRules.of(load_manifest()).scale  # the score's range and bands, as the app has them
+
+
+def score_chart(points: list[ScorePoint]) -> Markup:
+    return charts.score_chart(points, SCALE)
 
 
 def invoice(issued_at: str, total: str, status: str = "generated") -> Request:
