@@ -14,7 +14,7 @@ from starlette.routing import Route
 from services.dashboard import auth
 from services.dashboard.actions import IDEMPOTENCY_HEADER, BadBody, KeyConflict, read_json, submit
 from services.dashboard.credentials import Throttled
-from services.dashboard.db import State, User
+from services.dashboard.db import State, Submission, User
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
@@ -112,6 +112,14 @@ async def delete_session(request: Request) -> Response:
     return response
 
 
+async def _find(request: Request, user: User, kind: str) -> Submission | None:
+    """The user's submission the path names; None when there is none, or it is someone else's."""
+    request_id = request.path_params["request_id"]
+    found: Submission | None = await request.app.state.db.run(
+        lambda database: database.submissions.find(user.id, request_id, kind))
+    return found
+
+
 def _idempotency_key(request: Request) -> str | None:
     return parse_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER), IDEMPOTENCY_HEADER)
 
@@ -126,12 +134,12 @@ async def create_invoice(request: Request, user: User) -> Response:
 
 async def list_invoices(request: Request, user: User) -> Response:
     limit, offset = _paging(request)
-    found = await request.app.state.db.requests(user.id, "invoice", limit, offset)
-    return JSONResponse({"invoices": [invoice_view(r) for r in found], "limit": limit, "offset": offset})
+    found = await request.app.state.db.run(lambda database: database.submissions.newest(user.id, "invoice", limit, offset))
+    return JSONResponse({"invoices": [invoice_view(s) for s in found], "limit": limit, "offset": offset})
 
 
 async def get_invoice(request: Request, user: User) -> Response:
-    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    found = await _find(request, user, "invoice")
     if found is None:  # someone else's invoice is as absent as one that never existed
         return error(404, "no such invoice")
     return JSONResponse(invoice_view(found))
@@ -144,14 +152,14 @@ async def create_score(request: Request, user: User) -> Response:
 
 
 async def latest_score(request: Request, user: User) -> Response:
-    found = await request.app.state.db.latest_score(user.id)
+    found = await request.app.state.db.run(lambda database: database.submissions.latest_score(user.id))
     if found is None:
         return error(404, "no score yet: POST /api/scores to ask for one")
     return JSONResponse(score_view(found))
 
 
 async def get_score(request: Request, user: User) -> Response:
-    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "score")
+    found = await _find(request, user, "score")
     if found is None:
         return error(404, "no such score request")
     return JSONResponse(score_view(found))

@@ -27,12 +27,11 @@ from messaging.settings import SettingsError
 from services.dashboard import api, operator_view, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
 from services.dashboard.asyncapi import asyncapi
-from services.dashboard.asyncdb import AsyncDatabase
 from services.dashboard.auth import SessionLookup
 from services.dashboard.bodies import BodyLimits
 from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
-from services.dashboard.db import Database
+from services.dashboard.db import Database, OffLoop
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
 from services.dashboard.openapi import document
@@ -71,11 +70,11 @@ async def bad_body(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status)
 
 
-async def forget_expired(db: AsyncDatabase, sessions: Sessions) -> None:
+async def forget_expired(db: OffLoop[Database], sessions: Sessions) -> None:
     """Every hour, forget idempotency keys older than their lifetime (a retry that late is a new request) and
     expired sessions (which already sign no one in)."""
     while True:
-        await db.forget_keys(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000))
+        await db.run(lambda database: database.keys.forget_older_than(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000)))
         await sessions.forget_expired()
         await asyncio.sleep(3600)
 
@@ -122,7 +121,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             app.state.startup_error = error  # for __main__ to say last, once the server has given up
             raise
         rules, group = ContractRules.of(runtime.manifest), settings.reply_group(runtime.manifest)
-        db = AsyncDatabase(database, settings.database_pool_size)
+        db = OffLoop(database, settings.database_pool_size)
         hub = Hub()
         sender = Sender(runtime)
         replies = Replies(runtime, database, hub, group, rules.scale)

@@ -8,15 +8,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from markupsafe import Markup
 
-from services.dashboard.db import Request, State
+from services.dashboard.db import State, Submission
 from services.dashboard.formatting import Locale, money
 from services.dashboard.rules import ScoreScale
 
-__all__ = ["MonthTotal", "ScorePoint", "invoicing_chart", "invoicing_per_month", "months_back", "score_chart",
-           "score_history"]
+__all__ = ["Charts", "MonthTotal", "ScorePoint", "drawn", "invoicing_chart", "invoicing_per_month", "months_back",
+           "score_chart", "score_history"]
 
 SVG = "http://www.w3.org/2000/svg"
 WIDTH, HEIGHT = 720, 260
@@ -48,6 +49,14 @@ class ScorePoint:
         return self.at.strftime("%Y-%m-%d %H:%M UTC")
 
 
+@dataclass(frozen=True)
+class Charts:
+    """The numbers both pictures draw (reads.charts gathers them)."""
+
+    months: list[MonthTotal]
+    history: list[ScorePoint]
+
+
 def _month_index(moment: datetime) -> int:
     return moment.year * 12 + moment.month - 1
 
@@ -58,15 +67,15 @@ def months_back(now: datetime, months: int = 12) -> datetime:
     return datetime(year, month + 1, 1, tzinfo=UTC)
 
 
-def invoicing_per_month(invoices: Iterable[Request], now: datetime, months: int = 12) -> list[MonthTotal]:
+def invoicing_per_month(invoices: Iterable[Submission], now: datetime, months: int = 12) -> list[MonthTotal]:
     """The generated invoices among `invoices` per month of issue, oldest first: the `months` months that end with
     `now`'s, those without invoices included. Invoices issued outside them are left out."""
     first = _month_index(months_back(now, months))
     counts = [0] * months
     totals = [Decimal(0)] * months
-    for request in invoices:
-        invoice = (request.reply or {}).get("invoice")
-        if request.status != State.GENERATED or not invoice:
+    for submission in invoices:
+        invoice = (submission.reply or {}).get("invoice")
+        if submission.status != State.GENERATED or not invoice:
             continue
         slot = _month_index(datetime.fromisoformat(invoice["issued_at"]).astimezone(UTC)) - first
         if 0 <= slot < months:
@@ -75,11 +84,17 @@ def invoicing_per_month(invoices: Iterable[Request], now: datetime, months: int 
     return [MonthTotal((first + slot) // 12, (first + slot) % 12 + 1, counts[slot], totals[slot]) for slot in range(months)]
 
 
-def score_history(scores: Iterable[Request]) -> list[ScorePoint]:
+def score_history(scores: Iterable[Submission]) -> list[ScorePoint]:
     """Each calculated score among `scores`, oldest first."""
-    points = [ScorePoint(datetime.fromisoformat(r.reply["calculated_at"]).astimezone(UTC), r.reply["score"], r.reply["tier"])
-              for r in scores if r.status == State.CALCULATED and r.reply]
+    points = [ScorePoint(datetime.fromisoformat(s.reply["calculated_at"]).astimezone(UTC), s.reply["score"], s.reply["tier"])
+              for s in scores if s.status == State.CALCULATED and s.reply]
     return sorted(points, key=lambda point: point.at)
+
+
+def drawn(charts: Charts, scale: ScoreScale, locale: Locale) -> dict[str, Any]:
+    """The pictures and the numbers behind them, as the overview and its `charts` fragment show them."""
+    return {"months": charts.months, "invoicing_chart": invoicing_chart(charts.months, locale),
+            "history": charts.history, "score_chart": score_chart(charts.history, scale)}
 
 
 def _px(value: float) -> str:

@@ -15,12 +15,12 @@ from starlette.routing import Route
 from contracts.compat import check
 from contracts.diff import field_diff
 from contracts.manifest import Subject
-from services.dashboard import asyncapi, auth
+from services.dashboard import asyncapi, auth, reads
 from services.dashboard.actions import BadBody, KeyConflict, submit
 from services.dashboard.catalog import Catalog
+from services.dashboard.charts import drawn
 from services.dashboard.credentials import Throttled
 from services.dashboard.events import stream
-from services.dashboard.fragments import charts
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
@@ -32,11 +32,10 @@ from services.dashboard.intake import (
     parse_sign_up,
 )
 from services.dashboard.sender import Unavailable
-from services.dashboard.templating import templates
+from services.dashboard.templating import LOCALE, templates
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
-
 
 
 def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
@@ -137,11 +136,10 @@ async def overview(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    db = request.app.state.db
-    invoices = [invoice_view(r) for r in await db.requests(user.id, "invoice", limit=20)]
-    latest = await db.latest_score(user.id)
-    return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None,
-                  **await db.run(charts, request.app.state.rules.scale, user.id))
+    found: reads.Overview = await request.app.state.db.run(reads.overview, user.id)
+    return render(request, "overview.html", invoices=[invoice_view(s) for s in found.invoices],
+                  score=score_view(found.latest_score) if found.latest_score else None,
+                  **drawn(found.charts, request.app.state.rules.scale, LOCALE))
 
 
 # What a form sent twice with one key is told: another request with it (422), or its first still in flight (409).
@@ -179,7 +177,8 @@ async def invoice(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    request_id = request.path_params["request_id"]
+    found = await request.app.state.db.run(lambda database: database.submissions.find(user.id, request_id, "invoice"))
     if found is None:
         return render(request, "not_found.html", 404)
     return render(request, "invoice.html", invoice=invoice_view(found))
@@ -204,9 +203,9 @@ async def score(request: Request) -> Response:
             return render(request, "score.html", 503, scores=[],
                           errors=[FieldError("kafka", "the request could not be sent just now; try again")])
         return RedirectResponse("/score", status_code=303)
-    scores = [score_view(r) for r in await db.requests(user.id, "score", limit=10)]
-    latest = await db.latest_score(user.id)
-    return render(request, "score.html", scores=scores, latest=score_view(latest) if latest else None)
+    found: reads.ScorePage = await db.run(reads.score_page, user.id)
+    return render(request, "score.html", scores=[score_view(s) for s in found.scores],
+                  latest=score_view(found.latest_score) if found.latest_score else None)
 
 
 @cache  # the published versions do not change while the process runs; each check walks every version

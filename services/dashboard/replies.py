@@ -10,9 +10,10 @@ from typing import Any
 from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply
 from messaging.runtime import Outgoing, Runtime
 from messaging.worker import Incoming, Worker
+from services.dashboard import reads
 from services.dashboard.db import Database, State
 from services.dashboard.events import Hub
-from services.dashboard.fragments import fragments
+from services.dashboard.fragments import render
 from services.dashboard.rules import ScoreScale
 from services.dashboard.views import event_of, jsonable
 
@@ -67,7 +68,7 @@ class Replies:
 
     def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing]:
         # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
-        answered = self.db.answer(str(reply["request_id"]), status, jsonable(reply))
+        answered = self.db.submissions.answer(str(reply["request_id"]), status, jsonable(reply))
         if answered is None or self._loop is None:
             return []
         event = event_of(answered)
@@ -78,7 +79,7 @@ class Replies:
             charts = now - self._charted.get(answered.user_id, float("-inf")) >= CHARTS_SECONDS
             if charts:
                 self._charted[answered.user_id] = now
-            event["fragments"] = fragments(self.db, answered, self.scale, with_charts=charts)
+            event["fragments"] = render(reads.update(self.db, answered, with_charts=charts), self.scale)
         self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
         return []
 
@@ -86,8 +87,9 @@ class Replies:
 async def expire_forever(db: Database, hub: Hub, scale: ScoreScale, timeout_seconds: int) -> None:
     """Every second, time out what waited too long, so no request stays pending forever."""
     def expire() -> list[tuple[str, dict[str, Any]]]:
-        expired = db.expire(int((time.time() - timeout_seconds) * 1000))
-        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r, scale, with_charts=False)}) for r in expired]
+        expired = db.submissions.expire(int((time.time() - timeout_seconds) * 1000))
+        return [(s.user_id, {**event_of(s), "fragments": render(reads.update(db, s, with_charts=False), scale)})
+                for s in expired]
 
     while True:
         for user_id, event in await asyncio.to_thread(expire):
