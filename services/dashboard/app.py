@@ -26,6 +26,7 @@ from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
 from services.dashboard import api, operator_view, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
+from services.dashboard.appstate import AppState, app_state, attach
 from services.dashboard.asyncapi import asyncapi
 from services.dashboard.auth import SessionLookup
 from services.dashboard.bodies import BodyLimits
@@ -58,7 +59,8 @@ def _ready(replies: Replies, sender: Sender) -> bool:
 
 
 async def readyz(request: Request) -> Response:
-    replies, sender = request.app.state.replies, request.app.state.sender
+    state = app_state(request)
+    replies, sender = state.replies, state.sender
     return JSONResponse({"ready": _ready(replies, sender), "consuming_replies": replies.ready,
                          "kafka_reachable": sender.broker_reachable}, status_code=200 if _ready(replies, sender) else 503)
 
@@ -110,7 +112,7 @@ def open_database(settings: DashboardSettings) -> Database:
 def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = connect) -> Starlette:
     """The app. Its lifespan makes the runtime (`connected`), the database, the sender of requests and the
     consumer of replies, and closes them in the other order. The rules the handlers apply come from the runtime's
-    manifest (ContractRules)."""
+    manifest (ContractRules), and reach them with the rest through the app's state (appstate.AppState)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,10 +138,9 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
-        app.state.db, app.state.hub, app.state.sender, app.state.credentials = db, hub, sender, credentials
-        app.state.replies, app.state.sessions, app.state.catalog = replies, sessions, Catalog(runtime)
-        app.state.operations = Operations(runtime, group, settings.operators)
-        app.state.rules, app.state.openapi = rules, document(rules)
+        attach(app, AppState(rules=rules, openapi=document(rules), db=db, hub=hub, sender=sender, replies=replies,
+                             credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
+                             operations=Operations(runtime, group, settings.operators)))
         sender.start()
         replies.start(asyncio.get_running_loop())
         chores = [asyncio.create_task(expire_forever(database, hub, rules.scale, settings.request_timeout_seconds)),
