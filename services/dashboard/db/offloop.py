@@ -26,7 +26,7 @@ class OffLoop(Generic[T]):
 
     async def run(self, work: Callable[Concatenate[T, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         """`work(held, *args, **kwargs)` on the pool: one repository call, or a function that reads all a page
-        needs in one go (reads.py)."""
+        needs in one go."""
         call = functools.partial(work, self._held, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
