@@ -107,7 +107,7 @@ asyncapi-check: $(VENV)/.installed $(ASYNCAPI_PARSER)
 	node tools/asyncapi/validate.mjs results/asyncapi.json
 
 # ruff over the whole tree; contracts/records.py as `make codegen` writes it; mypy over contracts/, messaging/ and
-# services/, strict on all but the dashboard (pyproject.toml says which rules).
+# services/, strict on all of them (pyproject.toml says which rules).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m contracts codegen --check

@@ -8,7 +8,7 @@ import uvicorn
 
 from messaging import logs
 from messaging.settings import SettingsError
-from services.dashboard.app import create_app
+from services.dashboard.app import StartupError, create_app
 from services.dashboard.server import with_deadlines
 from services.dashboard.settings import DashboardSettings
 
@@ -28,7 +28,7 @@ def main() -> int:
     try:
         server.run()
     except SystemExit:  # uvicorn's way out when the lifespan failed
-        if failure := getattr(app.state, "startup_error", None):
+        if isinstance(failure := getattr(app.state, "startup_error", None), StartupError):
             print(failure, file=sys.stderr)  # one sentence, the last line, after uvicorn's own account
             return 1
         raise

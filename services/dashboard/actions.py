@@ -12,8 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from services.dashboard.asyncdb import AsyncDatabase
-from services.dashboard.db import User
+from services.dashboard.db import Database, OffLoop, User
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender, Unavailable
 from services.dashboard.views import jsonable
 
@@ -78,11 +77,12 @@ def _fingerprint(kind: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([kind, jsonable(fields)], sort_keys=True).encode()).hexdigest()
 
 
-async def _earlier(db: AsyncDatabase, user: User, kind: str, fields: dict[str, Any], key: str, request_id: str) -> str | None:
+async def _earlier(db: OffLoop[Database], user: User, kind: str, fields: dict[str, Any], key: str, request_id: str) -> str | None:
     """The request an earlier use of `key` made, None when `key` is now claimed for `request_id`; KeyConflict."""
     now = int(time.time() * 1000)
     fingerprint = _fingerprint(kind, fields)
-    claim = await db.claim_key(user.id, key, fingerprint, request_id, now - IDEMPOTENCY_TTL_SECONDS * 1000)
+    expired_before_ms = now - IDEMPOTENCY_TTL_SECONDS * 1000
+    claim = await db.run(lambda database: database.keys.claim(user.id, key, fingerprint, request_id, expired_before_ms))
     if claim is None:
         return None
     if claim.fingerprint != fingerprint:
@@ -93,7 +93,8 @@ async def _earlier(db: AsyncDatabase, user: User, kind: str, fields: dict[str, A
     return claim.request_id
 
 
-async def submit(db: AsyncDatabase, sender: Sender, user: User, kind: str, fields: dict[str, Any], key: str | None = None) -> str:
+async def submit(db: OffLoop[Database], sender: Sender, user: User, kind: str, fields: dict[str, Any],
+                 key: str | None = None) -> str:
     """Record the request as pending and put it on Kafka; its id once Kafka has it, Unavailable if not.
 
     With an idempotency `key` (scoped to the user) a repeat returns the first request's id instead of
@@ -108,12 +109,12 @@ async def submit(db: AsyncDatabase, sender: Sender, user: User, kind: str, field
         "requested_at": datetime.now(UTC),
         **fields,
     }
-    await db.add_request(str(request_id), kind, user.id, jsonable(fields))
+    await db.run(lambda database: database.submissions.add(str(request_id), kind, user.id, jsonable(fields)))
     try:
         await sender.ask(kind, user.id, str(request_id), value)
     except Unavailable:
-        await db.forget_request(str(request_id))
+        await db.run(lambda database: database.submissions.forget(str(request_id)))
         raise
     if key is not None:
-        await db.key_accepted(str(request_id))
+        await db.run(lambda database: database.keys.accepted(str(request_id)))
     return str(request_id)

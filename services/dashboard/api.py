@@ -13,8 +13,9 @@ from starlette.routing import Route
 
 from services.dashboard import auth
 from services.dashboard.actions import IDEMPOTENCY_HEADER, BadBody, KeyConflict, read_json, submit
+from services.dashboard.appstate import app_state
 from services.dashboard.credentials import Throttled
-from services.dashboard.db import State, User
+from services.dashboard.db import State, Submission, User
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
@@ -23,7 +24,6 @@ from services.dashboard.intake import (
     parse_log_in,
     parse_sign_up,
 )
-from services.dashboard.openapi import document
 from services.dashboard.sender import Unavailable
 from services.dashboard.views import invoice_view, score_view
 
@@ -41,30 +41,43 @@ def error(status: int, message: str, errors: list[dict[str, str]] | None = None,
     return JSONResponse(body, status_code=status, headers={"Retry-After": str(retry_after)} if retry_after else None)
 
 
-def guarded(endpoint: UserEndpoint | Endpoint, *, signed_in: bool = True) -> Endpoint:
-    """Turn the ways a request can be bad into clear 4xx/503 answers; require a session where needed."""
+async def _answered(work: Awaitable[Response]) -> Response:
+    """`work`'s response, or a clear 4xx/503 answer for each way a request can be bad."""
+    try:
+        return await work
+    except BadBody as bad:
+        return error(bad.status, str(bad))
+    except InvalidInput as invalid:
+        return error(422, "the request is invalid", [{"field": e.field, "message": e.message} for e in invalid.errors])
+    except Unavailable as unavailable:
+        return error(503, f"the request was not accepted, try again shortly ({unavailable})", retry_after=5)
+    except Throttled as throttled:
+        return error(429, str(throttled), retry_after=throttled.retry_after)
+    except KeyConflict as conflict:
+        if conflict.status == 409:
+            return error(409, str(conflict), retry_after=1)
+        return error(conflict.status, str(conflict), [{"field": IDEMPOTENCY_HEADER, "message": str(conflict)}])
+
+
+def public(endpoint: Endpoint) -> Endpoint:
+    """An endpoint anyone may call, its bad requests answered clearly (_answered)."""
 
     @wraps(endpoint)
     async def wrapper(request: Request) -> Response:
-        try:
-            if not signed_in:
-                return await endpoint(request)  # type: ignore[call-arg]
-            user = auth.current_user(request)
-            if user is None:
-                return error(401, "sign in first: POST /api/session")
-            return await endpoint(request, user)  # type: ignore[call-arg]
-        except BadBody as bad:
-            return error(bad.status, str(bad))
-        except InvalidInput as invalid:
-            return error(422, "the request is invalid", [{"field": e.field, "message": e.message} for e in invalid.errors])
-        except Unavailable as unavailable:
-            return error(503, f"the request was not accepted, try again shortly ({unavailable})", retry_after=5)
-        except Throttled as throttled:
-            return error(429, str(throttled), retry_after=throttled.retry_after)
-        except KeyConflict as conflict:
-            if conflict.status == 409:
-                return error(409, str(conflict), retry_after=1)
-            return error(conflict.status, str(conflict), [{"field": IDEMPOTENCY_HEADER, "message": str(conflict)}])
+        return await _answered(endpoint(request))
+
+    return wrapper
+
+
+def signed_in(endpoint: UserEndpoint) -> Endpoint:
+    """An endpoint for the signed-in user (401 for anyone else), its bad requests answered clearly (_answered)."""
+
+    @wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        user = auth.current_user(request)
+        if user is None:
+            return error(401, "sign in first: POST /api/session")
+        return await _answered(endpoint(request, user))
 
     return wrapper
 
@@ -93,13 +106,13 @@ SIGNED_UP = {"message": "sign-up received: sign in with POST /api/session, with 
 
 async def create_user(request: Request) -> Response:
     email, password = parse_sign_up(await read_json(request))
-    await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
+    await app_state(request).credentials.sign_up(email, password, auth.client_address(request))
     return JSONResponse(SIGNED_UP, status_code=202)
 
 
 async def create_session(request: Request) -> Response:
     email, password = parse_log_in(await read_json(request))
-    user = await request.app.state.credentials.verify(email, password, auth.client_address(request))
+    user = await app_state(request).credentials.verify(email, password, auth.client_address(request))
     if user is None:  # the same for an unknown email, in the same time (credentials.py)
         return error(401, "wrong email or password")
     response = JSONResponse({"id": user.id, "email": user.email})
@@ -113,64 +126,72 @@ async def delete_session(request: Request) -> Response:
     return response
 
 
+async def _find(request: Request, user: User, kind: str) -> Submission | None:
+    """The user's submission the path names; None when there is none, or it is someone else's."""
+    request_id = request.path_params["request_id"]
+    return await app_state(request).db.run(lambda database: database.submissions.find(user.id, request_id, kind))
+
+
 def _idempotency_key(request: Request) -> str | None:
     return parse_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER), IDEMPOTENCY_HEADER)
 
 
 async def create_invoice(request: Request, user: User) -> Response:
     key = _idempotency_key(request)
-    fields = parse_invoice(await read_json(request))
-    request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, key)
+    state = app_state(request)
+    fields = parse_invoice(await read_json(request), state.rules)
+    request_id = await submit(state.db, state.sender, user, "invoice", fields, key)
     url = f"/api/invoices/{request_id}"
     return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
 
 
 async def list_invoices(request: Request, user: User) -> Response:
     limit, offset = _paging(request)
-    found = await request.app.state.db.requests(user.id, "invoice", limit, offset)
-    return JSONResponse({"invoices": [invoice_view(r) for r in found], "limit": limit, "offset": offset})
+    found = await app_state(request).db.run(lambda database: database.submissions.newest(user.id, "invoice", limit, offset))
+    return JSONResponse({"invoices": [invoice_view(s) for s in found], "limit": limit, "offset": offset})
 
 
 async def get_invoice(request: Request, user: User) -> Response:
-    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    found = await _find(request, user, "invoice")
     if found is None:  # someone else's invoice is as absent as one that never existed
         return error(404, "no such invoice")
     return JSONResponse(invoice_view(found))
 
 
 async def create_score(request: Request, user: User) -> Response:
-    request_id = await submit(request.app.state.db, request.app.state.sender, user, "score", {}, _idempotency_key(request))
+    state = app_state(request)
+    request_id = await submit(state.db, state.sender, user, "score", {}, _idempotency_key(request))
     url = f"/api/scores/{request_id}"
     return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
 
 
 async def latest_score(request: Request, user: User) -> Response:
-    found = await request.app.state.db.latest_score(user.id)
+    found = await app_state(request).db.run(lambda database: database.submissions.latest_score(user.id))
     if found is None:
         return error(404, "no score yet: POST /api/scores to ask for one")
     return JSONResponse(score_view(found))
 
 
 async def get_score(request: Request, user: User) -> Response:
-    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "score")
+    found = await _find(request, user, "score")
     if found is None:
         return error(404, "no such score request")
     return JSONResponse(score_view(found))
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(document())
+    return JSONResponse(app_state(request).openapi)
 
 
 routes = [
     Route("/openapi.json", openapi),
-    Route("/api/users", guarded(create_user, signed_in=False), methods=["POST"]),
-    Route("/api/session", guarded(create_session, signed_in=False), methods=["POST"]),
-    Route("/api/session", guarded(delete_session, signed_in=False), methods=["DELETE"]),
-    Route("/api/invoices", guarded(create_invoice), methods=["POST"]),
-    Route("/api/invoices", guarded(list_invoices), methods=["GET"]),
-    Route("/api/invoices/{request_id}", guarded(get_invoice), methods=["GET"]),
-    Route("/api/scores", guarded(create_score), methods=["POST"]),
-    Route("/api/scores/latest", guarded(latest_score), methods=["GET"]),
-    Route("/api/scores/{request_id}", guarded(get_score), methods=["GET"]),
+    Route("/api/users", public(create_user), methods=["POST"]),
+    Route("/api/session", public(create_session), methods=["POST"]),
+    Route("/api/session", public(delete_session), methods=["DELETE"]),
+    Route("/api/invoices", signed_in(create_invoice), methods=["POST"]),
+    Route("/api/invoices", signed_in(list_invoices), methods=["GET"]),
+    Route("/api/invoices/{request_id}", signed_in(get_invoice), methods=["GET"]),
+    Route("/api/scores", signed_in(create_score), methods=["POST"]),
+    Route("/api/scores/latest", signed_in(latest_score), methods=["GET"]),
+    Route("/api/scores/{request_id}", signed_in(get_score), methods=["GET"]),
 ]

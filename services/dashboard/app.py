@@ -27,18 +27,20 @@ from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
 from services.dashboard import api, operator_view, pages
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
+from services.dashboard.appstate import AppState, app_state, attach
 from services.dashboard.asyncapi import asyncapi
-from services.dashboard.asyncdb import AsyncDatabase
 from services.dashboard.auth import SessionLookup
 from services.dashboard.bodies import BodyLimits
 from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
-from services.dashboard.db import Database
+from services.dashboard.db import Database, OffLoop
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
+from services.dashboard.openapi import document
 from services.dashboard.operations import Operations
 from services.dashboard.origins import SameOriginOnly
 from services.dashboard.replies import Replies, expire_forever
+from services.dashboard.rules import ContractRules
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender
 from services.dashboard.sessions import Sessions
 from services.dashboard.settings import DashboardSettings
@@ -63,7 +65,7 @@ def statuses(runtime: Runtime, replies: Replies, sender: Sender) -> list[ClientS
 
 
 async def readyz(request: Request) -> Response:
-    ready, body = readiness(request.app.state.statuses())
+    ready, body = readiness(app_state(request).statuses())
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -74,11 +76,11 @@ async def bad_body(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status)
 
 
-async def forget_expired(db: AsyncDatabase, sessions: Sessions) -> None:
+async def forget_expired(db: OffLoop[Database], sessions: Sessions) -> None:
     """Every hour, forget idempotency keys older than their lifetime (a retry that late is a new request) and
     expired sessions (which already sign no one in)."""
     while True:
-        await db.forget_keys(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000))
+        await db.run(lambda database: database.keys.forget_older_than(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000)))
         await sessions.forget_expired()
         await asyncio.sleep(3600)
 
@@ -113,7 +115,8 @@ def open_database(settings: DashboardSettings) -> Database:
 
 def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = connect) -> Starlette:
     """The app. Its lifespan makes the runtime (`connected`), the database, the sender of requests and the
-    consumer of replies, and closes them in the other order."""
+    consumer of replies, and closes them in the other order. The rules the handlers apply come from the runtime's
+    manifest (ContractRules), and reach them with the rest through the app's state (appstate.AppState)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,10 +126,11 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         except StartupError as error:
             app.state.startup_error = error  # for __main__ to say last, once the server has given up
             raise
-        db = AsyncDatabase(database, settings.database_pool_size)
+        rules, group = ContractRules.of(runtime.manifest), settings.reply_group(runtime.manifest)
+        db = OffLoop(database, settings.database_pool_size)
         hub = Hub()
         sender = Sender(runtime)
-        replies = Replies(runtime, database, hub, settings.consumer_group)
+        replies = Replies(runtime, database, hub, group, rules.scale)
         credentials = Credentials(
             db, settings.password_threads,
             per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
@@ -138,13 +142,13 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
-        app.state.db, app.state.hub, app.state.sender, app.state.credentials = db, hub, sender, credentials
-        app.state.replies, app.state.sessions, app.state.catalog = replies, sessions, Catalog(runtime)
-        app.state.statuses = lambda: statuses(runtime, replies, sender)
-        app.state.operations = Operations(runtime, settings.consumer_group, settings.operators)
+        attach(app, AppState(rules=rules, openapi=document(rules), db=db, hub=hub, sender=sender, replies=replies,
+                             credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
+                             operations=Operations(runtime, group, settings.operators),
+                             statuses=lambda: statuses(runtime, replies, sender)))
         sender.start()
         replies.start(asyncio.get_running_loop())
-        chores = [asyncio.create_task(expire_forever(database, hub, settings.request_timeout_seconds)),
+        chores = [asyncio.create_task(expire_forever(database, hub, rules.scale, settings.request_timeout_seconds)),
                   asyncio.create_task(forget_expired(db, sessions))]
         try:
             yield

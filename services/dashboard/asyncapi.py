@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from services.dashboard.appstate import app_state
+
 __all__ = ["asyncapi", "operations"]
 
 
@@ -28,4 +30,4 @@ def operations(described: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def asyncapi(request: Request) -> Response:
     """The document `contracts asyncapi` writes, for this dashboard's broker and registry."""
-    return JSONResponse(request.app.state.catalog.asyncapi)
+    return JSONResponse(app_state(request).catalog.asyncapi)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.dashboard.appstate import app_state
 from services.dashboard.db import Session, User
 from services.dashboard.sessions import Sessions
 
@@ -19,7 +20,7 @@ COOKIE = "session"
 
 
 def _sessions(request: Request) -> Sessions:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return app_state(request).sessions
 
 
 def _cookie(request: Request, response: Response, token: str, max_age: int) -> None:
@@ -61,7 +62,8 @@ async def log_out(request: Request, response: Response) -> None:
 
 def current_session(request: Request) -> Session | None:
     """The session this request's cookie names, as SessionLookup found it when the request came in."""
-    return getattr(request.state, "session", None)
+    found = getattr(request.state, "session", None)
+    return found if isinstance(found, Session) else None
 
 
 def current_user(request: Request) -> User | None:

@@ -8,25 +8,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from markupsafe import Markup
 
-from contracts.manifest import load_manifest
-from contracts.records import SCORE_CALCULATED
-from services.dashboard.db import Request, State
+from services.dashboard.db import State, Submission
 from services.dashboard.formatting import Locale, money
+from services.dashboard.rules import ScoreScale
 
-__all__ = ["MonthTotal", "ScorePoint", "invoicing_chart", "invoicing_per_month", "months_back", "score_chart",
-           "score_history"]
+__all__ = ["Charts", "MonthTotal", "ScorePoint", "drawn", "invoicing_chart", "invoicing_per_month", "months_back",
+           "score_chart", "score_history"]
 
 SVG = "http://www.w3.org/2000/svg"
 WIDTH, HEIGHT = 720, 260
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# The score's range and bands are the score_reply schema's: the score field's maximum, each tier's lowest_score.
-_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
-MAX_SCORE = int(_REPLY.constraints["score"].declared["maximum"])
-_LOWEST = sorted(_REPLY.node.at("tier").schema["lowest_score"].items(), key=lambda band: band[1])
-TIERS = tuple((tier, low, high) for (tier, low), (_, high) in zip(_LOWEST, [*_LOWEST[1:], ("", MAX_SCORE)], strict=True))
 
 
 @dataclass(frozen=True)
@@ -54,6 +49,14 @@ class ScorePoint:
         return self.at.strftime("%Y-%m-%d %H:%M UTC")
 
 
+@dataclass(frozen=True)
+class Charts:
+    """The numbers both pictures draw (reads.charts gathers them)."""
+
+    months: list[MonthTotal]
+    history: list[ScorePoint]
+
+
 def _month_index(moment: datetime) -> int:
     return moment.year * 12 + moment.month - 1
 
@@ -64,15 +67,15 @@ def months_back(now: datetime, months: int = 12) -> datetime:
     return datetime(year, month + 1, 1, tzinfo=UTC)
 
 
-def invoicing_per_month(invoices: Iterable[Request], now: datetime, months: int = 12) -> list[MonthTotal]:
+def invoicing_per_month(invoices: Iterable[Submission], now: datetime, months: int = 12) -> list[MonthTotal]:
     """The generated invoices among `invoices` per month of issue, oldest first: the `months` months that end with
     `now`'s, those without invoices included. Invoices issued outside them are left out."""
     first = _month_index(months_back(now, months))
     counts = [0] * months
     totals = [Decimal(0)] * months
-    for request in invoices:
-        invoice = (request.reply or {}).get("invoice")
-        if request.status != State.GENERATED or not invoice:
+    for submission in invoices:
+        invoice = (submission.reply or {}).get("invoice")
+        if submission.status != State.GENERATED or not invoice:
             continue
         slot = _month_index(datetime.fromisoformat(invoice["issued_at"]).astimezone(UTC)) - first
         if 0 <= slot < months:
@@ -81,11 +84,17 @@ def invoicing_per_month(invoices: Iterable[Request], now: datetime, months: int 
     return [MonthTotal((first + slot) // 12, (first + slot) % 12 + 1, counts[slot], totals[slot]) for slot in range(months)]
 
 
-def score_history(scores: Iterable[Request]) -> list[ScorePoint]:
+def score_history(scores: Iterable[Submission]) -> list[ScorePoint]:
     """Each calculated score among `scores`, oldest first."""
-    points = [ScorePoint(datetime.fromisoformat(r.reply["calculated_at"]).astimezone(UTC), r.reply["score"], r.reply["tier"])
-              for r in scores if r.status == State.CALCULATED and r.reply]
+    points = [ScorePoint(datetime.fromisoformat(s.reply["calculated_at"]).astimezone(UTC), s.reply["score"], s.reply["tier"])
+              for s in scores if s.status == State.CALCULATED and s.reply]
     return sorted(points, key=lambda point: point.at)
+
+
+def drawn(charts: Charts, scale: ScoreScale, locale: Locale) -> dict[str, Any]:
+    """The pictures and the numbers behind them, as the overview and its `charts` fragment show them."""
+    return {"months": charts.months, "invoicing_chart": invoicing_chart(charts.months, locale),
+            "history": charts.history, "score_chart": score_chart(charts.history, scale)}
 
 
 def _px(value: float) -> str:
@@ -161,30 +170,30 @@ def invoicing_chart(months: list[MonthTotal], locale: Locale, chart_id: str = "i
     return _markup(svg)
 
 
-def score_chart(points: list[ScorePoint], chart_id: str = "score-chart") -> Markup:
+def score_chart(points: list[ScorePoint], scale: ScoreScale, chart_id: str = "score-chart") -> Markup:
     """The score over time as steps (a score holds until the next), each calculation a dot in its tier's colour,
-    over the tiers' bands; a note instead when there is no score yet."""
+    over the tiers' bands (`scale`, as score_reply declares them); a note instead when there is no score yet."""
     if not points:
         return _empty(_frame(chart_id, "Score history", "No score has been calculated yet."), "No score calculated yet")
     latest = points[-1]
     scores = [p.score for p in points]
     if len(points) == 1:
-        description = f"One score, calculated {latest.label}: {latest.score} ({latest.tier}) out of {MAX_SCORE}."
+        description = f"One score, calculated {latest.label}: {latest.score} ({latest.tier}) out of {scale.maximum}."
     else:
-        description = (f"{len(points)} scores calculated from {points[0].label} to {latest.label}, out of {MAX_SCORE}:"
+        description = (f"{len(points)} scores calculated from {points[0].label} to {latest.label}, out of {scale.maximum}:"
                        f" the latest {latest.score} ({latest.tier}), the lowest {min(scores)}, the highest {max(scores)}.")
     svg = _frame(chart_id, "Score history", description)
     left, right, top, bottom = 48, WIDTH - 88, 16, HEIGHT - 44  # the tiers' names to the right
 
     def y_of(score: int) -> float:
-        return bottom - score / MAX_SCORE * (bottom - top)
+        return bottom - score / scale.maximum * (bottom - top)
 
-    for tier, low, high in TIERS:
-        _add(svg, "rect", {"class": f"band band-{tier}", "x": _px(left), "y": _px(y_of(high)),
-                           "width": _px(right - left), "height": _px(y_of(low) - y_of(high))})
-        _add(svg, "text", {"class": "band-label", "x": _px(right + 6), "y": _px((y_of(low) + y_of(high)) / 2), "dy": "4"},
-             tier)
-    for score in [low for _, low, _ in TIERS] + [MAX_SCORE]:  # a tick where each band starts
+    for band in scale.bands:
+        _add(svg, "rect", {"class": f"band band-{band.tier}", "x": _px(left), "y": _px(y_of(band.high)),
+                           "width": _px(right - left), "height": _px(y_of(band.low) - y_of(band.high))})
+        _add(svg, "text", {"class": "band-label", "x": _px(right + 6), "y": _px((y_of(band.low) + y_of(band.high)) / 2),
+                           "dy": "4"}, band.tier)
+    for score in [band.low for band in scale.bands] + [scale.maximum]:  # a tick where each band starts
         _add(svg, "text", {"class": "axis", "x": _px(left - 8), "y": _px(y_of(score)), "dy": "4", "text-anchor": "end"},
              str(score))
     # Inset from the plot's edges so the first and last dots are whole; one calculation, or all at once, sits mid-way.

@@ -14,8 +14,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from services.dashboard.asyncdb import AsyncDatabase
-from services.dashboard.db import User
+from services.dashboard.db import Database, OffLoop, User
 from services.dashboard.throttle import Throttle
 
 __all__ = ["Credentials", "Throttled", "network"]
@@ -70,7 +69,7 @@ class Credentials:
     costs no hash. A successful log-in gives its account's turn back; failed log-ins and every sign-up count.
     """
 
-    def __init__(self, db: AsyncDatabase, threads: int, per_account: Throttle, per_address: Throttle) -> None:
+    def __init__(self, db: OffLoop[Database], threads: int, per_account: Throttle, per_address: Throttle) -> None:
         self._db = db
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="argon2", initializer=_lower_priority)
         self._per_account = per_account
@@ -84,12 +83,13 @@ class Credentials:
         """
         self._admit(email, address)
         password_hash = await self._off_loop(_hasher.hash, password)
-        return await self._db.create_user(str(uuid.uuid4()), email, password_hash)
+        user_id = str(uuid.uuid4())
+        return await self._db.run(lambda database: database.users.create(user_id, email, password_hash))
 
     async def verify(self, email: str, password: str, address: str) -> User | None:
         """The user whose email and password these are; None otherwise. Throttled when too many attempts came before."""
         self._admit(email, address)
-        user = await self._db.user_by_email(email)
+        user = await self._db.run(lambda database: database.users.by_email(email))
         if not await self._off_loop(_matches, user.password_hash if user else _DUMMY_HASH, password) or user is None:
             return None
         self._per_account.give_back(email)

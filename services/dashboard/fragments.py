@@ -1,47 +1,35 @@
-"""Live updates carry what the pages show: for a request's new state, the rendered parts of every page that shows
+"""Live updates carry what the pages show: for a submission's new state, the rendered parts of every page that shows
 it, each named by the `data-fragment` attribute of the element it replaces. Rendered once per update, by the
-thread that learned of it, so that no open page fetches itself again.
+thread that learned of it, from what reads.update gathered, so that no open page fetches itself again.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from services.dashboard.charts import invoicing_chart, invoicing_per_month, months_back, score_chart, score_history
-from services.dashboard.db import Database, Request, State
+from services.dashboard.charts import drawn
+from services.dashboard.reads import Update
+from services.dashboard.rules import ScoreScale
 from services.dashboard.templating import LOCALE, fragment
 from services.dashboard.views import invoice_view, score_view
 
-__all__ = ["charts", "fragments"]
+__all__ = ["render"]
 
 
-def charts(db: Database, user_id: str, now: datetime | None = None) -> dict[str, Any]:
-    """The overview's pictures and the numbers behind them."""
-    now = now or datetime.now(UTC)
-    months = invoicing_per_month(db.generated_invoices(user_id, int(months_back(now).timestamp() * 1000)), now)
-    history = score_history(db.calculated_scores(user_id))
-    return {"months": months, "invoicing_chart": invoicing_chart(months, LOCALE),
-            "history": history, "score_chart": score_chart(history)}
-
-
-def fragments(db: Database, request: Request, with_charts: bool = True) -> dict[str, str]:
-    """The parts of the pages that show `request`, rendered as it now is; the charts (which read the user's whole
-    year) only when `with_charts` and the request adds to them."""
-    if request.kind == "invoice":
-        view = invoice_view(request)
+def render(update: Update, scale: ScoreScale) -> dict[str, str]:
+    """The parts of the pages that show `update.submission`, as it now is; the charts when the update has them."""
+    submission = update.submission
+    if submission.kind == "invoice":
+        view = invoice_view(submission)
         found = {
-            f"invoice-row-{request.request_id}": fragment("_invoice_row.html", i=view),
-            f"invoice-{request.request_id}": fragment("_invoice_article.html", invoice=view),
+            f"invoice-row-{submission.request_id}": fragment("_invoice_row.html", i=view),
+            f"invoice-{submission.request_id}": fragment("_invoice_article.html", invoice=view),
         }
     else:
-        view = score_view(request)
-        latest = db.latest_score(request.user_id)
+        latest = score_view(update.latest_score) if update.latest_score else None
         found = {
-            f"score-row-{request.request_id}": fragment("_score_row.html", s=view),
-            "score-card": fragment("_score_card.html", score=score_view(latest) if latest else None),
-            "score-latest": fragment("_score_latest.html", latest=score_view(latest) if latest else None),
+            f"score-row-{submission.request_id}": fragment("_score_row.html", s=score_view(submission)),
+            "score-card": fragment("_score_card.html", score=latest),
+            "score-latest": fragment("_score_latest.html", latest=latest),
         }
-    if with_charts and request.status in (State.GENERATED, State.CALCULATED):
-        found["charts"] = fragment("_charts.html", **charts(db, request.user_id))
+    if update.charts is not None:
+        found["charts"] = fragment("_charts.html", **drawn(update.charts, scale, LOCALE))
     return found

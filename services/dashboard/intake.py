@@ -17,18 +17,14 @@ from decimal import Decimal
 from itertools import zip_longest
 from typing import Any
 
-from contracts.manifest import load_manifest
-from contracts.records import GENERATE_INVOICE
 from services.dashboard import passwords
-from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, DecimalRule
+from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, ContractRules, DecimalRule
 
 __all__ = [
     "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_idempotency_key", "parse_invoice",
     "parse_invoice_form", "parse_log_in", "parse_sign_up",
 ]
 
-REQUEST = load_manifest().topic(GENERATE_INVOICE).value.latest.constraints
-QUANTITY, UNIT_PRICE = (DecimalRule.of(REQUEST[f"items[].{name}"]) for name in ("quantity", "unit_price"))
 ROW_FIELDS = ("description", "quantity", "unit_price")
 INVOICE_FORM_FIELDS = {"csrf_token", "idempotency_key", "customer_name", "customer_tax_id", *ROW_FIELDS}
 
@@ -83,19 +79,19 @@ def _decimal(data: dict[str, Any], field: str, rule: DecimalRule, path: str, err
         return None
 
 
-def _item(entry: Any, index: int, errors: list[FieldError]) -> dict[str, Any]:
+def _item(entry: Any, index: int, rules: ContractRules, errors: list[FieldError]) -> dict[str, Any]:
     item = _object(entry, f"items[{index}]", ROW_FIELDS, errors)
     if item is None:
         return {}
     path = f"items[{index}]."
     return {
         "description": _string(item, "description", path, None, errors),
-        "quantity": _decimal(item, "quantity", QUANTITY, path, errors),
-        "unit_price": _decimal(item, "unit_price", UNIT_PRICE, path, errors),
+        "quantity": _decimal(item, "quantity", rules.quantity, path, errors),
+        "unit_price": _decimal(item, "unit_price", rules.unit_price, path, errors),
     }
 
 
-def parse_invoice(data: Any) -> dict[str, Any]:
+def parse_invoice(data: Any, rules: ContractRules) -> dict[str, Any]:
     """{"customer": {...}, "items": [...]} with Decimal amounts at the contract's scale; InvalidInput otherwise."""
     errors: list[FieldError] = []
     body = _object(data, "", ("customer", "items"), errors)
@@ -109,13 +105,13 @@ def parse_invoice(data: Any) -> dict[str, Any]:
     parsed_items: list[dict[str, Any]] | None = None  # None: not a list the constraints can be checked on
     if not isinstance(items, list):
         errors.append(FieldError("items", "is required and must be a list"))
-    elif (most := REQUEST["items"].max_items) is not None and len(items) > most:
-        errors += [FieldError("items", message) for message in REQUEST["items"].problems(items)]  # not read one by one
+    elif (most := rules.request["items"].max_items) is not None and len(items) > most:
+        errors += [FieldError("items", message) for message in rules.request["items"].problems(items)]  # not one by one
     else:
-        parsed_items = [_item(entry, index, errors) for index, entry in enumerate(items)]
+        parsed_items = [_item(entry, index, rules, errors) for index, entry in enumerate(items)]
     parsed = {"customer": parsed_customer, "items": parsed_items}
     # The schema's constraints, on every field that parsed (one that did not is None, which they skip).
-    errors += [FieldError(v.path, v.message) for v in REQUEST.violations(parsed)]
+    errors += [FieldError(v.path, v.message) for v in rules.request.violations(parsed)]
     if errors:
         raise InvalidInput(errors)
     return parsed
@@ -138,7 +134,7 @@ def invoice_form_values(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def parse_invoice_form(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def parse_invoice_form(pairs: Sequence[tuple[str, str]], rules: ContractRules) -> dict[str, Any]:
     """What parse_invoice gives for the form's values; also refuses unknown, repeated and ragged fields."""
     errors = _form_shape(pairs, INVOICE_FORM_FIELDS, repeatable=ROW_FIELDS)
     counts = Counter(name for name, _ in pairs)
@@ -146,7 +142,7 @@ def parse_invoice_form(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         got = ", ".join(f"{counts[name]} {name}" for name in ROW_FIELDS)
         errors.append(FieldError("items", f"every row needs a description, a quantity and a unit price (got {got})"))
     try:
-        parsed = parse_invoice(invoice_form_values(pairs))
+        parsed = parse_invoice(invoice_form_values(pairs), rules)
     except InvalidInput as invalid:
         errors += invalid.errors
     if errors:

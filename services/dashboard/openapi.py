@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.constraints import FieldRules
-from contracts.manifest import load_manifest
-from contracts.records import SCORE_CALCULATED
 from services.dashboard.actions import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL_SECONDS
 from services.dashboard.db import State
-from services.dashboard.intake import QUANTITY, REQUEST, UNIT_PRICE
 from services.dashboard.passwords import RULE as PASSWORD_RULE
-from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, DecimalRule, Grammar
+from services.dashboard.rules import (
+    EMAIL,
+    IDEMPOTENCY_KEY,
+    MAX_EMAIL,
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    ContractRules,
+    DecimalRule,
+    Grammar,
+    ScoreScale,
+)
 
 __all__ = ["document"]
 
@@ -53,9 +60,6 @@ ERROR = {
         },
     },
 }
-SCORE_REPLY = load_manifest().topic(SCORE_CALCULATED).value.latest
-TIERS = SCORE_REPLY.node.at("tier").schema["symbols"]
-SCORE_RANGE = SCORE_REPLY.constraints["score"]
 REQUEST_STATE = {"type": "string", "enum": [state.value for state in State]}
 ACCEPTED = {
     "type": "object",
@@ -74,17 +78,24 @@ LOG_IN = _closed(["email", "password"], {
     "password": {"type": "string", "maxLength": MAX_PASSWORD},
 })
 USER = {"type": "object", "required": ["id", "email"], "properties": {"id": {"type": "string"}, "email": {"type": "string"}}}
-INVOICE_INPUT = _closed(["customer", "items"], {
-    "customer": _closed(["name", "tax_id"], {
-        "name": _text(REQUEST["customer.name"]),
-        "tax_id": {**_text(REQUEST["customer.tax_id"]), "title": "CPF or CNPJ"},
-    }),
-    "items": {"type": "array", **REQUEST["items"].json_schema(), "items": _closed(["description", "quantity", "unit_price"], {
-        "description": _text(REQUEST["items[].description"]),
-        "quantity": _decimal(QUANTITY, REQUEST["items[].quantity"], "1.5"),
-        "unit_price": {**_decimal(UNIT_PRICE, REQUEST["items[].unit_price"], "12.50"), "title": "BRL"},
-    })},
-})
+
+
+def _invoice_input(rules: ContractRules) -> dict[str, Any]:
+    """The invoice request as the API takes it, within the constraints its schema declares."""
+    request = rules.request
+    return _closed(["customer", "items"], {
+        "customer": _closed(["name", "tax_id"], {
+            "name": _text(request["customer.name"]),
+            "tax_id": {**_text(request["customer.tax_id"]), "title": "CPF or CNPJ"},
+        }),
+        "items": {"type": "array", **request["items"].json_schema(), "items": _closed(["description", "quantity", "unit_price"], {
+            "description": _text(request["items[].description"]),
+            "quantity": _decimal(rules.quantity, request["items[].quantity"], "1.5"),
+            "unit_price": {**_decimal(rules.unit_price, request["items[].unit_price"], "12.50"), "title": "BRL"},
+        })},
+    })
+
+
 IDEMPOTENCY = {
     "name": IDEMPOTENCY_HEADER, "in": "header", "required": False, "schema": _grammar(IDEMPOTENCY_KEY),
     "description": f"Makes a retry safe: a POST repeated with the same key (per user, for"
@@ -106,22 +117,26 @@ INVOICE = {
         "url": {"type": "string"},
     },
 }
-SCORE = {
-    "type": "object",
-    "required": ["request_id", "status", "requested_at", "updated_at", "score", "tier", "factors", "url"],
-    "properties": {
-        "request_id": {"type": "string", "format": "uuid"},
-        "status": REQUEST_STATE,
-        "requested_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "score": {"type": ["integer", "null"], **SCORE_RANGE.json_schema()},
-        "tier": {"type": ["string", "null"], "enum": [*TIERS, None]},
-        "factors": {"type": "array", "items": {"type": "object"}},
-        "invoices_considered": {"type": ["integer", "null"]},
-        "calculated_at": {"type": ["string", "null"]},
-        "url": {"type": "string"},
-    },
-}
+
+
+def _score(scale: ScoreScale) -> dict[str, Any]:
+    """A score request as the API shows it, its score within the range score_reply declares."""
+    return {
+        "type": "object",
+        "required": ["request_id", "status", "requested_at", "updated_at", "score", "tier", "factors", "url"],
+        "properties": {
+            "request_id": {"type": "string", "format": "uuid"},
+            "status": REQUEST_STATE,
+            "requested_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "score": {"type": ["integer", "null"], **scale.score.json_schema()},
+            "tier": {"type": ["string", "null"], "enum": [*scale.tiers, None]},
+            "factors": {"type": "array", "items": {"type": "object"}},
+            "invoices_considered": {"type": ["integer", "null"]},
+            "calculated_at": {"type": ["string", "null"]},
+            "url": {"type": "string"},
+        },
+    }
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -143,7 +158,9 @@ def _throttled() -> dict[str, Any]:
                     "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}}}
 
 
-def document() -> dict[str, Any]:
+def document(rules: ContractRules) -> dict[str, Any]:
+    """The document, for the contracts' rules as the runtime's manifest gives them (the app makes it once)."""
+    invoice_input, score = _invoice_input(rules), _score(rules.scale)
     request_id = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paging = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
@@ -176,7 +193,7 @@ def document() -> dict[str, Any]:
                            "responses": {"204": {"description": "Signed out"}, **_errors(403)}},
             },
             "/api/invoices": {
-                "post": {"summary": "Ask for an invoice", "requestBody": _body(INVOICE_INPUT), "parameters": [IDEMPOTENCY],
+                "post": {"summary": "Ask for an invoice", "requestBody": _body(invoice_input), "parameters": [IDEMPOTENCY],
                          "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
                                        **_errors(400, 401, 403, 408, 409, 413, 415, 422, 503)}},
                 "get": {"summary": "My invoices, newest first", "parameters": paging,
@@ -190,8 +207,8 @@ def document() -> dict[str, Any]:
                                      "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
                                                    **_errors(401, 403, 409, 413, 422, 503)}}},
             "/api/scores/latest": {"get": {"summary": "My latest calculated score",
-                                           "responses": {"200": _json(SCORE, "The score"), **_errors(401, 404)}}},
+                                           "responses": {"200": _json(score, "The score"), **_errors(401, 404)}}},
             "/api/scores/{request_id}": {"get": {"summary": "One score request of mine", "parameters": request_id,
-                                                 "responses": {"200": _json(SCORE, "The score request"), **_errors(401, 404)}}},
+                                                 "responses": {"200": _json(score, "The score request"), **_errors(401, 404)}}},
         },
     }

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.dashboard import auth
+from services.dashboard.appstate import app_state
 from services.dashboard.db import User
 from services.dashboard.operations import Lag, Operations
 from services.dashboard.pages import _form, render, to_login
@@ -19,7 +20,7 @@ __all__ = ["routes"]
 
 
 def _operator(request: Request) -> tuple[User | None, Operations]:
-    operations: Operations = request.app.state.operations
+    operations = app_state(request).operations
     user = auth.current_user(request)
     return (user if user is not None and operations.allows(user.email) else None), operations
 

@@ -15,12 +15,12 @@ from starlette.routing import Route
 from contracts.compat import check
 from contracts.diff import field_diff
 from contracts.manifest import Subject
-from services.dashboard import asyncapi, auth
+from services.dashboard import asyncapi, auth, reads
 from services.dashboard.actions import BadBody, KeyConflict, submit
-from services.dashboard.catalog import Catalog
+from services.dashboard.appstate import app_state
+from services.dashboard.charts import drawn
 from services.dashboard.credentials import Throttled
 from services.dashboard.events import stream
-from services.dashboard.fragments import charts
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
@@ -32,18 +32,18 @@ from services.dashboard.intake import (
     parse_sign_up,
 )
 from services.dashboard.sender import Unavailable
-from services.dashboard.templating import templates
+from services.dashboard.templating import LOCALE, templates
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
 
 
-
 def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
            **context: Any) -> Response:
-    user = auth.current_user(request)
-    base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": request.app.state.sender.broker_reachable,
-            "operator": user is not None and request.app.state.operations.allows(user.email),
+    user, state = auth.current_user(request), app_state(request)
+    base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": state.sender.broker_reachable,
+            "operator": user is not None and state.operations.allows(user.email),
+            "invoice_rules": state.rules.request,  # the form's limits
             # A fresh key each time a form is shown: sending that form twice (a double click, a resent
             # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
             "idempotency_key": secrets.token_urlsafe(18)}
@@ -99,7 +99,7 @@ async def login(request: Request) -> Response:
         return credentials
     email, password = credentials
     try:
-        user = await request.app.state.credentials.verify(email, password, auth.client_address(request))
+        user = await app_state(request).credentials.verify(email, password, auth.client_address(request))
     except Throttled as throttled:
         return _throttled(request, "login.html", throttled, email)
     if user is None:  # the same for an unknown email, in the same time (credentials.py)
@@ -117,7 +117,7 @@ async def signup(request: Request) -> Response:
         return credentials
     email, password = credentials
     try:
-        await request.app.state.credentials.sign_up(email, password, auth.client_address(request))
+        await app_state(request).credentials.sign_up(email, password, auth.client_address(request))
     except Throttled as throttled:
         return _throttled(request, "signup.html", throttled, email)
     # The same answer whether the email was new or had an account (which is nobody's business): sign in next.
@@ -136,11 +136,11 @@ async def overview(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    db = request.app.state.db
-    invoices = [invoice_view(r) for r in await db.requests(user.id, "invoice", limit=20)]
-    latest = await db.latest_score(user.id)
-    return render(request, "overview.html", invoices=invoices, score=score_view(latest) if latest else None,
-                  **await db.run(charts, user.id))
+    state = app_state(request)
+    found = await state.db.run(reads.overview, user.id)
+    return render(request, "overview.html", invoices=[invoice_view(s) for s in found.invoices],
+                  score=score_view(found.latest_score) if found.latest_score else None,
+                  **drawn(found.charts, state.rules.scale, LOCALE))
 
 
 # What a form sent twice with one key is told: another request with it (422), or its first still in flight (409).
@@ -160,9 +160,10 @@ async def new_invoice(request: Request) -> Response:
         return render(request, "invoice_new.html", values={"items": [{}, {}]})
     pairs = await _form(request)
     values = invoice_form_values(pairs)
+    state = app_state(request)
     try:
-        fields = parse_invoice_form(pairs)
-        request_id = await submit(request.app.state.db, request.app.state.sender, user, "invoice", fields, _form_key(pairs))
+        fields = parse_invoice_form(pairs, state.rules)
+        request_id = await submit(state.db, state.sender, user, "invoice", fields, _form_key(pairs))
     except InvalidInput as invalid:
         return render(request, "invoice_new.html", 422, errors=invalid.errors, values=values)
     except KeyConflict as conflict:
@@ -178,7 +179,8 @@ async def invoice(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    found = await request.app.state.db.request(user.id, request.path_params["request_id"], "invoice")
+    request_id = request.path_params["request_id"]
+    found = await app_state(request).db.run(lambda database: database.submissions.find(user.id, request_id, "invoice"))
     if found is None:
         return render(request, "not_found.html", 404)
     return render(request, "invoice.html", invoice=invoice_view(found))
@@ -188,12 +190,12 @@ async def score(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    db = request.app.state.db
+    state = app_state(request)
     if request.method == "POST":
         pairs = await _form(request)
         try:
             form_fields(pairs, {"csrf_token", "idempotency_key"})
-            await submit(db, request.app.state.sender, user, "score", {}, _form_key(pairs))
+            await submit(state.db, state.sender, user, "score", {}, _form_key(pairs))
         except InvalidInput as invalid:
             return render(request, "score.html", 422, scores=[], errors=invalid.errors)
         except KeyConflict as conflict:
@@ -203,9 +205,9 @@ async def score(request: Request) -> Response:
             return render(request, "score.html", 503, scores=[],
                           errors=[FieldError("kafka", "the request could not be sent just now; try again")])
         return RedirectResponse("/score", status_code=303)
-    scores = [score_view(r) for r in await db.requests(user.id, "score", limit=10)]
-    latest = await db.latest_score(user.id)
-    return render(request, "score.html", scores=scores, latest=score_view(latest) if latest else None)
+    found = await state.db.run(reads.score_page, user.id)
+    return render(request, "score.html", scores=[score_view(s) for s in found.scores],
+                  latest=score_view(found.latest_score) if found.latest_score else None)
 
 
 @cache  # the published versions do not change while the process runs; each check walks every version
@@ -224,7 +226,7 @@ async def contracts(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
-    catalog: Catalog = request.app.state.catalog
+    catalog = app_state(request).catalog
     held = await catalog.held()
     topics = []
     for topic in catalog.manifest.topics:
@@ -256,7 +258,7 @@ async def events(request: Request) -> Response:
     if user is None:
         return Response("sign in first\n", status_code=401)
     return StreamingResponse(
-        _while_signed_in(request, stream(request.app.state.hub, user.id)),
+        _while_signed_in(request, stream(app_state(request).hub, user.id)),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},  # Cache-Control: no-store comes with every private response
     )

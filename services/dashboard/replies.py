@@ -11,9 +11,11 @@ from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply,
 from messaging.records import Incoming, Outgoing, route
 from messaging.runtime import Runtime
 from messaging.worker import Worker
+from services.dashboard import reads
 from services.dashboard.db import Database, State
 from services.dashboard.events import Hub
-from services.dashboard.fragments import fragments
+from services.dashboard.fragments import render
+from services.dashboard.rules import ScoreScale
 from services.dashboard.views import event_of, jsonable
 
 __all__ = ["CHARTS_SECONDS", "Replies", "expire_forever"]
@@ -23,11 +25,13 @@ CHARTS_SECONDS = 2.0
 
 class Replies:
     """A thread consuming the invoice and score replies in the dashboard's group: each one answers a pending request
-    in the database, and its event goes to the user's open streams on the event loop."""
+    in the database, and its event goes to the user's open streams on the event loop, with the parts of the pages
+    that show it drawn on `scale` (the score chart's bands)."""
 
-    def __init__(self, runtime: Runtime, db: Database, hub: Hub, group: str) -> None:
+    def __init__(self, runtime: Runtime, db: Database, hub: Hub, group: str, scale: ScoreScale) -> None:
         self.db = db
         self.hub = hub
+        self.scale = scale
         manifest = runtime.manifest
         # It produces nothing and applies each reply idempotently by request_id: at least once is exact here. A
         # group seen for the first time starts at the end of the replies: what came before it was applied by the
@@ -64,7 +68,7 @@ class Replies:
 
     def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing[object, object]]:
         # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
-        answered = self.db.answer(str(reply["request_id"]), status, jsonable(reply))
+        answered = self.db.submissions.answer(str(reply["request_id"]), status, jsonable(reply))
         if answered is None or self._loop is None:
             return []
         event = event_of(answered)
@@ -75,16 +79,17 @@ class Replies:
             charts = now - self._charted.get(answered.user_id, float("-inf")) >= CHARTS_SECONDS
             if charts:
                 self._charted[answered.user_id] = now
-            event["fragments"] = fragments(self.db, answered, with_charts=charts)
+            event["fragments"] = render(reads.update(self.db, answered, with_charts=charts), self.scale)
         self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
         return []
 
 
-async def expire_forever(db: Database, hub: Hub, timeout_seconds: int) -> None:
+async def expire_forever(db: Database, hub: Hub, scale: ScoreScale, timeout_seconds: int) -> None:
     """Every second, time out what waited too long, so no request stays pending forever."""
     def expire() -> list[tuple[str, dict[str, Any]]]:
-        expired = db.expire(int((time.time() - timeout_seconds) * 1000))
-        return [(r.user_id, {**event_of(r), "fragments": fragments(db, r, with_charts=False)}) for r in expired]
+        expired = db.submissions.expire(int((time.time() - timeout_seconds) * 1000))
+        return [(s.user_id, {**event_of(s), "fragments": render(reads.update(db, s, with_charts=False), scale)})
+                for s in expired]
 
     while True:
         for user_id, event in await asyncio.to_thread(expire):

@@ -1,7 +1,8 @@
-"""What the dashboard accepts of its own, each rule stated once: intake checks it and /openapi.json publishes it.
+"""What the dashboard accepts, each rule stated once: intake checks it and /openapi.json publishes it.
 
-The invoice request's fields follow the constraints its schema declares (contracts.constraints); the rules
-here are the dashboard's: accounts, idempotency keys, and how a decimal is written in JSON or a form.
+The invoice request's fields follow the constraints its schema declares (contracts.constraints), and the score's
+range and tiers are score_reply's: ContractRules reads them from the runtime's manifest when the app starts. The
+other rules here are the dashboard's own: accounts, idempotency keys, and how a decimal is written in JSON or a form.
 
 Every grammar is written as a regular expression that means the same in Python and in ECMA 262 (the
 dialect of JSON Schema's `pattern`), so the document and the parser cannot drift apart.
@@ -13,7 +14,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts.constraints import FieldRules
+from contracts.constraints import Constraints, FieldRules
+from contracts.manifest import Manifest
+from contracts.records import GENERATE_INVOICE, SCORE_CALCULATED
 
 __all__ = [
     "EMAIL",
@@ -21,8 +24,11 @@ __all__ = [
     "MAX_EMAIL",
     "MAX_PASSWORD",
     "MIN_PASSWORD",
+    "Band",
+    "ContractRules",
     "DecimalRule",
     "Grammar",
+    "ScoreScale",
 ]
 
 MAX_EMAIL = 254  # the longest address SMTP can carry (RFC 5321)
@@ -100,3 +106,47 @@ class DecimalRule:
         # Built from the digits themselves, so no decimal context (and its 28-digit rounding) is involved.
         return Decimal(f"{sign}{whole or '0'}.{fraction.ljust(self.places, '0')}")
 
+
+
+@dataclass(frozen=True)
+class Band:
+    """The scores of one tier: from `low` up to, not including, `high` (the top band's `high` is the maximum)."""
+
+    tier: str
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """The score's range and its tiers, as score_reply declares them: the score field's maximum, each tier's
+    lowest_score."""
+
+    maximum: int
+    tiers: tuple[str, ...]  # as the schema lists them
+    bands: tuple[Band, ...]  # lowest first
+    score: FieldRules  # the score field's constraints
+
+
+@dataclass(frozen=True)
+class ContractRules:
+    """What the dashboard takes from its contracts' newest schemas: the invoice request's constraints (intake, the
+    form's limits, /openapi.json) and the score's scale (the chart's bands, /openapi.json)."""
+
+    request: Constraints
+    quantity: DecimalRule
+    unit_price: DecimalRule
+    scale: ScoreScale
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ContractRules:
+        request = manifest.topic(GENERATE_INVOICE).value.latest.constraints
+        reply = manifest.topic(SCORE_CALCULATED).value.latest
+        score = reply.constraints["score"]
+        maximum = int(score.declared["maximum"])
+        tier = reply.node.at("tier").schema
+        lowest = sorted(tier["lowest_score"].items(), key=lambda band: band[1])
+        bands = tuple(Band(name, low, high)
+                      for (name, low), (_, high) in zip(lowest, [*lowest[1:], ("", maximum)], strict=True))
+        return cls(request, DecimalRule.of(request["items[].quantity"]), DecimalRule.of(request["items[].unit_price"]),
+                   ScoreScale(maximum, tuple(tier["symbols"]), bands, score))

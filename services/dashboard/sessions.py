@@ -6,8 +6,7 @@ import hashlib
 import secrets
 import time
 
-from services.dashboard.asyncdb import AsyncDatabase
-from services.dashboard.db import Session, User
+from services.dashboard.db import Database, OffLoop, Session, User
 
 __all__ = ["Sessions"]
 
@@ -23,7 +22,7 @@ class Sessions:
     the database sees a session end the moment one of them ends it.
     """
 
-    def __init__(self, db: AsyncDatabase, lifetime_seconds: int) -> None:
+    def __init__(self, db: OffLoop[Database], lifetime_seconds: int) -> None:
         self._db = db
         self.lifetime_seconds = lifetime_seconds
 
@@ -31,15 +30,16 @@ class Sessions:
         """A new session for `user`: the token for its cookie."""
         token = secrets.token_urlsafe(32)
         expires_at_ms = int((time.time() + self.lifetime_seconds) * 1000)
-        await self._db.add_session(_hash(token), user.id, secrets.token_urlsafe(24), expires_at_ms)
+        token_hash, csrf = _hash(token), secrets.token_urlsafe(24)
+        await self._db.run(lambda database: database.sessions.add(token_hash, user.id, csrf, expires_at_ms))
         return token
 
     async def find(self, token: str) -> Session | None:
         """The live session `token` names; None when it never existed, was ended or has expired."""
-        return await self._db.session(_hash(token))
+        return await self._db.run(lambda database: database.sessions.find(_hash(token)))
 
     async def end(self, token: str) -> None:
-        await self._db.end_session(_hash(token))
+        await self._db.run(lambda database: database.sessions.end(_hash(token)))
 
     async def forget_expired(self) -> None:
-        await self._db.forget_sessions()
+        await self._db.run(lambda database: database.sessions.forget_expired())

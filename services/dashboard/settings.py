@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from contracts.manifest import load_manifest
+from contracts.manifest import Manifest
 from messaging.settings import SettingsError, env_int
 
 __all__ = ["DashboardSettings"]
@@ -34,7 +34,7 @@ class DashboardSettings:
     database_url: str
     request_timeout_seconds: int
     session_max_age_seconds: int
-    consumer_group: str
+    consumer_group: str | None  # DASHBOARD_GROUP; None: the manifest's (reply_group)
     max_body_bytes: int = 64 * 1024
     header_timeout_seconds: int = 10
     body_timeout_seconds: int = 15
@@ -45,6 +45,10 @@ class DashboardSettings:
     address_attempts: int = 60
     address_window_seconds: int = 60
     operators: frozenset[str] = frozenset()  # OPERATOR_EMAILS: the accounts that see the operator view
+
+    def reply_group(self, manifest: Manifest) -> str:
+        """The consumer group of the reply consumer: DASHBOARD_GROUP, or the manifest's `[service.dashboard]` one."""
+        return self.consumer_group if self.consumer_group is not None else manifest.consumer_groups["dashboard"]
 
     @classmethod
     def from_env(cls) -> DashboardSettings:
@@ -61,7 +65,7 @@ class DashboardSettings:
             database_url=_database_url(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")),
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),
             session_max_age_seconds=_positive(env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600), "SESSION_MAX_AGE_SECONDS"),
-            consumer_group=os.environ.get("DASHBOARD_GROUP", load_manifest().consumer_groups["dashboard"]),
+            consumer_group=os.environ.get("DASHBOARD_GROUP"),
             max_body_bytes=_positive(env_int("MAX_BODY_BYTES", cls.max_body_bytes), "MAX_BODY_BYTES"),
             header_timeout_seconds=_positive(env_int("HEADER_TIMEOUT_SECONDS", cls.header_timeout_seconds),
                                              "HEADER_TIMEOUT_SECONDS"),

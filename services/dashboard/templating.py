@@ -1,4 +1,4 @@
-"""The pages' templates, with what every one of them may use: the request's limits, the formats people read."""
+"""The pages' templates, with what every one of them may use: the password rule's hint, the formats people read."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from starlette.templating import Jinja2Templates
 
 from contracts.compat import STRICTER_NOTE
 from services.dashboard import formatting
-from services.dashboard.intake import REQUEST
 from services.dashboard.rules import MIN_PASSWORD
 
 __all__ = ["LOCALE", "fragment", "templates"]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(REQUEST=REQUEST, MIN_PASSWORD=MIN_PASSWORD)  # for the inputs' limits and hints
+templates.env.globals.update(MIN_PASSWORD=MIN_PASSWORD)  # for the password input's hint
 templates.env.globals["STRICTER_NOTE"] = STRICTER_NOTE  # marks, on the Contracts page, what we refuse and the registry accepts
 LOCALE = formatting.locale_from_env()
 templates.env.filters.update(formatting.filters(LOCALE))  # money, CPF/CNPJ and the like as people write them

@@ -1,4 +1,4 @@
-"""What the pages and the API show of a request: plain JSON-ready dicts."""
+"""What the pages and the API show of a submission: plain JSON-ready dicts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.dashboard.db import Request
+from services.dashboard.db import Submission
 
 __all__ = ["event_of", "invoice_view", "jsonable", "score_view"]
 
@@ -31,40 +31,40 @@ def _time(millis: int) -> str:
     return str(jsonable(datetime.fromtimestamp(millis / 1000, UTC)))
 
 
-def _state(request: Request) -> dict[str, Any]:
+def _state(submission: Submission) -> dict[str, Any]:
     return {
-        "request_id": request.request_id,
-        "status": request.status,
-        "requested_at": _time(request.created_at),
-        "updated_at": _time(request.updated_at),
+        "request_id": submission.request_id,
+        "status": submission.status,
+        "requested_at": _time(submission.created_at),
+        "updated_at": _time(submission.updated_at),
     }
 
 
-def invoice_view(request: Request) -> dict[str, Any]:
-    reply = request.reply or {}
+def invoice_view(submission: Submission) -> dict[str, Any]:
+    reply = submission.reply or {}
     return {
-        **_state(request),
-        "request": request.request,
+        **_state(submission),
+        "request": submission.request,
         "invoice": reply.get("invoice"),
         "rejection_reasons": reply.get("rejection_reasons", []),
-        "url": f"/api/invoices/{request.request_id}",
+        "url": f"/api/invoices/{submission.request_id}",
     }
 
 
-def score_view(request: Request) -> dict[str, Any]:
-    reply = request.reply or {}
+def score_view(submission: Submission) -> dict[str, Any]:
+    reply = submission.reply or {}
     return {
-        **_state(request),
+        **_state(submission),
         "score": reply.get("score"),
         "tier": reply.get("tier"),
         "factors": reply.get("factors", []),
         "invoices_considered": reply.get("invoices_considered"),
         "calculated_at": reply.get("calculated_at"),
-        "url": f"/api/scores/{request.request_id}",
+        "url": f"/api/scores/{submission.request_id}",
     }
 
 
-def event_of(request: Request) -> dict[str, Any]:
+def event_of(submission: Submission) -> dict[str, Any]:
     """The SSE event announcing a request's new state."""
-    view = invoice_view(request) if request.kind == "invoice" else score_view(request)
-    return {"kind": request.kind, **view}
+    view = invoice_view(submission) if submission.kind == "invoice" else score_view(submission)
+    return {"kind": submission.kind, **view}

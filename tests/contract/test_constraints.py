@@ -124,18 +124,21 @@ from contracts.manifest import load_manifest
 from contracts.records import GENERATE_INVOICE
 from messaging.serde import Codec, ContractViolation, WriterSchemas
 from services.dashboard import intake, openapi
+from services.dashboard.rules import ContractRules
 from services.invoice.billing import Rules, validate_request
 from tests.contract.strategies import from_schema
 
 item = {"description": "Audit", "quantity": "1", "unit_price": "2.00"}
 body = {"customer": {"name": "ACME", "tax_id": "11.222.333/0001-81"}, "items": [item] * 4}
 found = {"contracts": contracts.__file__}
+rules = ContractRules.of(load_manifest())  # as the dashboard makes them from its runtime's manifest
 try:
-    intake.parse_invoice(body)
+    intake.parse_invoice(body, rules)
 except intake.InvalidInput as error:
     found["intake"] = [e.message for e in error.errors]
-found["openapi"] = openapi.INVOICE_INPUT["properties"]["items"]["maxItems"]
-parsed = intake.parse_invoice({**body, "items": [item] * 3})
+invoice_input = openapi.document(rules)["paths"]["/api/invoices"]["post"]["requestBody"]["content"]["application/json"]
+found["openapi"] = invoice_input["schema"]["properties"]["items"]["maxItems"]
+parsed = intake.parse_invoice({**body, "items": [item] * 3}, rules)
 parsed["items"].append(parsed["items"][0])
 found["generator"] = [p.message for p in validate_request(Rules.of(load_manifest()), parsed["customer"], parsed["items"])]
 

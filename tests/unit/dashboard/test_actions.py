@@ -12,8 +12,7 @@ import pytest
 from starlette.requests import Request
 
 from services.dashboard.actions import BadBody, KeyConflict, read_json, submit
-from services.dashboard.asyncdb import AsyncDatabase
-from services.dashboard.db import Database, User
+from services.dashboard.db import Database, OffLoop, User
 from services.dashboard.sender import Sender, Unavailable
 
 
@@ -63,22 +62,22 @@ class FakeSender:
         self.asked.append(request_id)
 
 
-def send(db: AsyncDatabase, bus: FakeSender, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
+def send(db: OffLoop[Database], bus: FakeSender, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
     return asyncio.run(submit(db, cast(Sender, bus), user, kind, fields, key))
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[AsyncDatabase]:
+def db(database_url: str) -> Iterator[OffLoop[Database]]:
     """The database as the handlers have it (on SQLite, then on PostgreSQL: conftest.py)."""
     database = Database(database_url, connections=2)
-    on_threads = AsyncDatabase(database, threads=2)
+    on_threads = OffLoop(database, threads=2)
     yield on_threads
     on_threads.close()
     database.close()
 
 
-def user(db: AsyncDatabase) -> User:
-    made = asyncio.run(db.create_user(str(uuid.uuid4()), f"{uuid.uuid4()}@example.com", "hash"))
+def user(db: OffLoop[Database]) -> User:
+    made = asyncio.run(db.run(lambda database: database.users.create(str(uuid.uuid4()), f"{uuid.uuid4()}@example.com", "hash")))
     assert made is not None
     return made
 
@@ -87,7 +86,7 @@ FIELDS = {"customer": {"name": "ACME", "tax_id": "1"},
           "items": [{"description": "a", "quantity": Decimal("1.000"), "unit_price": Decimal("2.00")}]}
 
 
-def test_a_repeat_with_the_same_key_returns_the_first_request_and_sends_nothing(db: AsyncDatabase) -> None:
+def test_a_repeat_with_the_same_key_returns_the_first_request_and_sends_nothing(db: OffLoop[Database]) -> None:
     bus, ana = FakeSender(), user(db)
     first = send(db, bus, ana, "invoice", FIELDS, "key-1")
     again = send(db, bus, ana, "invoice", FIELDS, "key-1")
@@ -95,13 +94,13 @@ def test_a_repeat_with_the_same_key_returns_the_first_request_and_sends_nothing(
     assert send(db, bus, ana, "invoice", FIELDS, None) != first
 
 
-def test_keys_belong_to_their_user(db: AsyncDatabase) -> None:
+def test_keys_belong_to_their_user(db: OffLoop[Database]) -> None:
     bus = FakeSender()
     ids = {send(db, bus, user(db), "invoice", FIELDS, "shared") for _ in range(2)}
     assert len(ids) == 2
 
 
-def test_a_key_reused_for_another_request_is_refused(db: AsyncDatabase) -> None:
+def test_a_key_reused_for_another_request_is_refused(db: OffLoop[Database]) -> None:
     bus, ana = FakeSender(), user(db)
     send(db, bus, ana, "invoice", FIELDS, "k")
     with pytest.raises(KeyConflict) as conflict:
@@ -109,17 +108,18 @@ def test_a_key_reused_for_another_request_is_refused(db: AsyncDatabase) -> None:
     assert conflict.value.status == 422
 
 
-def test_a_request_kafka_refused_frees_its_key_for_the_retry(db: AsyncDatabase) -> None:
+def test_a_request_kafka_refused_frees_its_key_for_the_retry(db: OffLoop[Database]) -> None:
     bus, ana = FakeSender(), user(db)
     bus.failing = True
     with pytest.raises(Unavailable):
         send(db, bus, ana, "invoice", FIELDS, "k")
     bus.failing = False
     request_id = send(db, bus, ana, "invoice", FIELDS, "k")
-    assert bus.asked == [request_id] and asyncio.run(db.request(ana.id, request_id, "invoice")) is not None
+    stored = asyncio.run(db.run(lambda database: database.submissions.find(ana.id, request_id, "invoice")))
+    assert bus.asked == [request_id] and stored is not None
 
 
-def test_a_repeat_while_the_first_is_in_flight_is_told_to_retry(db: AsyncDatabase) -> None:
+def test_a_repeat_while_the_first_is_in_flight_is_told_to_retry(db: OffLoop[Database]) -> None:
     bus, ana = FakeSender(), user(db)
 
     async def both() -> tuple[Any, ...]:

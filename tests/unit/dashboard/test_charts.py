@@ -7,31 +7,32 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from markupsafe import Markup
 
-from services.dashboard.charts import (
-    MonthTotal,
-    ScorePoint,
-    invoicing_chart,
-    invoicing_per_month,
-    months_back,
-    score_chart,
-    score_history,
-)
-from services.dashboard.db import Request
+from contracts.manifest import load_manifest
+from services.dashboard import charts
+from services.dashboard.charts import MonthTotal, ScorePoint, invoicing_chart, invoicing_per_month, months_back, score_history
+from services.dashboard.db import Submission
 from services.dashboard.formatting import LOCALES
+from services.dashboard.rules import ContractRules
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 PT = LOCALES["pt_BR"]
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+SCALE = ContractRules.of(load_manifest()).scale  # the score's range and bands, as the app has them
 
 
-def invoice(issued_at: str, total: str, status: str = "generated") -> Request:
+def score_chart(points: list[ScorePoint]) -> Markup:
+    return charts.score_chart(points, SCALE)
+
+
+def invoice(issued_at: str, total: str, status: str = "generated") -> Submission:
     reply = {"status": status.upper(), "invoice": {"issued_at": issued_at, "total": total} if status == "generated" else None}
-    return Request("r", "invoice", "u", status, 0, 0, {}, reply)
+    return Submission("r", "invoice", "u", status, 0, 0, {}, reply)
 
 
-def calculated(at: str, score: int, tier: str) -> Request:
-    return Request("s", "score", "u", "calculated", 0, 0, {}, {"calculated_at": at, "score": score, "tier": tier})
+def calculated(at: str, score: int, tier: str) -> Submission:
+    return Submission("s", "score", "u", "calculated", 0, 0, {}, {"calculated_at": at, "score": score, "tier": tier})
 
 
 def parse(svg: str) -> ET.Element:
@@ -78,7 +79,7 @@ def test_generated_invoices_are_counted_and_summed_in_decimal_per_month_of_issue
 def test_the_score_history_is_every_calculated_score_oldest_first() -> None:
     history = score_history([calculated("2026-03-02T10:00:00.000Z", 640, "GOOD"),
                              calculated("2026-03-01T10:00:00.000Z", 120, "POOR"),
-                             Request("p", "score", "u", "pending", 0, 0, {}, None)])
+                             Submission("p", "score", "u", "pending", 0, 0, {}, None)])
     assert history == [ScorePoint(datetime(2026, 3, 1, 10, tzinfo=UTC), 120, "POOR"),
                        ScorePoint(datetime(2026, 3, 2, 10, tzinfo=UTC), 640, "GOOD")]
 

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from services.dashboard.asyncdb import AsyncDatabase
 from services.dashboard.credentials import Credentials, Throttled, network
-from services.dashboard.db import Database
+from services.dashboard.db import Database, OffLoop
 from services.dashboard.throttle import Throttle
 
 
 def credentials(tmp_path: Path, per_account: int = 100, per_address: int = 100) -> Credentials:
-    db = AsyncDatabase(Database(f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"), threads=1)
+    db = OffLoop(Database(f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"), threads=1)
     return Credentials(db, 1, Throttle(per_account, 60), Throttle(per_address, 60))
 
 

@@ -57,10 +57,10 @@ def at_once(count: int, work: Callable[[int], T]) -> list[T]:
 
 def test_the_migrations_make_the_schema_of_an_empty_database_and_change_nothing_the_second_time(database_url: str) -> None:
     first = Database(database_url)
-    assert first.create_user(USER, "ana@example.com", "hash") is not None
+    assert first.users.create(USER, "ana@example.com", "hash") is not None
     first.close()
     again = Database(database_url)
-    assert again.user_by_email("ana@example.com") is not None
+    assert again.users.by_email("ana@example.com") is not None
     again.close()
     made = engine(database_url)
     assert TABLES <= set(inspect(made).get_table_names())
@@ -90,106 +90,106 @@ def test_a_sqlite_database_from_before_the_migrations_keeps_its_data(tmp_path: P
         old.execute("INSERT INTO users VALUES (?, 'ana@example.com', 'hash', 0)", (USER,))
     old.close()
     db = Database(f"sqlite:///{path}")
-    assert db.user(USER) is not None and db.request(USER, "r", "invoice") is None
+    assert db.users.by_id(USER) is not None and db.submissions.find(USER, "r", "invoice") is None
     db.close()
     assert versions(f"sqlite:///{path}") == ["0001"]
 
 
 def test_an_email_has_one_account(db: Database) -> None:
-    ana = db.create_user(USER, "ana@example.com", "hash")
-    assert ana is not None and db.user(USER) == ana == db.user_by_email("ana@example.com")
-    assert db.create_user("7d1e0c5e-0000-4000-8000-000000000002", "ana@example.com", "other") is None
-    assert db.user_by_email("bea@example.com") is None and db.user("nobody") is None
+    ana = db.users.create(USER, "ana@example.com", "hash")
+    assert ana is not None and db.users.by_id(USER) == ana == db.users.by_email("ana@example.com")
+    assert db.users.create("7d1e0c5e-0000-4000-8000-000000000002", "ana@example.com", "other") is None
+    assert db.users.by_email("bea@example.com") is None and db.users.by_id("nobody") is None
 
 
 def test_a_session_signs_in_until_it_ends_or_expires(db: Database) -> None:
-    ana = db.create_user(USER, "ana@example.com", "hash")
+    ana = db.users.create(USER, "ana@example.com", "hash")
     assert ana is not None
-    db.add_session("live", USER, "csrf-1", ms(60))
-    db.add_session("expired", USER, "csrf-2", ms(-1))
-    found = db.session("live")
+    db.sessions.add("live", USER, "csrf-1", ms(60))
+    db.sessions.add("expired", USER, "csrf-2", ms(-1))
+    found = db.sessions.find("live")
     assert found is not None and found.user == ana and found.csrf == "csrf-1"
-    assert db.session("expired") is None and db.session("unknown") is None
-    db.forget_sessions()
-    db.end_session("live")
-    assert db.session("live") is None
+    assert db.sessions.find("expired") is None and db.sessions.find("unknown") is None
+    db.sessions.forget_expired()
+    db.sessions.end("live")
+    assert db.sessions.find("live") is None
 
 
 def test_a_request_is_pending_until_answered_or_timed_out_and_a_late_answer_still_lands(db: Database) -> None:
-    db.create_user(USER, "ana@example.com", "hash")
-    db.add_request("r1", "invoice", USER, {"customer": {"name": "Ana"}})
-    db.add_request("r2", "score", USER, {})
-    pending = db.request(USER, "r1", "invoice")
+    db.users.create(USER, "ana@example.com", "hash")
+    db.submissions.add("r1", "invoice", USER, {"customer": {"name": "Ana"}})
+    db.submissions.add("r2", "score", USER, {})
+    pending = db.submissions.find(USER, "r1", "invoice")
     assert pending is not None and pending.status == "pending" and pending.reply is None
     assert pending.request == {"customer": {"name": "Ana"}}
     assert ms(-60) < pending.created_at <= ms() and pending.created_at > 2**31  # epoch milliseconds, beyond 32 bits
-    assert db.request(USER, "r1", "score") is None and db.request("someone else", "r1", "invoice") is None
+    assert db.submissions.find(USER, "r1", "score") is None and db.submissions.find("someone else", "r1", "invoice") is None
 
-    assert db.expire(ms(-60)) == []
-    expired = db.expire(ms(60))
+    assert db.submissions.expire(ms(-60)) == []
+    expired = db.submissions.expire(ms(60))
     assert sorted(r.request_id for r in expired) == ["r1", "r2"] and {r.status for r in expired} == {"timed_out"}
-    answered = db.answer("r1", "generated", {"total": "10.00"})
+    answered = db.submissions.answer("r1", "generated", {"total": "10.00"})
     assert answered is not None and answered.status == "generated" and answered.reply == {"total": "10.00"}
-    assert db.answer("unknown", "generated", {}) is None
-    assert db.expire(ms(60)) == []  # only pending requests time out
+    assert db.submissions.answer("unknown", "generated", {}) is None
+    assert db.submissions.expire(ms(60)) == []  # only pending requests time out
 
 
 def test_requests_are_listed_newest_first_a_page_at_a_time(db: Database) -> None:
-    db.create_user(USER, "ana@example.com", "hash")
+    db.users.create(USER, "ana@example.com", "hash")
     for n in range(5):
-        db.add_request(f"r{n}", "invoice", USER, {"n": n})
+        db.submissions.add(f"r{n}", "invoice", USER, {"n": n})
         time.sleep(0.002)  # created a millisecond apart at least
-    assert [r.request_id for r in db.requests(USER, "invoice")] == ["r4", "r3", "r2", "r1", "r0"]
-    assert [r.request_id for r in db.requests(USER, "invoice", limit=2, offset=1)] == ["r3", "r2"]
-    assert db.requests(USER, "score") == []
-    db.answer("r1", "generated", {})
-    db.answer("r3", "rejected", {})
-    assert [r.request_id for r in db.generated_invoices(USER, ms(-60))] == ["r1"]
+    assert [r.request_id for r in db.submissions.newest(USER, "invoice")] == ["r4", "r3", "r2", "r1", "r0"]
+    assert [r.request_id for r in db.submissions.newest(USER, "invoice", limit=2, offset=1)] == ["r3", "r2"]
+    assert db.submissions.newest(USER, "score") == []
+    db.submissions.answer("r1", "generated", {})
+    db.submissions.answer("r3", "rejected", {})
+    assert [r.request_id for r in db.submissions.generated_invoices(USER, ms(-60))] == ["r1"]
 
 
 def test_the_latest_score_is_the_newest_calculated_one(db: Database) -> None:
-    db.create_user(USER, "ana@example.com", "hash")
-    assert db.latest_score(USER) is None
+    db.users.create(USER, "ana@example.com", "hash")
+    assert db.submissions.latest_score(USER) is None
     for n in range(3):
-        db.add_request(f"s{n}", "score", USER, {})
+        db.submissions.add(f"s{n}", "score", USER, {})
         time.sleep(0.002)
-    db.answer("s0", "calculated", {"score": 500})
-    db.answer("s1", "calculated", {"score": 600})
-    latest = db.latest_score(USER)
+    db.submissions.answer("s0", "calculated", {"score": 500})
+    db.submissions.answer("s1", "calculated", {"score": 600})
+    latest = db.submissions.latest_score(USER)
     assert latest is not None and latest.request_id == "s1"
-    assert [r.request_id for r in db.calculated_scores(USER)] == ["s1", "s0"]
+    assert [r.request_id for r in db.submissions.calculated_scores(USER)] == ["s1", "s0"]
 
 
 def test_a_request_that_never_reached_kafka_is_forgotten_with_its_key(db: Database) -> None:
-    db.create_user(USER, "ana@example.com", "hash")
-    assert db.claim_key(USER, "k", "fp", "r1", ms(-60)) is None
-    db.add_request("r1", "invoice", USER, {})
-    db.forget_request("r1")
-    assert db.request(USER, "r1", "invoice") is None
-    assert db.claim_key(USER, "k", "fp", "r2", ms(-60)) is None  # the key is free again
+    db.users.create(USER, "ana@example.com", "hash")
+    assert db.keys.claim(USER, "k", "fp", "r1", ms(-60)) is None
+    db.submissions.add("r1", "invoice", USER, {})
+    db.submissions.forget("r1")
+    assert db.submissions.find(USER, "r1", "invoice") is None
+    assert db.keys.claim(USER, "k", "fp", "r2", ms(-60)) is None  # the key is free again
 
 
 def test_a_key_is_claimed_once_per_user_until_it_expires(db: Database) -> None:
-    db.create_user(USER, "ana@example.com", "hash")
+    db.users.create(USER, "ana@example.com", "hash")
     bea = "7d1e0c5e-0000-4000-8000-000000000002"
-    db.create_user(bea, "bea@example.com", "hash")
-    assert db.claim_key(USER, "k", "fp", "r1", ms(-60)) is None
-    earlier = db.claim_key(USER, "k", "other", "r2", ms(-60))
+    db.users.create(bea, "bea@example.com", "hash")
+    assert db.keys.claim(USER, "k", "fp", "r1", ms(-60)) is None
+    earlier = db.keys.claim(USER, "k", "other", "r2", ms(-60))
     assert isinstance(earlier, Claim) and (earlier.fingerprint, earlier.request_id, earlier.state) == ("fp", "r1", "sending")
-    db.key_accepted("r1")
-    accepted = db.claim_key(USER, "k", "fp", "r3", ms(-60))
+    db.keys.accepted("r1")
+    accepted = db.keys.claim(USER, "k", "fp", "r3", ms(-60))
     assert accepted is not None and accepted.state == "accepted"
-    assert db.claim_key(bea, "k", "fp", "r4", ms(-60)) is None  # each user has their own keys
-    assert db.claim_key(USER, "k", "fp", "r5", ms(60)) is None  # a claim older than the key's lifetime no longer counts
-    db.forget_keys(ms(60))
-    assert db.claim_key(USER, "k", "fp", "r6", ms(-60)) is None
+    assert db.keys.claim(bea, "k", "fp", "r4", ms(-60)) is None  # each user has their own keys
+    assert db.keys.claim(USER, "k", "fp", "r5", ms(60)) is None  # a claim older than the key's lifetime no longer counts
+    db.keys.forget_older_than(ms(60))
+    assert db.keys.claim(USER, "k", "fp", "r6", ms(-60)) is None
 
 
 def test_of_many_claims_of_one_key_at_once_one_wins_and_the_others_see_its_request(database_url: str) -> None:
     # Two dashboards, four threads each, all claiming one key for a request of their own.
     dashboards = [Database(database_url, connections=4) for _ in range(2)]
-    dashboards[0].create_user(USER, "ana@example.com", "hash")
-    claims = at_once(8, lambda n: dashboards[n % 2].claim_key(USER, "key", "fp", f"r{n}", ms(-60)))
+    dashboards[0].users.create(USER, "ana@example.com", "hash")
+    claims = at_once(8, lambda n: dashboards[n % 2].keys.claim(USER, "key", "fp", f"r{n}", ms(-60)))
     winners = [f"r{n}" for n, claim in enumerate(claims) if claim is None]
     assert len(winners) == 1
     assert {claim.request_id for claim in claims if claim is not None} == set(winners)

@@ -7,16 +7,28 @@ from typing import Any
 
 import pytest
 
+from contracts.manifest import load_manifest
+from services.dashboard import intake
 from services.dashboard.intake import (
     InvalidInput,
     form_fields,
     invoice_form_values,
     parse_idempotency_key,
-    parse_invoice,
-    parse_invoice_form,
     parse_log_in,
     parse_sign_up,
 )
+from services.dashboard.rules import ContractRules
+
+RULES = ContractRules.of(load_manifest())  # as the app makes them from its runtime's manifest
+
+
+def parse_invoice(data: Any) -> dict[str, Any]:
+    return intake.parse_invoice(data, RULES)
+
+
+def parse_invoice_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return intake.parse_invoice_form(pairs, RULES)
+
 
 ITEM = {"description": "Audit", "quantity": "1.5", "unit_price": "10"}
 VALID: dict[str, Any] = {"customer": {"name": "ACME", "tax_id": "11.222.333/0001-81"}, "items": [ITEM]}

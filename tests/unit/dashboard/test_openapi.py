@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from services.dashboard.intake import QUANTITY, UNIT_PRICE
+from contracts.manifest import load_manifest
 from services.dashboard.openapi import document
 from services.dashboard.passwords import RULE as PASSWORD_RULE
-from services.dashboard.rules import EMAIL, MAX_PASSWORD, MIN_PASSWORD
+from services.dashboard.rules import EMAIL, MAX_PASSWORD, MIN_PASSWORD, ContractRules
 
-PATHS = document()["paths"]
+RULES = ContractRules.of(load_manifest())  # as the app makes them from its runtime's manifest
+QUANTITY, UNIT_PRICE = RULES.quantity, RULES.unit_price
+PATHS = document(RULES)["paths"]
 
 
 def objects(schema: Any) -> Iterator[dict[str, Any]]:

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from services.dashboard.intake import QUANTITY, REQUEST, UNIT_PRICE
-from services.dashboard.rules import EMAIL, DecimalRule
+from contracts.manifest import load_manifest
+from services.dashboard.rules import EMAIL, ContractRules, DecimalRule
 
+CONTRACT = ContractRules.of(load_manifest())  # as the app makes them from its runtime's manifest
+QUANTITY, UNIT_PRICE, REQUEST = CONTRACT.quantity, CONTRACT.unit_price, CONTRACT.request
 RULES = [QUANTITY, UNIT_PRICE]
 
 

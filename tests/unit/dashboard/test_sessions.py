@@ -8,23 +8,23 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from services.dashboard.asyncdb import AsyncDatabase
-from services.dashboard.db import Database, User, engine
+from services.dashboard.db import Database, OffLoop, User, engine
 from services.dashboard.sessions import Sessions
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[AsyncDatabase]:
+def db(database_url: str) -> Iterator[OffLoop[Database]]:
     database = Database(database_url)
-    on_threads = AsyncDatabase(database, threads=1)
+    on_threads = OffLoop(database, threads=1)
     yield on_threads
     on_threads.close()
     database.close()
 
 
 @pytest.fixture
-def user(db: AsyncDatabase) -> User:
-    made = asyncio.run(db.create_user("7d1e0c5e-0000-4000-8000-000000000001", "ana@example.com", "hash"))
+def user(db: OffLoop[Database]) -> User:
+    made = asyncio.run(db.run(lambda database: database.users.create("7d1e0c5e-0000-4000-8000-000000000001",
+                                                                      "ana@example.com", "hash")))
     assert made is not None
     return made
 
@@ -38,7 +38,7 @@ def stored(database_url: str) -> list[tuple[object, ...]]:
     return rows
 
 
-def test_a_session_is_found_by_its_token_until_it_is_ended(db: AsyncDatabase, user: User) -> None:
+def test_a_session_is_found_by_its_token_until_it_is_ended(db: OffLoop[Database], user: User) -> None:
     async def run() -> None:
         sessions = Sessions(db, 3600)
         token, other = await sessions.start(user), await sessions.start(user)
@@ -52,7 +52,7 @@ def test_a_session_is_found_by_its_token_until_it_is_ended(db: AsyncDatabase, us
     asyncio.run(run())
 
 
-def test_an_expired_session_signs_no_one_in_and_is_forgotten(db: AsyncDatabase, user: User, database_url: str) -> None:
+def test_an_expired_session_signs_no_one_in_and_is_forgotten(db: OffLoop[Database], user: User, database_url: str) -> None:
     async def run() -> str:
         expired, live = await Sessions(db, 0).start(user), await Sessions(db, 3600).start(user)
         assert await Sessions(db, 3600).find(expired) is None
@@ -64,7 +64,7 @@ def test_an_expired_session_signs_no_one_in_and_is_forgotten(db: AsyncDatabase, 
     assert len(stored(database_url)) == 1
 
 
-def test_the_database_keeps_no_token(db: AsyncDatabase, user: User, database_url: str) -> None:
+def test_the_database_keeps_no_token(db: OffLoop[Database], user: User, database_url: str) -> None:
     token = asyncio.run(Sessions(db, 3600).start(user))
     rows = stored(database_url)
     assert rows and all(token not in str(value) for row in rows for value in row)

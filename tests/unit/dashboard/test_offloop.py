@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.dashboard.asyncdb import AsyncDatabase
-from services.dashboard.db import Database
+from services.dashboard.db import Database, OffLoop
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
 
 
 def test_a_call_runs_on_the_pools_threads_and_the_loop_goes_on_meanwhile(database: Database) -> None:
-    db = AsyncDatabase(database, threads=2)
+    db = OffLoop(database, threads=2)
 
     def slow(_: Database) -> str:
         time.sleep(0.2)
@@ -48,7 +47,7 @@ def test_a_call_runs_on_the_pools_threads_and_the_loop_goes_on_meanwhile(databas
 
 
 def test_no_more_calls_run_at_once_than_the_pool_has_threads(database: Database) -> None:
-    db = AsyncDatabase(database, threads=2)
+    db = OffLoop(database, threads=2)
     running, most = 0, 0
     lock = threading.Lock()
 
@@ -69,14 +68,15 @@ def test_no_more_calls_run_at_once_than_the_pool_has_threads(database: Database)
     assert most == 2
 
 
-def test_its_methods_answer_as_the_database_does(database: Database) -> None:
-    db = AsyncDatabase(database, threads=1)
+def test_its_calls_answer_as_the_database_does(database: Database) -> None:
+    db = OffLoop(database, threads=1)
 
     async def run() -> None:
-        made = await db.create_user("7d1e0c5e-0000-4000-8000-000000000001", "ana@example.com", "hash")
-        assert made is not None and await db.user_by_email("ana@example.com") == made
-        await db.add_request("r1", "invoice", made.id, {"n": 1})
-        assert [r.request_id for r in await db.requests(made.id, "invoice")] == ["r1"]
+        made = await db.run(lambda database: database.users.create("7d1e0c5e-0000-4000-8000-000000000001",
+                                                                   "ana@example.com", "hash"))
+        assert made is not None and await db.run(lambda database: database.users.by_email("ana@example.com")) == made
+        await db.run(lambda database: database.submissions.add("r1", "invoice", made.id, {"n": 1}))
+        assert [r.request_id for r in await db.run(lambda database: database.submissions.newest(made.id, "invoice"))] == ["r1"]
 
     asyncio.run(run())
     db.close()

@@ -1,0 +1,69 @@
+"""The connection to SQLite or PostgreSQL (DATABASE_URL), and the three ways the repositories run SQL on it."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+
+__all__ = ["Sql", "engine", "now_ms"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _url(url: str) -> URL:
+    """DATABASE_URL as SQLAlchemy names it: postgresql:// through psycopg (version 3), sqlite:/// as it is."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg") if parsed.drivername == "postgresql" else parsed
+
+
+def _sqlite_settings(connection: Any, _: Any) -> None:
+    connection.execute("PRAGMA journal_mode=WAL")  # readers go on while one connection writes
+    # The request itself is durable in Kafka before the 202; this database is the dashboard's view of it, so
+    # it syncs at checkpoints (survives a process crash, not a power cut) to keep writes cheap.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+
+
+def engine(url: str, connections: int = 1) -> Engine:
+    """An engine for DATABASE_URL (sqlite:///<path>, or postgresql://<user>:<password>@<host>:<port>/<database>)
+    holding at most `connections` connections: a thread that finds them all in use waits for one."""
+    parsed = _url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_size=connections, max_overflow=0)
+    if parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # A writer waits up to 30 s for another connection's write to end.
+    made = create_engine(parsed, pool_size=connections, max_overflow=0, connect_args={"timeout": 30})
+    event.listen(made, "connect", _sqlite_settings)
+    return made
+
+
+class Sql:
+    """SQL that means the same on both databases, each call one short transaction of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        with self.engine.begin() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+
+    def row(self, sql: str, **params: Any) -> tuple[Any, ...] | None:
+        with self.engine.begin() as connection:
+            row = connection.execute(text(sql), params).first()
+        return tuple(row) if row else None
+
+    def change(self, sql: str, **params: Any) -> int:
+        """Run a statement that returns no rows; how many rows it changed."""
+        with self.engine.begin() as connection:
+            return connection.execute(text(sql), params).rowcount
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """Several statements in one transaction: `with sql.transaction() as connection: ...`."""
+        return self.engine.begin()
