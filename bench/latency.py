@@ -177,15 +177,15 @@ def measure(rates: tuple[int, ...] = (100, TARGET_RATE, 1000), seconds: float = 
 
 @contextlib.contextmanager
 def _own_dashboards(database_url: str) -> Iterator[list[Server]]:
-    """Two dashboards of the bench's own over `database_url`, each in a consumer group of its own that starts at
-    the end of the replies."""
-    group = load_manifest().consumer_groups["dashboard"]
+    """Two dashboards of the bench's own over `database_url`, sharing a reply consumer group of their own that starts
+    at the end of the replies, as the stack's dashboards share theirs."""
+    group = f"{load_manifest().consumer_groups['dashboard']}-bench"
+    groups.start_at_end(group)
     with contextlib.ExitStack() as stack:
         servers = []
         for index, port in enumerate(POSTGRES_PORTS, start=1):
-            own_group = f"{group}-bench-{index}"
-            groups.start_at_end(own_group)
-            env = {"DASHBOARD_PORT": str(port), "DATABASE_URL": database_url, "DASHBOARD_GROUP": own_group}
+            env = {"DASHBOARD_PORT": str(port), "DATABASE_URL": database_url, "DASHBOARD_GROUP": group,
+                   "DASHBOARD_METRICS_PORT": str(port + 1000), "INSTANCE_ID": f"bench-dashboard-{index}"}
             servers.append(stack.enter_context(processes.started(["-m", "services.dashboard"], port, env)))
         yield servers
 

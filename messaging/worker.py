@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -40,7 +40,7 @@ from messaging.serde import PoisonRecord
 from messaging.state import PartitionState
 from messaging.stores import StateSpec, Stores
 
-__all__ = ["RecordTooLarge", "Worker"]
+__all__ = ["RecordTooLarge", "Retry", "Worker"]
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=PartitionState[Any, Any] | None)
@@ -69,19 +69,23 @@ class Worker(Generic[S]):
     before it touches a store. `after` maps a topic to another of the group: a record of the first is handled only
     once the second's partition of the same number has been read to where it ended when the record came up.
     `exactly_once` overrides PROCESSING_GUARANTEE (a reader that produces nothing and applies records idempotently
-    needs no transaction).
+    needs no transaction). `before_commit` runs once a batch is handled, before its offsets commit: where a handler
+    that keeps its effects outside Kafka (a database) makes them durable at once for the whole batch; raising Retry
+    there rewinds the batch.
     """
 
     def __init__(
         self, runtime: Runtime, group: str, routes: Sequence[Route[S]], *, state: StateSpec[Any] | None = None,
         after: Mapping[Topic[object, object], Topic[object, object]] | None = None, batch_size: int = 500,
         exactly_once: bool | None = None, new_group_starts_at_end: bool = False,
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.group = group
         self.routes = {r.topic.name: r for r in routes}
         self.batch_size = batch_size
         self.new_group_starts_at_end = new_group_starts_at_end
+        self.before_commit = before_commit
         self.stores: Stores[Any] | None = None
         self.placement: Placement | None = None
         if state is not None:
@@ -223,6 +227,8 @@ class Worker(Generic[S]):
                 self._handle(message, topic, partition, offset)
                 handled[where] = offset
                 self.after.reach(topic, partition, offset + 1)
+            if self.before_commit is not None and handled:
+                self.before_commit()
             self.checkpoint.commit(consumer, [TopicPartition(t, p, o + 1) for (t, p), o in handled.items()])
         except (KafkaException, RegistryError, sqlite3.Error, Retry) as error:
             self.after.undo(reached)
@@ -352,12 +358,23 @@ class Worker(Generic[S]):
             for tp in committed:
                 if tp.offset >= 0:
                     self.after.reach(tp.topic, tp.partition, tp.offset)
+            if self.new_group_starts_at_end:
+                self._start_at_end(consumer, [tp for tp in committed if tp.offset < 0])
             if self.placement is not None:  # the counts keys are placed by now, as the cluster has them
                 for topic in {tp.topic for tp in partitions}:
                     self.placement.partitions[topic] = len(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
             if self.stores is not None:
                 self.stores.take(tp.partition for tp in partitions)
         self.health.joined()
+
+    def _start_at_end(self, consumer: Consumer, fresh: list[TopicPartition]) -> None:
+        """A partition the group never committed starts at its end now, committed at once: a member that takes it
+        over later (another process of the group) starts where this one did, not at a later end that skips what
+        came in between."""
+        if fresh:
+            ends = [TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, 10, cached=False)[1])
+                    for tp in fresh]
+            consumer.commit(offsets=ends, asynchronous=False)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

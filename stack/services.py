@@ -71,9 +71,9 @@ def _name(base: str, index: int) -> str:
 def services(workers: int = 1, dashboards: int = 1, database_url: str | None = None) -> list[Service]:
     """`workers` invoice generators and score calculators (one consumer group each), `dashboards` dashboards.
 
-    Every dashboard reads every reply (a consumer group of its own), so a reply reaches the browser
-    waiting for it whichever dashboard that browser is connected to. They share one database: `database_url`,
-    or by default their SQLite file.
+    The dashboards share one reply consumer group, so each reply is read and stored once, and one database:
+    `database_url`, or by default their SQLite file; whichever holds a user's page learns of the reply from the
+    database (services/dashboard/live.py).
     """
     database = {"DATABASE_URL": database_url} if database_url else {}
     found = []
@@ -81,6 +81,5 @@ def services(workers: int = 1, dashboards: int = 1, database_url: str | None = N
         found.append(Service(_name("invoice", i), "services.invoice", 8101 + 10 * (i - 1), "HEALTH_PORT"))
         found.append(Service(_name("score", i), "services.score", 8102 + 10 * (i - 1), "HEALTH_PORT"))
     for i in range(1, dashboards + 1):
-        found.append(Service(_name("dashboard", i), "services.dashboard", 8000 + (i - 1), "DASHBOARD_PORT",
-                             {"DASHBOARD_GROUP": _name("dashboard", i), **database}))
+        found.append(Service(_name("dashboard", i), "services.dashboard", 8000 + (i - 1), "DASHBOARD_PORT", database))
     return found

@@ -36,6 +36,7 @@ from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
+from services.dashboard.live import Live
 from services.dashboard.openapi import document
 from services.dashboard.operations import Operations
 from services.dashboard.origins import SameOriginOnly
@@ -55,10 +56,12 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
-def statuses(runtime: Runtime, replies: Replies, sender: Sender) -> list[ClientStatus]:
-    """Every Kafka client of the dashboard, the threads that drive them, and whether a broker answers."""
+def statuses(runtime: Runtime, replies: Replies, sender: Sender, live: Live) -> list[ClientStatus]:
+    """Every Kafka client of the dashboard, the threads that drive them and the live updates, and whether a broker
+    answers."""
     threads = [ClientStatus(name, alive, None if alive else "its thread has stopped", None)
-               for name, alive in (("reply thread", replies.alive), ("delivery thread", sender.alive))]
+               for name, alive in (("reply thread", replies.alive), ("delivery thread", sender.alive),
+                                   ("live updates", live.alive))]
     broker = ClientStatus("broker", sender.broker_reachable,
                           None if sender.broker_reachable else "no broker answers the producer", None)
     return [*runtime.health.statuses(), *threads, broker]
@@ -103,11 +106,11 @@ class StartupError(Exception):
 def open_database(settings: DashboardSettings) -> Database:
     """The database, migrated (the pending migrations applied); StartupError when it cannot be opened.
 
-    DATABASE_POOL_SIZE threads serve the handlers, a connection each; the reply consumer's thread and the expiry
-    chore have one of their own.
+    DATABASE_POOL_SIZE threads serve the handlers, a connection each; the reply consumer's thread, the expiry chore
+    and the live updates' thread have one of their own (and on PostgreSQL the live updates listen on one more).
     """
     try:
-        return Database(settings.database_url, settings.database_pool_size + 2)
+        return Database(settings.database_url, settings.database_pool_size + 3)
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]  # the driver's words, never the URL
         raise StartupError(f"dashboard cannot start: its database (DATABASE_URL) cannot be opened: {reason}") from None
@@ -130,7 +133,8 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         db = OffLoop(database, settings.database_pool_size)
         hub = Hub()
         sender = Sender(runtime)
-        replies = Replies(runtime, database, hub, group, rules.scale)
+        live = Live(database, hub, rules.scale, settings.database_url)
+        replies = Replies(runtime, database, live, group)
         credentials = Credentials(
             db, settings.password_threads,
             per_account=Throttle(settings.account_attempts, settings.account_window_seconds),
@@ -138,17 +142,18 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         )
         sessions = Sessions(db, settings.session_max_age_seconds)
         try:
-            health = serve_health(settings.metrics_port, lambda: statuses(runtime, replies, sender))
+            health = serve_health(settings.metrics_port, lambda: statuses(runtime, replies, sender, live))
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
         attach(app, AppState(rules=rules, openapi=document(rules), db=db, hub=hub, sender=sender, replies=replies,
-                             credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
+                             live=live, credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
                              operations=Operations(runtime, group, settings.operators),
-                             statuses=lambda: statuses(runtime, replies, sender)))
+                             statuses=lambda: statuses(runtime, replies, sender, live)))
         sender.start()
-        replies.start(asyncio.get_running_loop())
-        chores = [asyncio.create_task(expire_forever(database, hub, rules.scale, settings.request_timeout_seconds)),
+        live.start(asyncio.get_running_loop())
+        replies.start()
+        chores = [asyncio.create_task(expire_forever(database, live, settings.request_timeout_seconds)),
                   asyncio.create_task(forget_expired(db, sessions))]
         try:
             yield
@@ -159,6 +164,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             health.server_close()
             credentials.close()
             await asyncio.to_thread(replies.stop)
+            await asyncio.to_thread(live.stop)
             await asyncio.to_thread(sender.stop)
             runtime.close()
             db.close()

@@ -15,6 +15,7 @@ from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop
 from services.dashboard.events import Hub
+from services.dashboard.live import Live
 from services.dashboard.operations import Operations
 from services.dashboard.replies import Replies
 from services.dashboard.rules import ContractRules
@@ -32,6 +33,7 @@ class AppState:
     hub: Hub
     sender: Sender
     replies: Replies
+    live: Live
     credentials: Credentials
     sessions: Sessions
     catalog: Catalog

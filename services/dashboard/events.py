@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 __all__ = ["Hub", "stream"]
@@ -38,22 +38,34 @@ class Hub:
         """Whether `user_id` has a stream open; safe to ask from another thread (a glance at a dict)."""
         return user_id in self._queues
 
+    def listeners(self) -> list[str]:
+        """The users with a stream open; safe to ask from another thread (a copy of a dict's keys, made at once)."""
+        return list(self._queues)
+
     @property
     def subscribers(self) -> int:
         return sum(len(queues) for queues in self._queues.values())
 
 
-async def stream(hub: Hub, user_id: str) -> AsyncIterator[str]:
-    """The text/event-stream body for one browser: events as they come, a comment now and then."""
+async def stream(hub: Hub, user_id: str, missed: Callable[[], Awaitable[list[dict[str, Any]]]]) -> AsyncIterator[str]:
+    """The text/event-stream body for one browser: what it `missed` (asked once it listens, so nothing falls between),
+    then events as they come, a comment now and then. Each event's id is when its submission changed."""
     queue = hub.subscribe(user_id)
     try:
         yield "retry: 2000\n\n"
+        for event in await missed():
+            yield _sent(event)
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue
-            yield f"event: {event['kind']}\ndata: {json.dumps(event)}\n\n"
+            yield _sent(event)
     finally:
         hub.unsubscribe(user_id, queue)
+
+
+def _sent(event: dict[str, Any]) -> str:
+    identity = f"id: {event['id']}\n" if "id" in event else ""
+    return f"{identity}event: {event['kind']}\ndata: {json.dumps(event)}\n\n"

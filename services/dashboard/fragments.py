@@ -5,13 +5,18 @@ thread that learned of it, from what reads.update gathered, so that no open page
 
 from __future__ import annotations
 
-from services.dashboard.charts import drawn
+from services.dashboard.charts import Charts, drawn
 from services.dashboard.reads import Update
 from services.dashboard.rules import ScoreScale
 from services.dashboard.templating import LOCALE, fragment
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["render"]
+
+
+def render_charts(charts: Charts, scale: ScoreScale) -> dict[str, str]:
+    """The overview's pictures alone: what a user's charts owe after changes drawn without them."""
+    return {"charts": fragment("_charts.html", **drawn(charts, scale, LOCALE))}
 
 
 def render(update: Update, scale: ScoreScale) -> dict[str, str]:
@@ -31,5 +36,5 @@ def render(update: Update, scale: ScoreScale) -> dict[str, str]:
             "score-latest": fragment("_score_latest.html", latest=latest),
         }
     if update.charts is not None:
-        found["charts"] = fragment("_charts.html", **drawn(update.charts, scale, LOCALE))
+        found |= render_charts(update.charts, scale)
     return found

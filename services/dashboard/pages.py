@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from functools import cache
@@ -20,6 +21,7 @@ from services.dashboard.actions import BadBody, KeyConflict, submit
 from services.dashboard.appstate import app_state
 from services.dashboard.charts import drawn
 from services.dashboard.credentials import Throttled
+from services.dashboard.db.engine import now_ms
 from services.dashboard.events import stream
 from services.dashboard.intake import (
     FieldError,
@@ -46,7 +48,9 @@ def render(request: Request, name: str, status: int = 200, headers: dict[str, st
             "invoice_rules": state.rules.request,  # the form's limits
             # A fresh key each time a form is shown: sending that form twice (a double click, a resent
             # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
-            "idempotency_key": secrets.token_urlsafe(18)}
+            "idempotency_key": secrets.token_urlsafe(18),
+            # When the page was drawn: its live updates start from there (/events?since=), so none falls between.
+            "drawn_at": now_ms()}
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status, headers=headers)
 
 
@@ -254,11 +258,21 @@ async def _while_signed_in(request: Request, chunks: AsyncIterator[str]) -> Asyn
 
 
 async def events(request: Request) -> Response:
+    """The live updates of the signed-in user's pages. A page says since when it knows its submissions (`?since=`, the
+    moment it was drawn, in epoch milliseconds); a browser reconnecting says the last event it got (Last-Event-ID):
+    what changed after that comes first."""
     user = auth.current_user(request)
     if user is None:
         return Response("sign in first\n", status_code=401)
+    known = request.headers.get("last-event-id") or request.query_params.get("since") or ""
+    after = int(known) if known.isdigit() and len(known) < 16 else None
+    live = app_state(request).live
+
+    async def missed() -> list[dict[str, Any]]:
+        return [] if after is None else await asyncio.to_thread(live.since, user.id, after)
+
     return StreamingResponse(
-        _while_signed_in(request, stream(app_state(request).hub, user.id)),
+        _while_signed_in(request, stream(app_state(request).hub, user.id, missed)),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},  # Cache-Control: no-store comes with every private response
     )

@@ -1,54 +1,47 @@
-"""Hearing the answers: the replies consumed from Kafka become the requests' new states, pushed to the browsers."""
+"""Hearing the answers: the replies consumed from Kafka become the submissions' new states, and live updates."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply, UserKey
 from messaging.records import Incoming, Outgoing, route
 from messaging.runtime import Runtime
-from messaging.worker import Worker
-from services.dashboard import reads
+from messaging.worker import Retry, Worker
 from services.dashboard.db import Database, State
-from services.dashboard.events import Hub
-from services.dashboard.fragments import render
-from services.dashboard.rules import ScoreScale
-from services.dashboard.views import event_of, jsonable
+from services.dashboard.db.submissions import Answer
+from services.dashboard.live import Live
+from services.dashboard.views import jsonable
 
-__all__ = ["CHARTS_SECONDS", "Replies", "expire_forever"]
-
-CHARTS_SECONDS = 2.0
+__all__ = ["Replies", "expire_forever"]
 
 
 class Replies:
-    """A thread consuming the invoice and score replies in the dashboard's group: each one answers a pending request
-    in the database, and its event goes to the user's open streams on the event loop, with the parts of the pages
-    that show it drawn on `scale` (the score chart's bands)."""
+    """A thread consuming the invoice and score replies in the dashboards' one group: each batch answers its pending
+    submissions in one database transaction (which tells every dashboard, db.changes) before its offsets commit, and
+    this dashboard's live updates learn of them at once."""
 
-    def __init__(self, runtime: Runtime, db: Database, hub: Hub, group: str, scale: ScoreScale) -> None:
+    def __init__(self, runtime: Runtime, db: Database, live: Live, group: str) -> None:
         self.db = db
-        self.hub = hub
-        self.scale = scale
+        self.live = live
         manifest = runtime.manifest
-        # It produces nothing and applies each reply idempotently by request_id: at least once is exact here. A
-        # group seen for the first time starts at the end of the replies: what came before it was applied by the
-        # dashboard that took those requests (its database, or the shared one), and years of replies to skip one
-        # by one would hold up every new answer.
+        # It produces nothing and applies each reply idempotently: at least once is exact here. A group seen for the
+        # first time starts at the end of the replies: what came before it was applied by the dashboards before it,
+        # and years of replies to skip one by one would hold up every new answer.
         self.worker: Worker[None] = Worker(
             runtime, group,
             [route(manifest.topic(INVOICE_GENERATED), self._on_invoice), route(manifest.topic(SCORE_CALCULATED), self._on_score)],
-            exactly_once=False, new_group_starts_at_end=True,
+            exactly_once=False, new_group_starts_at_end=True, before_commit=self._store,
         )
+        self._batch: list[Answer] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.worker.run, args=(self._stop,), name="replies", daemon=True)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._charted: dict[str, float] = {}  # user -> when their charts were last rendered (the reply thread's own)
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
@@ -61,37 +54,31 @@ class Replies:
 
     def _on_invoice(self, incoming: Incoming[UserKey, InvoiceReply], _: None) -> list[Outgoing[object, object]]:
         reply = incoming.value
-        return self._answer(reply, State.GENERATED if reply["status"] == "GENERATED" else State.REJECTED)
-
-    def _on_score(self, incoming: Incoming[UserKey, ScoreReply], _: None) -> list[Outgoing[object, object]]:
-        return self._answer(incoming.value, State.CALCULATED)
-
-    def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing[object, object]]:
-        # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
-        answered = self.db.submissions.answer(str(reply["request_id"]), status, jsonable(reply))
-        if answered is None or self._loop is None:
-            return []
-        event = event_of(answered)
-        # Rendered only for a user with an open page (a racy read of the hub: at worst one event goes without), and
-        # the charts at most once per CHARTS_SECONDS per user: a busy user's year of invoices is read that often.
-        if self.hub.listening(answered.user_id):
-            now = time.monotonic()
-            charts = now - self._charted.get(answered.user_id, float("-inf")) >= CHARTS_SECONDS
-            if charts:
-                self._charted[answered.user_id] = now
-            event["fragments"] = render(reads.update(self.db, answered, with_charts=charts), self.scale)
-        self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
+        status = State.GENERATED if reply["status"] == "GENERATED" else State.REJECTED
+        self._batch.append(Answer(str(reply["request_id"]), "invoice", str(reply["user_id"]), status, jsonable(reply)))
         return []
 
+    def _on_score(self, incoming: Incoming[UserKey, ScoreReply], _: None) -> list[Outgoing[object, object]]:
+        reply = incoming.value
+        self._batch.append(Answer(str(reply["request_id"]), "score", str(reply["user_id"]), State.CALCULATED,
+                                  jsonable(reply)))
+        return []
 
-async def expire_forever(db: Database, hub: Hub, scale: ScoreScale, timeout_seconds: int) -> None:
+    def _store(self) -> None:
+        """The batch's answers, in one transaction, before its offsets commit (a crash in between answers them again,
+        which changes nothing); replies to submissions made elsewhere (another database, a test) change nothing."""
+        batch, self._batch = self._batch, []
+        try:
+            answered = self.db.submissions.answer(batch)
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise Retry(f"the database refused the replies: {reason}") from None
+        self.live.changed(answered)
+
+
+async def expire_forever(db: Database, live: Live, timeout_seconds: int) -> None:
     """Every second, time out what waited too long, so no request stays pending forever."""
-    def expire() -> list[tuple[str, dict[str, Any]]]:
-        expired = db.submissions.expire(int((time.time() - timeout_seconds) * 1000))
-        return [(s.user_id, {**event_of(s), "fragments": render(reads.update(db, s, with_charts=False), scale)})
-                for s in expired]
-
     while True:
-        for user_id, event in await asyncio.to_thread(expire):
-            hub.publish(user_id, event)
+        expired = await asyncio.to_thread(db.submissions.expire, int((time.time() - timeout_seconds) * 1000))
+        live.changed(expired)
         await asyncio.sleep(1)

@@ -154,7 +154,7 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
 def watch_requests(page: Page) -> list[str]:
     """The URLs the page asks for from now on, but the event stream's own (it is already open)."""
     asked: list[str] = []
-    page.on("request", lambda request: None if request.url.endswith("/events") else asked.append(request.url))
+    page.on("request", lambda request: None if "/events?" in request.url else asked.append(request.url))
     return asked
 
 

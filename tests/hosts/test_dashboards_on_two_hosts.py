@@ -32,7 +32,7 @@ def two_dashboards(postgres_server: Cluster, tmp_path: Path) -> Iterator[tuple[s
         for number, host in ((1, one), (2, two)):
             env = {**os.environ, **principal_env("dashboard"), "DASHBOARD_HOST": "0.0.0.0", "DASHBOARD_PORT": str(PORT),
                    "DATABASE_URL": database, "INSTANCE_ID": f"dashboard-h{number}-{run}",
-                   "DASHBOARD_GROUP": f"dashboard-h{number}-{run}"}
+                   "DASHBOARD_GROUP": f"dashboard-hosts-{run}"}  # one group: each reply is read by one of them
             host.start([sys.executable, "-m", "services.dashboard"], env, tmp_path / f"dashboard-{number}.log")
         urls = (f"http://{one.address}:{PORT}", f"http://{two.address}:{PORT}")
         for url in urls:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 
+from services.dashboard.db.changes import announce
 from services.dashboard.db.engine import Sql, now_ms
 from services.dashboard.db.model import State, Submission
 
-__all__ = ["SubmissionRepository"]
+__all__ = ["Answer", "SubmissionRepository"]
 
 # The columns of a submission, in the order _submission reads them.
 COLUMNS = "request_id, kind, user_id, status, created_at, updated_at, request, reply"
@@ -20,6 +23,17 @@ def _submission(row: tuple[Any, ...]) -> Submission:
     request_id, kind, user_id, status, created_at, updated_at, request, reply = row
     return Submission(request_id, kind, user_id, status, created_at, updated_at, json.loads(request),
                       json.loads(reply) if reply else None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reply to store: it answers only the submission of that id, kind and user that is still unanswered."""
+
+    request_id: str
+    kind: str
+    user_id: str
+    status: str  # a State
+    reply: dict[str, Any]
 
 
 class SubmissionRepository:
@@ -49,19 +63,44 @@ class SubmissionRepository:
             connection.execute(text("DELETE FROM requests WHERE request_id = :id AND status = :pending"),
                                {"id": request_id, "pending": State.PENDING})
 
-    def answer(self, request_id: str, status: str, reply: dict[str, Any]) -> Submission | None:
-        """Store a reply (also after a time-out: a late answer is still the answer); None for unknown requests."""
-        return self._one(
-            f"UPDATE requests SET status = :status, reply = :reply, updated_at = :now WHERE request_id = :id RETURNING {COLUMNS}",
-            status=status, reply=json.dumps(reply), now=now_ms(), id=request_id,
-        )
+    def answer(self, answers: Sequence[Answer]) -> list[Submission]:
+        """Store replies, in one transaction that tells every dashboard (db.changes); the submissions they answered.
+        A reply answers only a submission of its id, kind and user that is still unanswered (pending, or timed out:
+        a late answer is still the answer), so a reply for another dashboard's database, another kind or another
+        user changes nothing, and a repeated one changes nothing more."""
+        answered = []
+        with self._sql.transaction() as connection:
+            for a in answers:
+                row = connection.execute(text(
+                    "UPDATE requests SET status = :status, reply = :reply, updated_at = :now WHERE request_id = :id"
+                    " AND kind = :kind AND user_id = :user_id AND status IN (:pending, :timed_out)"
+                    f" RETURNING {COLUMNS}"),
+                    {"status": a.status, "reply": json.dumps(a.reply), "now": now_ms(), "id": a.request_id,
+                     "kind": a.kind, "user_id": a.user_id, "pending": State.PENDING, "timed_out": State.TIMED_OUT},
+                ).first()
+                if row is not None:
+                    answered.append(_submission(tuple(row)))
+            announce(connection, answered)
+        return answered
 
     def expire(self, older_than_ms: int) -> list[Submission]:
-        """Mark submissions pending since before `older_than_ms` as timed out; returns them."""
+        """Mark submissions pending since before `older_than_ms` as timed out, telling every dashboard; returns them."""
+        with self._sql.transaction() as connection:
+            expired = [_submission(tuple(row)) for row in connection.execute(text(
+                "UPDATE requests SET status = :timed_out, updated_at = :now WHERE status = :pending AND created_at < :before"
+                f" RETURNING {COLUMNS}"),
+                {"timed_out": State.TIMED_OUT, "pending": State.PENDING, "now": now_ms(), "before": older_than_ms})]
+            announce(connection, expired)
+        return expired
+
+    def changed_since(self, user_ids: Sequence[str], after_ms: int) -> list[Submission]:
+        """These users' submissions changed after `after_ms`, oldest change first."""
+        if not user_ids:
+            return []
+        marks = ", ".join(f":u{i}" for i in range(len(user_ids)))
         return self._all(
-            "UPDATE requests SET status = :timed_out, updated_at = :now WHERE status = :pending AND created_at < :before"
-            f" RETURNING {COLUMNS}",
-            timed_out=State.TIMED_OUT, pending=State.PENDING, now=now_ms(), before=older_than_ms,
+            f"SELECT {COLUMNS} FROM requests WHERE user_id IN ({marks}) AND updated_at > :after ORDER BY updated_at",
+            after=after_ms, **{f"u{i}": user for i, user in enumerate(user_ids)},
         )
 
     def find(self, user_id: str, request_id: str, kind: str) -> Submission | None:

@@ -1,8 +1,7 @@
 // Live pages and the invoice form. Plain JavaScript, no libraries, nothing from other sites.
 "use strict";
 
-// Catch up on what happened while no stream was open (the first connection, a reconnection): the live part of
-// the page once from the server, without reloading the page.
+// The live part of the page once from the server, without reloading the page: for an event drawn for no page.
 async function refreshLive() {
   const live = document.querySelector("main[data-live]");
   if (!live) return;
@@ -36,16 +35,17 @@ function apply(event) {
   bindButtons();
 }
 
+// The stream starts from when the page was drawn (what changed since comes first); after a break the browser says the
+// last event it got (Last-Event-ID) and the server sends what it missed.
 function listen() {
-  if (!document.querySelector("main[data-live]") || !document.querySelector("form.signout")) return;
-  const events = new EventSource("/events");
-  events.addEventListener("open", () => {
-    document.body.dataset.live = "open";
-    refreshLive(); // once per connection: what came before the stream opened, or while it was down
-  });
+  const live = document.querySelector("main[data-live]");
+  if (!live || !document.querySelector("form.signout")) return;
+  const events = new EventSource(`/events?since=${encodeURIComponent(live.dataset.since || "")}`);
+  events.addEventListener("open", () => { document.body.dataset.live = "open"; });
   events.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
   events.addEventListener("invoice", apply);
   events.addEventListener("score", apply);
+  events.addEventListener("charts", apply);
 }
 
 function bindButtons() {

@@ -55,7 +55,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"
         return
-    cluster: Cluster = request.getfixturevalue("postgres_server")
+    yield from _postgresql(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def postgresql_url(postgres_server: Cluster) -> Iterator[str]:
+    """The DATABASE_URL of an empty database on the scratch PostgreSQL server, for what only PostgreSQL does."""
+    yield from _postgresql(postgres_server)
+
+
+def _postgresql(cluster: Cluster) -> Iterator[str]:
     name = f"test_{uuid.uuid4().hex}"
     yield cluster.provide("dashboard", "test-password", name)
     with cluster.superuser() as connection:

@@ -12,15 +12,19 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
-from services.dashboard.db import Claim, Database, engine
+from services.dashboard.db import Claim, Database, Submission, engine
+from services.dashboard.db.changes import CHANNEL, parse
+from services.dashboard.db.submissions import Answer
 
 T = TypeVar("T")
 TABLES = {"users", "requests", "idempotency_keys", "sessions"}
+HEAD = "0002"  # the newest migration (services/dashboard/db/migrations/versions/)
 USER = "7d1e0c5e-0000-4000-8000-000000000001"
 
 
@@ -29,6 +33,13 @@ def db(database_url: str) -> Iterator[Database]:
     opened = Database(database_url, connections=4)
     yield opened
     opened.close()
+
+
+def answer(db: Database, request_id: str, kind: str, status: str, reply: dict[str, Any], user: str = USER,
+           ) -> Submission | None:
+    """One reply stored as the reply consumer stores a batch; the submission it answered, if any."""
+    answered = db.submissions.answer([Answer(request_id, kind, user, status, reply)])
+    return answered[0] if answered else None
 
 
 def ms(seconds_from_now: float = 0) -> int:
@@ -65,7 +76,7 @@ def test_the_migrations_make_the_schema_of_an_empty_database_and_change_nothing_
     made = engine(database_url)
     assert TABLES <= set(inspect(made).get_table_names())
     made.dispose()
-    assert versions(database_url) == ["0001"]
+    assert versions(database_url) == [HEAD]
 
 
 # A dashboard's start: wait for the moment given, then open the database (which migrates it).
@@ -79,7 +90,7 @@ def test_dashboards_starting_together_migrate_the_database_once(database_url: st
                   for _ in range(3)]
     failures = [process.communicate(timeout=60)[1] for process in dashboards if process.wait(timeout=60) != 0]
     assert not failures, failures[0]
-    assert versions(database_url) == ["0001"]
+    assert versions(database_url) == [HEAD]
 
 
 def test_a_sqlite_database_from_before_the_migrations_keeps_its_data(tmp_path: Path) -> None:
@@ -92,7 +103,7 @@ def test_a_sqlite_database_from_before_the_migrations_keeps_its_data(tmp_path: P
     db = Database(f"sqlite:///{path}")
     assert db.users.by_id(USER) is not None and db.submissions.find(USER, "r", "invoice") is None
     db.close()
-    assert versions(f"sqlite:///{path}") == ["0001"]
+    assert versions(f"sqlite:///{path}") == [HEAD]
 
 
 def test_an_email_has_one_account(db: Database) -> None:
@@ -128,9 +139,9 @@ def test_a_request_is_pending_until_answered_or_timed_out_and_a_late_answer_stil
     assert db.submissions.expire(ms(-60)) == []
     expired = db.submissions.expire(ms(60))
     assert sorted(r.request_id for r in expired) == ["r1", "r2"] and {r.status for r in expired} == {"timed_out"}
-    answered = db.submissions.answer("r1", "generated", {"total": "10.00"})
+    answered = answer(db, "r1", "invoice", "generated", {"total": "10.00"})
     assert answered is not None and answered.status == "generated" and answered.reply == {"total": "10.00"}
-    assert db.submissions.answer("unknown", "generated", {}) is None
+    assert answer(db, "unknown", "invoice", "generated", {}) is None
     assert db.submissions.expire(ms(60)) == []  # only pending requests time out
 
 
@@ -142,8 +153,8 @@ def test_requests_are_listed_newest_first_a_page_at_a_time(db: Database) -> None
     assert [r.request_id for r in db.submissions.newest(USER, "invoice")] == ["r4", "r3", "r2", "r1", "r0"]
     assert [r.request_id for r in db.submissions.newest(USER, "invoice", limit=2, offset=1)] == ["r3", "r2"]
     assert db.submissions.newest(USER, "score") == []
-    db.submissions.answer("r1", "generated", {})
-    db.submissions.answer("r3", "rejected", {})
+    answer(db, "r1", "invoice", "generated", {})
+    answer(db, "r3", "invoice", "rejected", {})
     assert [r.request_id for r in db.submissions.generated_invoices(USER, ms(-60))] == ["r1"]
 
 
@@ -153,8 +164,8 @@ def test_the_latest_score_is_the_newest_calculated_one(db: Database) -> None:
     for n in range(3):
         db.submissions.add(f"s{n}", "score", USER, {})
         time.sleep(0.002)
-    db.submissions.answer("s0", "calculated", {"score": 500})
-    db.submissions.answer("s1", "calculated", {"score": 600})
+    answer(db, "s0", "score", "calculated", {"score": 500})
+    answer(db, "s1", "score", "calculated", {"score": 600})
     latest = db.submissions.latest_score(USER)
     assert latest is not None and latest.request_id == "s1"
     assert [r.request_id for r in db.submissions.calculated_scores(USER)] == ["s1", "s0"]
@@ -195,3 +206,48 @@ def test_of_many_claims_of_one_key_at_once_one_wins_and_the_others_see_its_reque
     assert {claim.request_id for claim in claims if claim is not None} == set(winners)
     for db in dashboards:
         db.close()
+
+
+def test_a_reply_answers_only_an_unanswered_submission_of_its_own_kind_and_user(db: Database) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    db.users.create("someone else", "bia@example.com", "hash")
+    db.submissions.add("r1", "invoice", USER, {})
+    assert answer(db, "r1", "score", "calculated", {"score": 1}) is None  # another kind
+    assert answer(db, "r1", "invoice", "generated", {}, user="someone else") is None  # another user
+    assert answer(db, "r1", "invoice", "generated", {"total": "1.00"}) is not None
+    assert answer(db, "r1", "invoice", "rejected", {}) is None  # answered already: the first answer stands
+    found = db.submissions.find(USER, "r1", "invoice")
+    assert found is not None and (found.status, found.reply) == ("generated", {"total": "1.00"})
+    db.submissions.add("r2", "invoice", USER, {})
+    db.submissions.expire(ms(60))
+    late = answer(db, "r2", "invoice", "generated", {})  # a late answer is still the answer
+    assert late is not None and late.status == "generated"
+
+
+def test_what_changed_for_some_users_after_a_moment(db: Database) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    db.users.create("someone else", "bia@example.com", "hash")
+    db.submissions.add("r1", "invoice", USER, {})
+    db.submissions.add("r2", "invoice", "someone else", {})
+    before = ms()
+    time.sleep(0.002)
+    answer(db, "r1", "invoice", "generated", {})
+    answer(db, "r2", "invoice", "generated", {}, user="someone else")
+    assert [s.request_id for s in db.submissions.changed_since([USER], before)] == ["r1"]
+    assert {s.request_id for s in db.submissions.changed_since([USER, "someone else"], before)} == {"r1", "r2"}
+    assert db.submissions.changed_since([USER], ms(60)) == [] and db.submissions.changed_since([], before) == []
+
+
+def test_on_postgresql_a_change_is_announced_with_the_transaction_that_made_it(postgresql_url: str) -> None:
+    db = Database(postgresql_url)
+    db.users.create(USER, "ana@example.com", "hash")
+    db.submissions.add("r1", "invoice", USER, {})
+    db.submissions.add("r2", "invoice", USER, {})
+    with psycopg.connect(postgresql_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        answer(db, "r1", "invoice", "generated", {})
+        answer(db, "unknown", "invoice", "generated", {})  # answers nothing, announces nothing
+        db.submissions.expire(ms(60))
+        heard = [parse(notice.payload) for notice in listener.notifies(timeout=2, stop_after=2)]
+    db.close()
+    assert heard == [(USER, "r1"), (USER, "r2")]

@@ -1,0 +1,30 @@
+"""How every dashboard on one database learns that a submission changed, so that whichever holds its user's open
+page pushes it: PostgreSQL's NOTIFY, sent by the transaction that made the change (delivered if and only if it
+commits, so a dashboard that dies between storing and telling cannot lose one). SQLite has no such thing: its
+dashboards find changes by asking the table (see live.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, text
+
+from services.dashboard.db.model import Submission
+
+__all__ = ["CHANNEL", "announce", "parse"]
+
+CHANNEL = "dashboard_changes"
+
+
+def announce(connection: Connection, changed: Sequence[Submission]) -> None:
+    """Within the transaction that changed them: one notification per submission, "<user id> <request id>"."""
+    if connection.dialect.name != "postgresql" or not changed:
+        return
+    connection.execute(text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"),
+                       {"channel": CHANNEL, "payloads": [f"{s.user_id} {s.request_id}" for s in changed]})
+
+
+def parse(payload: str) -> tuple[str, str]:
+    """(user id, request id) from a notification's payload."""
+    user_id, _, request_id = payload.partition(" ")
+    return user_id, request_id
