@@ -113,13 +113,14 @@ class Runtime:
             for subject in topic.subjects:
                 self.codec(subject)
 
-    def encode(self, outgoing: Outgoing[K, V]) -> Encoded:
-        """The record in the wire format; ContractViolation when it does not fit its contract."""
+    def encode(self, outgoing: Outgoing[K, V], *, checked: bool = False) -> Encoded:
+        """The record in the wire format; ContractViolation when it does not fit its contract (`checked`: the value's
+        constraints were checked already, see Codec.encode)."""
         topic = outgoing.topic
         return Encoded(
             topic.name,
             self.codec(topic.key).encode(outgoing.key),
-            self.codec(topic.value).encode(outgoing.value),
+            self.codec(topic.value).encode(outgoing.value, checked=checked),
             [(REQUEST_ID.name, outgoing.request_id)] if outgoing.request_id else None,
             outgoing.partition,
         )
@@ -133,8 +134,9 @@ class Runtime:
             target.produce(encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers,
                            on_delivery=on_delivery, partition=encoded.partition)
 
-    def produce(self, outgoing: Outgoing[K, V], on_delivery: DeliveryCallback | None = None) -> None:
-        self.send(self.encode(outgoing), on_delivery)
+    def produce(self, outgoing: Outgoing[K, V], on_delivery: DeliveryCallback | None = None, *,
+                checked: bool = False) -> None:
+        self.send(self.encode(outgoing, checked=checked), on_delivery)
 
     def consumer(self, group: str, **overrides: object) -> Consumer:
         """A member of `group`; it sees only committed records (what aborted transactions wrote never shows)."""

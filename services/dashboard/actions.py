@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 
 from services.dashboard.db import Database, OffLoop, User
+from services.dashboard.db.pending import PendingWriter
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender, Unavailable
 from services.dashboard.views import jsonable
 
@@ -93,9 +94,10 @@ async def _earlier(db: OffLoop[Database], user: User, kind: str, fields: dict[st
     return claim.request_id
 
 
-async def submit(db: OffLoop[Database], sender: Sender, user: User, kind: str, fields: dict[str, Any],
-                 key: str | None = None) -> str:
-    """Record the request as pending and put it on Kafka; its id once Kafka has it, Unavailable if not.
+async def submit(db: OffLoop[Database], pending: PendingWriter, sender: Sender, user: User, kind: str,
+                 fields: dict[str, Any], key: str | None = None) -> str:
+    """Record the request as pending (with the others arriving at once: `pending`) and put it on Kafka; its id once
+    Kafka has it, Unavailable if not.
 
     With an idempotency `key` (scoped to the user) a repeat returns the first request's id instead of
     making another; KeyConflict when the key was used for something else or its first request is in flight.
@@ -109,7 +111,7 @@ async def submit(db: OffLoop[Database], sender: Sender, user: User, kind: str, f
         "requested_at": datetime.now(UTC),
         **fields,
     }
-    await db.run(lambda database: database.submissions.add(str(request_id), kind, user.id, jsonable(fields)))
+    await pending.add(str(request_id), kind, user.id, jsonable(fields))
     try:
         await sender.ask(kind, user.id, str(request_id), value)
     except Unavailable:

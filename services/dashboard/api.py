@@ -140,7 +140,7 @@ async def create_invoice(request: Request, user: User) -> Response:
     key = _idempotency_key(request)
     state = app_state(request)
     fields = parse_invoice(await read_json(request), state.rules)
-    request_id = await submit(state.db, state.sender, user, "invoice", fields, key)
+    request_id = await submit(state.db, state.pending, state.sender, user, "invoice", fields, key)
     url = f"/api/invoices/{request_id}"
     return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
 
@@ -160,7 +160,7 @@ async def get_invoice(request: Request, user: User) -> Response:
 
 async def create_score(request: Request, user: User) -> Response:
     state = app_state(request)
-    request_id = await submit(state.db, state.sender, user, "score", {}, _idempotency_key(request))
+    request_id = await submit(state.db, state.pending, state.sender, user, "score", {}, _idempotency_key(request))
     url = f"/api/scores/{request_id}"
     return JSONResponse({"request_id": request_id, "status": State.PENDING, "url": url}, 202, {"Location": url})
 

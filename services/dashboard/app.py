@@ -34,6 +34,7 @@ from services.dashboard.bodies import BodyLimits
 from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop
+from services.dashboard.db.pending import PendingWriter
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
 from services.dashboard.live import Live
@@ -106,11 +107,12 @@ class StartupError(Exception):
 def open_database(settings: DashboardSettings) -> Database:
     """The database, migrated (the pending migrations applied); StartupError when it cannot be opened.
 
-    DATABASE_POOL_SIZE threads serve the handlers, a connection each; the reply consumer's thread, the expiry chore
-    and the live updates' thread have one of their own (and on PostgreSQL the live updates listen on one more).
+    DATABASE_POOL_SIZE threads serve the handlers, a connection each; the reply consumer's thread, the expiry chore,
+    the live updates' thread and the writer of new submissions have one of their own (and on PostgreSQL the live
+    updates listen on one more).
     """
     try:
-        return Database(settings.database_url, settings.database_pool_size + 3)
+        return Database(settings.database_url, settings.database_pool_size + 4)
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]  # the driver's words, never the URL
         raise StartupError(f"dashboard cannot start: its database (DATABASE_URL) cannot be opened: {reason}") from None
@@ -131,6 +133,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             raise
         rules, group = ContractRules.of(runtime.manifest), settings.reply_group(runtime.manifest)
         db = OffLoop(database, settings.database_pool_size)
+        pending = PendingWriter(database)
         hub = Hub()
         sender = Sender(runtime)
         live = Live(database, hub, rules.scale, settings.database_url)
@@ -146,7 +149,8 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
-        attach(app, AppState(rules=rules, openapi=document(rules), db=db, hub=hub, sender=sender, replies=replies,
+        attach(app, AppState(rules=rules, openapi=document(rules), db=db, pending=pending, hub=hub, sender=sender,
+                             replies=replies,
                              live=live, credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
                              operations=Operations(runtime, group, settings.operators),
                              statuses=lambda: statuses(runtime, replies, sender, live)))
@@ -165,6 +169,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             credentials.close()
             await asyncio.to_thread(replies.stop)
             await asyncio.to_thread(live.stop)
+            await asyncio.to_thread(pending.close)
             await asyncio.to_thread(sender.stop)
             runtime.close()
             db.close()

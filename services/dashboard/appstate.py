@@ -14,6 +14,7 @@ from messaging.health import ClientStatus
 from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop
+from services.dashboard.db.pending import PendingWriter
 from services.dashboard.events import Hub
 from services.dashboard.live import Live
 from services.dashboard.operations import Operations
@@ -30,6 +31,7 @@ class AppState:
     rules: ContractRules  # from the runtime's manifest
     openapi: dict[str, Any]  # /openapi.json, made from `rules`
     db: OffLoop[Database]  # the database, for the event loop
+    pending: PendingWriter  # new submissions, written together
     hub: Hub
     sender: Sender
     replies: Replies

@@ -77,7 +77,8 @@ class _Body:
         if self.complete:
             return await self._receive()
         try:
-            message = await asyncio.wait_for(self._receive(), max(0.0, self._deadline - asyncio.get_running_loop().time()))
+            async with asyncio.timeout_at(self._deadline):  # no task of its own, unlike wait_for
+                message = await self._receive()
         except TimeoutError:
             raise BodyRefused(408, f"the body did not arrive within {self._timeout_seconds:g} s") from None
         if message["type"] == "http.request":

@@ -167,7 +167,7 @@ async def new_invoice(request: Request) -> Response:
     state = app_state(request)
     try:
         fields = parse_invoice_form(pairs, state.rules)
-        request_id = await submit(state.db, state.sender, user, "invoice", fields, _form_key(pairs))
+        request_id = await submit(state.db, state.pending, state.sender, user, "invoice", fields, _form_key(pairs))
     except InvalidInput as invalid:
         return render(request, "invoice_new.html", 422, errors=invalid.errors, values=values)
     except KeyConflict as conflict:
@@ -199,7 +199,7 @@ async def score(request: Request) -> Response:
         pairs = await _form(request)
         try:
             form_fields(pairs, {"csrf_token", "idempotency_key"})
-            await submit(state.db, state.sender, user, "score", {}, _form_key(pairs))
+            await submit(state.db, state.pending, state.sender, user, "score", {}, _form_key(pairs))
         except InvalidInput as invalid:
             return render(request, "score.html", 422, scores=[], errors=invalid.errors)
         except KeyConflict as conflict:

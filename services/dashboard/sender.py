@@ -74,13 +74,17 @@ class Sender:
         def report(error: KafkaError | None, _: Message) -> None:  # on the delivery thread
             loop.call_soon_threadsafe(settle, error)
 
+        topic = self.topics[kind]
+        # The intake checked the newest version's constraints: the codec need not check them again when it writes it.
+        checked = self.runtime.codec(topic.value).version == topic.value.latest.version
         try:
-            self.runtime.produce(Outgoing(self.topics[kind], {"user_id": user_id}, value, request_id), report)
+            self.runtime.produce(Outgoing(topic, {"user_id": user_id}, value, request_id), report, checked=checked)
         except (BufferError, KafkaException) as refused:
             raise Unavailable(f"Kafka is not taking requests: {refused}") from None
         outcome: KafkaError | None
         try:
-            outcome = await asyncio.wait_for(delivered, DELIVERY_TIMEOUT_MS / 1000 + 5)
+            async with asyncio.timeout(DELIVERY_TIMEOUT_MS / 1000 + 5):
+                outcome = await delivered
         except TimeoutError:
             outcome = KafkaError(KafkaError._MSG_TIMED_OUT)
         self.broker_reachable = outcome is None

@@ -49,11 +49,16 @@ class SubmissionRepository:
 
     def add(self, request_id: str, kind: str, user_id: str, request: dict[str, Any]) -> None:
         """A new submission, pending."""
-        self._sql.change(
-            f"INSERT INTO requests ({COLUMNS}) VALUES (:request_id, :kind, :user_id, :pending, :now, :now, :request, NULL)",
-            request_id=request_id, kind=kind, user_id=user_id, pending=State.PENDING, now=now_ms(),
-            request=json.dumps(request),
-        )
+        self.add_all([(request_id, kind, user_id, request)])
+
+    def add_all(self, submissions: Sequence[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """New submissions, pending, in one transaction: (request id, kind, user id, what was asked) each."""
+        now = now_ms()
+        with self._sql.transaction() as connection:
+            connection.execute(text(
+                f"INSERT INTO requests ({COLUMNS}) VALUES (:request_id, :kind, :user_id, :pending, :now, :now, :request, NULL)"),
+                [{"request_id": request_id, "kind": kind, "user_id": user_id, "pending": State.PENDING, "now": now,
+                  "request": json.dumps(request)} for request_id, kind, user_id, request in submissions])
 
     def forget(self, request_id: str) -> None:
         """Drop a submission that never reached Kafka (the client was told 503) and, in the same transaction, free
@@ -68,18 +73,24 @@ class SubmissionRepository:
         A reply answers only a submission of its id, kind and user that is still unanswered (pending, or timed out:
         a late answer is still the answer), so a reply for another dashboard's database, another kind or another
         user changes nothing, and a repeated one changes nothing more."""
-        answered = []
+        if not answers:
+            return []
+        # One statement for the batch: the answers as a table of values, joined to the rows they answer (each request
+        # once: a repeated reply in one batch is the same answer).
+        unique = list({a.request_id: a for a in answers}.values())
+        rows = ", ".join(f"(:id{i}, :kind{i}, :user{i}, :status{i}, :reply{i})" for i in range(len(unique)))
+        params: dict[str, Any] = {"now": now_ms(), "pending": State.PENDING, "timed_out": State.TIMED_OUT}
+        for i, a in enumerate(unique):
+            params |= {f"id{i}": a.request_id, f"kind{i}": a.kind, f"user{i}": a.user_id, f"status{i}": a.status,
+                       f"reply{i}": json.dumps(a.reply)}
+        returned = ", ".join(f"requests.{column.strip()}" for column in COLUMNS.split(","))
         with self._sql.transaction() as connection:
-            for a in answers:
-                row = connection.execute(text(
-                    "UPDATE requests SET status = :status, reply = :reply, updated_at = :now WHERE request_id = :id"
-                    " AND kind = :kind AND user_id = :user_id AND status IN (:pending, :timed_out)"
-                    f" RETURNING {COLUMNS}"),
-                    {"status": a.status, "reply": json.dumps(a.reply), "now": now_ms(), "id": a.request_id,
-                     "kind": a.kind, "user_id": a.user_id, "pending": State.PENDING, "timed_out": State.TIMED_OUT},
-                ).first()
-                if row is not None:
-                    answered.append(_submission(tuple(row)))
+            answered = [_submission(tuple(row)) for row in connection.execute(text(
+                f"WITH answers (request_id, kind, user_id, status, reply) AS (VALUES {rows})"
+                " UPDATE requests SET status = answers.status, reply = answers.reply, updated_at = :now FROM answers"
+                " WHERE requests.request_id = answers.request_id AND requests.kind = answers.kind"
+                " AND requests.user_id = answers.user_id AND requests.status IN (:pending, :timed_out)"
+                f" RETURNING {returned}"), params)]
             announce(connection, answered)
         return answered
 

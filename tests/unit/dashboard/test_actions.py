@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from services.dashboard.actions import BadBody, KeyConflict, read_json, submit
 from services.dashboard.db import Database, OffLoop, User
+from services.dashboard.db.pending import PendingWriter
 from services.dashboard.sender import Sender, Unavailable
 
 
@@ -63,15 +64,25 @@ class FakeSender:
 
 
 def send(db: OffLoop[Database], bus: FakeSender, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
-    return asyncio.run(submit(db, cast(Sender, bus), user, kind, fields, key))
+    return asyncio.run(submit(db, writer(db), cast(Sender, bus), user, kind, fields, key))
+
+
+def writer(db: OffLoop[Database]) -> PendingWriter:
+    """The writer of new submissions over the same database, as the app has one beside its OffLoop."""
+    return WRITERS[db]
+
+
+WRITERS: dict[OffLoop[Database], PendingWriter] = {}
 
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[OffLoop[Database]]:
     """The database as the handlers have it (on SQLite, then on PostgreSQL: conftest.py)."""
-    database = Database(database_url, connections=2)
+    database = Database(database_url, connections=3)
     on_threads = OffLoop(database, threads=2)
+    WRITERS[on_threads] = PendingWriter(database)
     yield on_threads
+    WRITERS.pop(on_threads).close()
     on_threads.close()
     database.close()
 
@@ -124,9 +135,10 @@ def test_a_repeat_while_the_first_is_in_flight_is_told_to_retry(db: OffLoop[Data
 
     async def both() -> tuple[Any, ...]:
         bus.held = asyncio.Event()
-        first = asyncio.create_task(submit(db, cast(Sender, bus), ana, "invoice", FIELDS, "k"))
+        first = asyncio.create_task(submit(db, writer(db), cast(Sender, bus), ana, "invoice", FIELDS, "k"))
         await asyncio.sleep(0.01)
-        second = await asyncio.gather(submit(db, cast(Sender, bus), ana, "invoice", FIELDS, "k"), return_exceptions=True)
+        again = submit(db, writer(db), cast(Sender, bus), ana, "invoice", FIELDS, "k")
+        second = await asyncio.gather(again, return_exceptions=True)
         bus.held.set()
         return await first, second[0]
 
