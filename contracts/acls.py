@@ -13,7 +13,8 @@ A service's principal (`User:<service>`, the name of its `[service.*]` table) ma
 The schema registry's principal may create, describe, read and write the topics under its prefix and join the groups
 under its own (the manifest's `[registry]`): nothing of the platform's topics.
 The dashboard also serves the operator view: it may describe every topic and every service's consumer groups (to
-show their lag) and read every dead-letter topic; it replays dead letters only to the topics it produces anyway.
+show their lag), read every dead-letter topic, and read the topics a stateful consumer checks (to show the records
+forwarded to their key's partition, by client); it replays dead letters only to the topics it produces anyway.
 Nothing else: no topic creation, no reading of other groups, no cluster operation. Provisioning applies exactly
 these (and removes any other right of these principals); `make schema-review` lists changes to them.
 """
@@ -86,6 +87,9 @@ def grants(manifest: Manifest) -> list[Grant]:
             if topic.dead_letter_topic:
                 allow(OPERATOR_VIEW, "topic", topic.dead_letter_topic, ("read", "describe"),
                       "shows dead letters in the operator view")
+            if manifest.forwarders(topic):
+                allow(OPERATOR_VIEW, "topic", topic.name, ("read", "describe"),
+                      "shows forwarded records in the operator view")
         for service, group in manifest.consumer_groups.items():
             if service != OPERATOR_VIEW:
                 allow(OPERATOR_VIEW, "group", group, ("describe",), "shows consumer lag in the operator view",

@@ -1,5 +1,6 @@
-"""The operator view: how far behind each consumer group is, how fast records arrive, what was set aside as a dead
-letter and why, and a dead letter sent back to its topic, with an audit line saying who did it.
+"""The operator view: how far behind each consumer group is and whether it is stuck (since when), who is in it, how
+fast records arrive, which records were written to another partition than their key's and by which client, what
+was set aside as a dead letter and why, and a dead letter sent back to its topic, with an audit line saying who did it.
 
 Operators are the accounts named in OPERATOR_EMAILS; to anyone else the page does not exist (404). Everything here
 asks Kafka, so it runs off the event loop. The dashboard's principal may describe every group and read every
@@ -13,20 +14,25 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from contracts.headers import DEAD_LETTER
+from contracts.acls import grants
+from contracts.headers import DEAD_LETTER, FORWARDED
 from contracts.manifest import Manifest
 from messaging.deadletters import DeadLetter, read, read_at, replay
+from messaging.offsets import headers_of
 from messaging.runtime import Runtime
 
-__all__ = ["Ends", "Lag", "Operations", "Shelf"]
+__all__ = ["Ends", "Forwarded", "Group", "Lag", "Operations", "Shelf"]
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0
 SHOWN = 20  # the newest dead letters shown per topic
+SCANNED = 200  # the newest records of each partition looked at for forwarded ones
+STUCK_SECONDS = 30.0  # a group behind whose committed offsets have not moved this long is stuck
 Ends = dict[tuple[str, int], int]  # (topic, partition) -> its end offset
 
 
@@ -44,6 +50,37 @@ class Lag:
 
 
 @dataclass(frozen=True)
+class Member:
+    client_id: str
+    instance_id: str | None
+    host: str
+    partitions: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """A consumer group as the broker sees it, and whether it makes progress."""
+
+    group: str
+    state: str  # STABLE, EMPTY, PREPARING_REBALANCE, ...
+    members: list[Member]
+    unassigned: list[str]  # "<topic>[<partition>]" no member holds
+    behind: int
+    stuck_since: str | None  # UTC, when it was last seen moving, if it is behind and has not moved for a while
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """Records of a topic found off their key's partition and forwarded, among the newest of each partition."""
+
+    topic: str
+    client_id: str  # the client.id header of the records, or "unnamed"
+    count: int
+    scanned: int  # how many records were looked at
+    writers: list[str]  # the principals whose rights let them write the topic (super users aside)
+
+
+@dataclass(frozen=True)
 class Shelf:
     """One dead-letter topic: its newest letters, and whether this view may replay them."""
 
@@ -57,10 +94,12 @@ class Operations:
     def __init__(self, runtime: Runtime, group: str, operators: frozenset[str]) -> None:
         self.manifest: Manifest = runtime.manifest
         self.operators = operators
+        self._runtime = runtime
         self._settings = runtime.settings
         self._admin = AdminClient(dict(runtime.settings.kafka_client))
         self._reader_group = f"{group}-dead-letters"  # under the dashboard's own groups
         self._previous: tuple[float, dict[str, int]] | None = None
+        self._moved: dict[str, tuple[int, float]] = {}  # group -> (its committed offsets' sum, when it last changed)
 
     def allows(self, email: str) -> bool:
         return email.lower() in self.operators
@@ -77,6 +116,73 @@ class Operations:
             rows += [Lag(group, topic, partition, c if (c := committed.get((topic, partition), -1)) >= 0 else None, end)
                      for (topic, partition), end in sorted(ends.items()) if topic in topics]
         return rows
+
+    def groups(self, lag: list[Lag]) -> list[Group]:
+        """Each service group's state and members as the broker describes them, with the partitions no member holds;
+        one behind whose committed offsets have not moved for STUCK_SECONDS since the previous looks is stuck."""
+        names = sorted({row.group for row in lag})
+        described = {name: future.result(TIMEOUT) for name, future in self._admin.describe_consumer_groups(names).items()}
+        now, found = time.time(), []
+        for name in names:
+            rows = [row for row in lag if row.group == name]
+            held = {(tp.topic, tp.partition) for m in described[name].members for tp in m.assignment.topic_partitions}
+            committed, behind = sum(row.committed or 0 for row in rows), sum(row.behind for row in rows)
+            last = self._moved.get(name)
+            if last is None or last[0] != committed or behind == 0:
+                last = self._moved[name] = (committed, now)
+            stuck = behind > 0 and now - last[1] >= STUCK_SECONDS
+            found.append(Group(
+                name, described[name].state.name,
+                [Member(m.client_id, m.group_instance_id, m.host, len(m.assignment.topic_partitions))
+                 for m in described[name].members],
+                [f"{row.topic}[{row.partition}]" for row in rows if (row.topic, row.partition) not in held],
+                behind, datetime.fromtimestamp(last[1], UTC).isoformat(timespec="seconds") if stuck else None))
+        return found
+
+    def forwarded(self) -> list[Forwarded]:
+        """For each topic a stateful consumer checks, the records among the newest SCANNED of each partition that were
+        forwarded to their key's partition, by the client that wrote them (its client.id header): an operator finds
+        the integration writing with another partitioner than the manifest's."""
+        rights = grants(self.manifest)
+        found = []
+        for topic in self.manifest.topics:
+            if not self.manifest.forwarders(topic):
+                continue
+            writers = sorted({g.principal for g in rights if g.resource == "topic" and g.name == topic.name
+                              and g.operation == "write" and "forwards" not in g.why})
+            counted, scanned = Counter[str](), 0
+            for headers in self._newest_headers(topic.name, SCANNED):
+                scanned += 1
+                named = dict(headers)
+                if FORWARDED.FROM.name in named:
+                    client = named.get(FORWARDED.CLIENT_ID.name)
+                    counted[client.decode(errors="replace") if isinstance(client, bytes) else client or "unnamed"] += 1
+            found += [Forwarded(topic.name, client, count, scanned, writers) for client, count in sorted(counted.items())]
+        return found
+
+    def _newest_headers(self, topic: str, each: int) -> list[list[tuple[str, str | bytes | None]]]:
+        consumer = self._runtime.reader(**{"group.id": self._reader_group})
+        try:
+            partitions = consumer.list_topics(topic, timeout=TIMEOUT).topics[topic].partitions
+            ends = {}
+            for partition in partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=TIMEOUT)
+                if high > low:
+                    ends[partition] = (max(low, high - each), high)
+            consumer.assign([TopicPartition(topic, p, start) for p, (start, _) in ends.items()])
+            found: list[list[tuple[str, str | bytes | None]]] = []
+            deadline = time.monotonic() + TIMEOUT
+            while ends and time.monotonic() < deadline:
+                for message in consumer.consume(500, timeout=0.5):
+                    if message.error() is not None:
+                        continue
+                    found.append(headers_of(message))
+                    partition, offset = message.partition() or 0, message.offset() or 0
+                    if partition in ends and offset + 1 >= ends[partition][1]:
+                        del ends[partition]
+            return found
+        finally:
+            consumer.close()
 
     def throughput(self, ends: Ends) -> dict[str, float]:
         """Records per second added to each topic since the previous look (empty the first time)."""

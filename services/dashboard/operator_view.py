@@ -13,7 +13,7 @@ from starlette.routing import Route
 from services.dashboard import auth
 from services.dashboard.appstate import app_state
 from services.dashboard.db import User
-from services.dashboard.operations import Lag, Operations
+from services.dashboard.operations import Group, Lag, Operations
 from services.dashboard.pages import _form, render, to_login
 
 __all__ = ["routes"]
@@ -32,13 +32,15 @@ async def operator(request: Request) -> Response:
     if user is None:
         return render(request, "not_found.html", 404)  # to anyone else there is no such page
 
-    async def lag_and_throughput() -> tuple[list[Lag], dict[str, float]]:
+    async def lag_and_throughput() -> tuple[list[Lag], list[Group], dict[str, float]]:
         ends = await asyncio.to_thread(operations.ends)  # asked once, for both
-        return await asyncio.to_thread(operations.lag, ends), operations.throughput(ends)
+        lag = await asyncio.to_thread(operations.lag, ends)
+        return lag, await asyncio.to_thread(operations.groups, lag), operations.throughput(ends)
 
-    (lag, throughput), shelves = await asyncio.gather(lag_and_throughput(), asyncio.to_thread(operations.shelves))
-    return render(request, "operator.html", lag=lag, throughput=throughput, shelves=shelves,
-                  note=request.query_params.get("note", ""))
+    (lag, groups, throughput), shelves, forwarded = await asyncio.gather(
+        lag_and_throughput(), asyncio.to_thread(operations.shelves), asyncio.to_thread(operations.forwarded))
+    return render(request, "operator.html", lag=lag, groups=groups, throughput=throughput, shelves=shelves,
+                  forwarded=forwarded, clients=app_state(request).statuses(), note=request.query_params.get("note", ""))
 
 
 async def replay(request: Request) -> Response:

@@ -1,5 +1,6 @@
 """The operator view, in a real browser, on a dashboard of its own whose OPERATOR_EMAILS names the operator: lag,
-throughput and dead letters shown, one dead letter replayed with an audit line, and no such page for anyone else."""
+throughput and dead letters shown, one dead letter replayed with an audit line; each group's state and members, the
+dashboard's own clients, and the client that wrote a record to the wrong partition; no such page for anyone else."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from contracts.env import principal_env
+from contracts.partitioning import partition_for
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Runtime
 from tests.e2e.test_browser import browser, sign_up_and_in, snap  # noqa: F401 - browser is a fixture
 from tests.integration.kafka_tools import Tail
+from tests.integration.test_services_over_kafka import invoice_request
 
 OPERATOR = f"operator-{uuid.uuid4().hex[:8]}@example.com"
 
@@ -124,3 +127,43 @@ def test_anyone_else_finds_no_operator_view_and_replay_needs_the_operator(dashbo
         assert client.post("/operator/replay", data={"source": "generate-invoice", "partition": "0", "offset": "0"},
                            headers={"Sec-Fetch-Site": "same-origin"}).status_code == 404
         assert "Operator" not in client.get("/").text
+
+
+def test_the_operator_sees_each_groups_members_this_dashboards_clients_and_who_writes_to_the_wrong_partition(
+    browser: Browser, dashboard: tuple[str, Path]  # noqa: F811
+) -> None:
+    url, _ = dashboard
+    client_id = f"integration-{uuid.uuid4().hex[:6]}"
+    runtime = Runtime("tests")
+    try:  # a request written by hand to another partition than its user's, by a client that names itself
+        requests = runtime.manifest.topic(GENERATE_INVOICE)
+        user = uuid.uuid4()
+        key = runtime.codec(requests.key).encode({"user_id": user})
+        value = runtime.codec(requests.value).encode(invoice_request(user))
+        runtime.producer.produce(requests.name, key=key, value=value, partition=(partition_for(key, 6) + 1) % 6,
+                                 headers=[("client.id", client_id.encode())])
+        assert runtime.producer.flush(10) == 0
+    finally:
+        runtime.close()
+    context = browser.new_context(base_url=url)
+    page: Page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        sign_up_and_in(page, OPERATOR)
+        page.goto("/operator")
+        groups = page.locator("#groups tbody tr")
+        expect(groups.filter(has_text="invoice-generator")).to_contain_text("STABLE")
+        expect(groups.filter(has_text="invoice-generator")).to_contain_text("invoice-generator/")  # its instance
+        clients = page.locator("#clients tbody tr")
+        expect(clients.filter(has_text="consumer of group dashboard-operator-")).to_contain_text("yes")
+        forwarded = page.locator("#forwarded tbody tr").filter(has_text=client_id)
+        for _ in range(10):  # the generator forwards it within a batch or two
+            if forwarded.count():
+                break
+            page.wait_for_timeout(1000)
+            page.reload()
+        expect(forwarded).to_contain_text("generate-invoice")
+        expect(forwarded).to_contain_text("dashboard (and super users)")
+        snap(page, "14-operator-groups-and-forwarded")
+    finally:
+        context.close()
