@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: up down status logs test unit-test contract-test browser postgresql provision dead-letters chaos bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
+.PHONY: up down status logs test unit-test contract-test browser postgresql provision dead-letters chaos repartition bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -156,6 +156,13 @@ scaleout-test: $(VENV)/.installed
 	$(CONNECT) BROKERS=3 $(PYTEST) tests/scaleout
 
 # Faults injected into the running stack under steady load; the table goes to results/faults.json.
+# Grow a co-partitioned group (contracts/topics.toml) to PARTITIONS, re-homing its users' state while the workers run:
+# prints the plan; APPLY=1 carries it out (messaging/repartition.py; README "Capacity").
+repartition: $(VENV)/.installed
+	@test -n "$(GROUP)" -a -n "$(PARTITIONS)" || { echo "usage: make repartition GROUP=<co-partitioned group> PARTITIONS=<count> [APPLY=1]"; exit 2; }
+	$(CONNECT) $(PY) -m messaging.repartition $(GROUP) $(PARTITIONS) $(if $(APPLY),--apply)
+
+# CHAOS_ONLY=<text> runs only the scenarios whose name contains it (results/faults-some.json).
 chaos: up
 	$(CONNECT) $(PY) -m chaos
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ class Reply:
     user_id: str
     number: int | None  # invoice number; None for scores and rejections
     at: float  # broker timestamp, seconds
+    seen: float  # when it was read here: committed (announced) by then
+    considered: int | None  # a score's count of the invoice replies it was computed from; None for invoices
 
 
 @dataclass
@@ -61,8 +64,8 @@ class Observer:
                 topic = self._reply_topics[message.topic()]
                 value = self.runtime.codec(topic.value).decode(message.value())
                 invoice = value.get("invoice")
-                reply = Reply(str(value["request_id"]), str(value["user_id"]),
-                              invoice["number"] if invoice else None, message.timestamp()[1] / 1000)
+                reply = Reply(str(value["request_id"]), str(value["user_id"]), invoice["number"] if invoice else None,
+                              message.timestamp()[1] / 1000, time.time(), value.get("invoices_considered"))
                 self.replies[reply.request_id].append(reply)
         finally:
             consumer.close()

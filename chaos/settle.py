@@ -7,7 +7,6 @@ everything committed to them (a read_committed reader placed at the group's comm
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +14,14 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
     OFFSET_INVALID,
-    Consumer,
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
-    KafkaError,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
 
 from contracts.manifest import Manifest
+from messaging.offsets import unread
 from stack.broker import SILENT
 
 __all__ = ["Group", "groups_of", "unsettled"]
@@ -76,27 +74,7 @@ def _problems(admin: AdminClient, kafka_client: dict[str, Any], watched: Group) 
 
 def _behind(kafka_client: dict[str, Any], committed: list[TopicPartition], uncommitted: int) -> list[str]:
     """The partitions where a read_committed reader at the committed offset still finds a record."""
-    reader = Consumer({**kafka_client, "group.id": f"chaos-settle-{uuid.uuid4()}", "enable.auto.commit": False,
-                       "isolation.level": "read_committed", "enable.partition.eof": True,
-                       "auto.offset.reset": "earliest", "logger": SILENT})
-    try:
-        reader.assign([TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset != OFFSET_INVALID else uncommitted)
-                       for tp in committed])
-        open_ = {(tp.topic, tp.partition) for tp in committed}
-        behind: list[str] = []
-        deadline = time.monotonic() + 30
-        while open_ and time.monotonic() < deadline:
-            message = reader.poll(0.5)
-            if message is None:
-                continue
-            where = (str(message.topic()), int(message.partition() or 0))
-            error = message.error()
-            if error is not None and error.code() != KafkaError._PARTITION_EOF:
-                continue
-            if where in open_:
-                open_.discard(where)
-                if error is None:
-                    behind.append(f"{where[0]}[{where[1]}] from offset {message.offset()}")
-        return behind + [f"{t}[{p}] (no end seen)" for t, p in sorted(open_)]
-    finally:
-        reader.close()
+    positions = [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset != OFFSET_INVALID else uncommitted)
+                 for tp in committed]
+    return [f"{tp.topic}[{tp.partition}] " + (f"from offset {tp.offset}" if tp.offset >= 0 else "(no end seen)")
+            for tp in unread({**kafka_client, "logger": SILENT}, positions)]

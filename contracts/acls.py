@@ -9,7 +9,9 @@ A service's principal (`User:<service>`, the name of its `[service.*]` table) ma
 - when it answers requests (it consumes a topic whose `reply_topic` it produces), use the transactional ids of
   its workers, `<consumer_group>/<INSTANCE_ID>`;
 - when it keeps state (it writes a changelog of a co-partitioned group), write the topics of that group it consumes:
-  a record found on another partition than its key's is forwarded to that partition of the same topic.
+  a record found on another partition than its key's is forwarded to that partition of the same topic; and describe
+  the group `repartition-<co-partitioned group>`, whose offsets say whether a move to more partitions is filling a
+  partition it is given (contracts/moves.py).
 The schema registry's principal may create, describe, read and write the topics under its prefix and join the groups
 under its own (the manifest's `[registry]`): nothing of the platform's topics.
 The dashboard also serves the operator view: it may describe every topic and every service's consumer groups (to
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.manifest import Manifest
+from contracts.moves import group_of
 
 __all__ = ["OPERATOR_VIEW", "Grant", "acl_table", "changes", "grants"]
 
@@ -76,6 +79,10 @@ def grants(manifest: Manifest) -> list[Grant]:
     for service, group in manifest.consumer_groups.items():
         allow(service, "group", group, ("read", "describe"), f"its consumer groups ({group}, {group}-2, ...)",
               prefixed=True)
+    for co_partitioned in manifest.co_partitioned:
+        for keeper in {k for name in co_partitioned.topics for k in manifest.forwarders(manifest.named(name))}:
+            allow(keeper, "group", group_of(co_partitioned.name), ("describe",),
+                  "reads whether a move to more partitions is filling a partition it is given")
     if (registry := manifest.registry) is not None:
         allow(registry.principal, "topic", registry.topic_prefix, ("create", "describe", "describe_configs", "read", "write"),
               "keeps the schemas in its own topics", prefixed=True)

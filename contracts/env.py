@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 __all__ = [
-    "PROTOCOLS", "SettingsError", "bootstrap_servers", "credentials_dir", "env_int", "kafka_client", "principal_env",
-    "registry_client", "registry_url",
+    "METADATA_REFRESH_SECONDS", "PROTOCOLS", "SettingsError", "bootstrap_servers", "credentials_dir", "env_int",
+    "kafka_client", "principal_env", "registry_client", "registry_url",
 ]
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -61,6 +61,11 @@ def registry_client() -> dict[str, str]:
     return config
 
 
+# How soon a client learns that a topic grew (librdkafka's default is 5 minutes): a producer places keys by the count
+# it knows, and a move to more partitions (messaging/repartition.py) waits this long for every one to know the new.
+METADATA_REFRESH_SECONDS = 5
+
+
 def kafka_client(env: Mapping[str, str] | None = None) -> dict[str, str | int | float | bool]:
     """librdkafka's settings to reach the cluster: its addresses and, on a secured cluster, how to prove who we are,
     from `env` (the process's environment unless given: a principal's credentials file, say).
@@ -74,7 +79,8 @@ def kafka_client(env: Mapping[str, str] | None = None) -> dict[str, str | int | 
     if protocol not in PROTOCOLS:
         raise SettingsError(f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     config: dict[str, str | int | float | bool] = {
-        "bootstrap.servers": env.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP), "security.protocol": protocol}
+        "bootstrap.servers": env.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP), "security.protocol": protocol,
+        "topic.metadata.refresh.interval.ms": METADATA_REFRESH_SECONDS * 1000}
     if protocol.startswith("SASL_"):
         username, password = env.get("KAFKA_SASL_USERNAME"), env.get("KAFKA_SASL_PASSWORD")
         if not username or not password:

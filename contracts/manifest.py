@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from contracts.partitioning import CHANGELOG, PARTITIONERS, CoPartitioned
 
 __all__ = [
     "COMPATIBILITY_LEVELS", "CoPartitioned", "DeadLetters", "Manifest", "ManifestError", "RegistryStorage", "SchemaVersion",
-    "Subject", "Topic", "load_manifest",
+    "Subject", "Topic", "load_manifest", "manifest_file", "read_manifest", "set_partitions",
 ]
 
 HOME = Path(__file__).resolve().parent
@@ -126,13 +127,15 @@ class Manifest:
     consumer_groups: dict[str, str] = field(default_factory=dict)  # service -> the group it joins by default
     co_partitioned: tuple[CoPartitioned, ...] = ()
     registry: RegistryStorage | None = None
+    name_prefix: str = ""  # starts every name of a second deployment on the same cluster (see `_prefixed`)
 
     def topic(self, binding: Binding[KeyT, ValueT]) -> Topic[KeyT, ValueT]:
         """The topic a binding of contracts/records.py names: how code finds a topic without spelling its name."""
+        name = self.name_prefix + binding.name
         for topic in self.topics:
-            if topic.name == binding.name:
+            if topic.name == name:
                 return cast(Topic[KeyT, ValueT], topic)
-        raise ManifestError(f"no topic {binding.name!r} in the manifest: is contracts/records.py stale? (make codegen)")
+        raise ManifestError(f"no topic {name!r} in the manifest: is contracts/records.py stale? (make codegen)")
 
     def named(self, name: str) -> Topic[object, object]:
         """The topic of that name (for tools that take a name from people)."""
@@ -303,11 +306,39 @@ def _config(entry: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in entry.get("config", {}).items()}
 
 
-@cache
-def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
-    """The manifest, with every schema version read and parsed."""
+def manifest_file() -> Path:
+    """The manifest in use: CONTRACTS_MANIFEST, or contracts/topics.toml (a copy elsewhere carries its schemas/ beside
+    it, as the chaos suite's scratch groups do)."""
+    return Path(os.environ.get("CONTRACTS_MANIFEST") or HOME / "topics.toml")
+
+
+def set_partitions(path: Path, topics: tuple[str, ...], count: int) -> bool:
+    """Write `count` as the partition count of each of these topics in the manifest file at `path`, leaving the rest of
+    its text as it is; whether anything changed."""
+    text = path.read_text()
+    prefix = str(tomllib.loads(text).get("name_prefix", ""))
+    blocks = re.split(r"(?m)^(?=\[\[topic\]\])", text)
+    for index, block in enumerate(blocks):
+        name = re.search(r'(?m)^name = "([^"]+)"', block)
+        if block.startswith("[[topic]]") and name and prefix + name.group(1) in topics:
+            blocks[index] = re.sub(r"(?m)^partitions = \d+$", f"partitions = {count}", block, count=1)
+    changed = "".join(blocks)
+    if changed == text:
+        return False
+    path.write_text(changed)
+    _loaded.cache_clear()
+    return True
+
+
+def load_manifest(path: Path | None = None) -> Manifest:
+    """The manifest (`manifest_file()` unless another is given), with every schema version read and parsed; read once."""
+    return _loaded(path or manifest_file())
+
+
+def read_manifest(path: Path) -> Manifest:
+    """The manifest at `path` as its files are now (not the copy `load_manifest` keeps)."""
     with path.open("rb") as handle:
-        document = tomllib.load(handle)
+        document = _prefixed(tomllib.load(handle))
     topics = tuple(_topic(entry, path.parent / "schemas") for entry in document.get("topic", []))
     names = [topic.name for topic in topics] + [t.dead_letter_topic for t in topics if t.dead_letter_topic]
     if len(set(names)) != len(names):
@@ -327,4 +358,28 @@ def load_manifest(path: Path = HOME / "topics.toml") -> Manifest:
     unlisted = sorted({c for t in topics for c in t.consumers} - groups.keys()) if groups else []
     if unlisted:
         raise ManifestError(f"{path}: no [service.*] table gives the consumer group of {', '.join(unlisted)}")
-    return Manifest(topics, dead_letters, groups, _co_partitioned(document, by_name), _registry(document, path))
+    return Manifest(topics, dead_letters, groups, _co_partitioned(document, by_name), _registry(document, path),
+                    str(document.get("name_prefix", "")))
+
+
+def _prefixed(document: dict[str, Any]) -> dict[str, Any]:
+    """`name_prefix = "..."` at the top of a manifest starts every topic, consumer group and co-partitioned group name
+    with it: a second deployment of the same contracts beside the first on one cluster, as the chaos suite's scratch
+    deployments are (their subjects follow their topics; bindings find the prefixed topics)."""
+    prefix = str(document.get("name_prefix", ""))
+    if not prefix:
+        return document
+    for entry in document.get("topic", []):
+        for name in ("name", "reply_topic", "dead_letter_topic", "changelog_of"):
+            if name in entry:
+                entry[name] = prefix + str(entry[name])
+    for entry in document.get("co_partitioned", []):
+        entry["name"] = prefix + str(entry["name"])
+        entry["topics"] = [prefix + str(name) for name in entry.get("topics", [])]
+    for service in document.get("service", {}).values():
+        if "consumer_group" in service:
+            service["consumer_group"] = prefix + str(service["consumer_group"])
+    return document
+
+
+_loaded = cache(read_manifest)

@@ -27,6 +27,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from contracts import moves
 from contracts.acls import Grant, grants
 from contracts.env import SettingsError, env_int, principal_env
 from contracts.manifest import Manifest, Subject
@@ -61,19 +62,52 @@ class Durability:
 
 def provision(
     manifest: Manifest, admin: AdminClient, registry: Registry, report: Report = print,
-    durability: Durability = Durability(),
+    durability: Durability = Durability(), *, principals: bool = True,
 ) -> int:
-    """Make the broker and the registry match the manifest; returns the number of changes made."""
+    """Make the broker and the registry match the manifest; returns the number of changes made. Without `principals`
+    the services' credentials and rights are left as they are (a second deployment beside the first, whose services
+    connect as another principal)."""
     dead = manifest.dead_letters
     changes = 0
+    _check_placement(manifest, admin)
     for topic in manifest.topics:
         changes += _topic(admin, report, topic.name, topic.partitions, *durability.apply(topic.replication_factor, topic.config))
         if topic.dead_letter_topic:
             changes += _topic(admin, report, topic.dead_letter_topic, dead.partitions,
                               *durability.apply(dead.replication_factor, dead.config))
-    changes += _principals(manifest, admin, report)
+    if principals:
+        changes += _principals(manifest, admin, report)
     changes += sum(_subject(subject, registry, report) for subject in manifest.subjects)
     return changes
+
+
+def _check_placement(manifest: Manifest, admin: AdminClient) -> None:
+    """A co-partitioned group's partition count changes only by a move that re-homes its users' state (`make
+    repartition`): provisioning neither grows such a topic nor lets the cluster and the manifest disagree in silence."""
+    existing = admin.list_topics(timeout=15).topics
+    for group in manifest.co_partitioned:
+        topics = [manifest.named(name) for name in group.topics]
+        counts = {t.name: len(existing[t.name].partitions) for t in topics if t.name in existing}
+        listed = topics[0].partitions
+        move = moves.read(admin, group.name) if counts else None
+        command = f"make repartition GROUP={group.name} PARTITIONS="
+        if move is not None and move.step != moves.DONE:
+            raise ProvisioningError(f"a move of {group.name} from {move.old} to {move.new} partitions is under way (step"
+                                    f" {move.step}): finish it first, with `{command}{move.new} APPLY=1`")
+        wrong = {name: count for name, count in counts.items() if count != listed}
+        if not wrong:
+            continue
+        said = ", ".join(f"{name} has {count}" for name, count in wrong.items())
+        if all(count < listed for count in wrong.values()):
+            raise ProvisioningError(f"the manifest gives {group.name} {listed} partitions but the cluster {said}: growing"
+                                    " a co-partitioned group re-homes its users' state, which provisioning does not do;"
+                                    f" `{command}{listed}` shows how it would be moved (APPLY=1 moves it)")
+        if move is not None and set(wrong.values()) == {move.new}:
+            raise ProvisioningError(f"{group.name} was moved to {move.new} partitions ({said}) but the manifest says"
+                                    f" {listed}: `{command}{move.new} APPLY=1` writes it into the manifest")
+        raise ProvisioningError(f"the manifest gives {group.name} {listed} partitions but the cluster {said}, and no"
+                                " move explains it: the topics were grown by hand, and the users whose partition changed"
+                                " are answered without their state until it is re-homed")
 
 
 def _principals(manifest: Manifest, admin: AdminClient, report: Report) -> int:

@@ -35,7 +35,7 @@ from contracts import acls, compat
 from contracts.acls import Grant
 from contracts.diff import Change, field_diff
 from contracts.env import SettingsError, registry_client
-from contracts.manifest import Manifest, ManifestError, SchemaVersion, Subject, Topic, load_manifest
+from contracts.manifest import Manifest, ManifestError, SchemaVersion, Subject, Topic, read_manifest
 from contracts.registry import Registry, RegistryError, same_schema
 
 __all__ = [
@@ -239,7 +239,7 @@ def _rights(root: Path, commit: str, manifest: Manifest) -> tuple[list[Grant], l
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(scratch, filter="data")
         try:
-            before = load_manifest.__wrapped__(Path(scratch) / prefix / "topics.toml")
+            before = read_manifest(Path(scratch) / prefix / "topics.toml")
         except (ManifestError, OSError):  # a base that does not load has no rights to compare with
             return acls.grants(manifest), []
     return acls.changes(before, manifest)
@@ -266,7 +266,7 @@ def _current_manifest(root: Path) -> Manifest:
     if not path.is_file():
         raise ReviewInputError(f"no manifest at {path}")
     try:
-        return load_manifest.__wrapped__(path)  # uncached: the files may have changed since the last load
+        return read_manifest(path)  # uncached: the files may have changed since the last load
     except (ManifestError, OSError, tomllib.TOMLDecodeError) as error:
         raise ReviewInputError(f"the manifest cannot be read: {error}") from None
 

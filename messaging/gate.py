@@ -4,6 +4,9 @@
   manifest's, see contracts/partitioning.py). One found elsewhere (a producer with another partitioner, or a
   partition written by hand) would meet the wrong partition's state: it is forwarded, untouched, to its key's
   partition, once; one that still is not where its key belongs is set aside.
+- **Partitions still being filled.** While a move to more partitions (messaging/repartition.py) copies the state of
+  the users who move, the new partitions hold records those users' state has not reached yet: a worker given one
+  holds it, paused, until the move says the copying is over (`Filling`).
 - **Order across co-partitioned topics** (`after`): a record of the first topic is handled only once partition p of
   the second has been read to where it ended at that moment, so an answer counts everything written there before
   the question was asked.
@@ -11,11 +14,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 
+from contracts.moves import COPYING, SWITCHING, Move
 from contracts.partitioning import MURMUR2, murmur2
 
-__all__ = ["After", "Placement"]
+__all__ = ["After", "Filling", "Placement"]
+
+log = logging.getLogger(__name__)
 
 # Hashes remembered by key bytes: a user's key is the same on each of their records, so a busy worker hashes each
 # user once (a cleared table costs one hash per user again).
@@ -41,6 +48,47 @@ class Placement:
                 self._hashes.clear()
             hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
         return hashed % count
+
+
+class Filling:
+    """The partitions this worker holds, paused, because a move is still filling them. Only a partition the manifest
+    does not list (numbered from `listed` up: the mover writes the new count into the manifest once it is done) may be,
+    and only then is the move asked (`read_move`, one admin request): at the assignment, then once a second while any
+    is held."""
+
+    def __init__(self, read_move: Callable[[], Move | None], listed: int) -> None:
+        self.read_move = read_move
+        self.listed = listed
+        self.held: set[int] = set()
+        self._asked = 0.0
+
+    def hold(self, partitions: Iterable[int]) -> set[int]:
+        """Of the partitions just assigned, those to hold."""
+        unlisted = {p for p in partitions if p >= self.listed}
+        self.held = {p for p in unlisted if p >= self._filled_from()} if unlisted else set()
+        return set(self.held)
+
+    def release(self, now: float) -> set[int]:
+        """The held partitions no longer being filled (which the worker restores and resumes)."""
+        if not self.held or now - self._asked < 1.0:
+            return set()
+        self._asked = now
+        below = self._filled_from()
+        released = {p for p in self.held if p < below}
+        self.held -= released
+        return released
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        self.held -= set(partitions)
+
+    def _filled_from(self) -> int:
+        """The first partition being filled (one past any partition there is, when none is)."""
+        try:
+            move = self.read_move()
+        except Exception as error:  # the broker, or a right missing: hold what is unlisted, ask again in a second
+            log.warning("could not read whether a move to more partitions is under way: %s", error)
+            return self.listed
+        return move.old if move is not None and move.step in (COPYING, SWITCHING) else 1 << 31
 
 
 class After:

@@ -35,8 +35,9 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 
 class PartitionState(Generic[K, V]):
     """One partition's state, whose changelog entries are K keys and V values. A service subclasses it with its tables
-    (`SCHEMA`), `apply` (how one changelog entry is written to them), `on_put`, `on_dropped` and `on_written` (what its
-    queries keep in memory of the batch's changes) and its queries; its writes go through `put`."""
+    (`SCHEMA`), `apply` and `remove` (how one changelog entry, or its tombstone, is written to them), `on_put`,
+    `on_dropped` and `on_written` (what its queries keep in memory of the batch's changes) and its queries; its writes
+    go through `put`."""
 
     SCHEMA: ClassVar[str] = ""
 
@@ -54,6 +55,11 @@ class PartitionState(Generic[K, V]):
 
     def apply(self, key: K, value: V) -> None:
         """Write one changelog entry to the file's tables (at commit, and while restoring)."""
+        raise NotImplementedError
+
+    def remove(self, key: K) -> None:
+        """Delete one key's rows from the file (its tombstone, read while restoring: a move to more partitions took the
+        key's user to another partition, messaging/repartition.py)."""
         raise NotImplementedError
 
     def on_put(self, key: K, value: V) -> None:

@@ -95,6 +95,9 @@ class Stores(Generic[S]):
                         ends[partition] = offset
                     elif error is not None:
                         raise KafkaException(error)
+                    elif message.value() is None:  # a tombstone: the key's user moved to another partition
+                        stores[partition].remove(key_codec.decode(message.key()))
+                        applied[partition] += 1
                     else:
                         stores[partition].apply(key_codec.decode(message.key()), value_codec.decode(message.value()))
                         applied[partition] += 1

@@ -23,14 +23,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from contracts import moves
 from contracts.headers import FORWARDED
 from contracts.manifest import Topic
 from contracts.registry import RegistryError
 from messaging import logs
 from messaging.checkpoint import AtLeastOnce, Checkpoint, Retry, Transactions
 from messaging.deadletters import MAX_RECORD_BYTES, letter_for
-from messaging.gate import After, Placement
+from messaging.gate import After, Filling, Placement
 from messaging.health import is_fatal
 from messaging.metrics import BATCH_SECONDS, FAILED, FORWARDED_RECORDS, IN, PROCESSING
 from messaging.offsets import coordinates, headers_of
@@ -88,10 +90,12 @@ class Worker(Generic[S]):
         self.before_commit = before_commit
         self.stores: Stores[Any] | None = None
         self.placement: Placement | None = None
+        self.filling: Filling | None = None
         if state is not None:
-            _check_co_partitioned(runtime, group, [*self.routes, state.changelog.name])
+            home = _check_co_partitioned(runtime, group, [*self.routes, state.changelog.name])
             self.stores = Stores(runtime, state, runtime.settings.state_dir / group)
             self.placement = Placement({r.topic.name: r.topic.partitioner for r in routes})
+            self.filling = Filling(lambda: moves.read(self._admin(), home), state.changelog.partitions)
         self.after = After({first.name: second.name for first, second in (after or {}).items()}, self._end_of)
         self.health = runtime.health.client(f"consumer of group {group}", consumer=True)
         producer_health = runtime.health.client(f"producer of group {group}", consumer=False)
@@ -106,6 +110,7 @@ class Worker(Generic[S]):
             self.checkpoint = plain = AtLeastOnce(runtime.service, lambda: self._plain_producer(plain), producer_health,
                                                   changelog)
         self._consumer: Consumer | None = None
+        self._admin_client: AdminClient | None = None
         self._keys: dict[tuple[str, bytes | None], Any] = {}
         # Looking a labelled metric up costs more than handling a small record: look each up once.
         self._meters = {name: (IN.labels(runtime.service, name), PROCESSING.labels(runtime.service, name))
@@ -143,10 +148,14 @@ class Worker(Generic[S]):
 
     def _join(self) -> Consumer:
         overrides: dict[str, Any] = {}
+        if self.stores is not None:
+            # Range assignment gives one member partition p of every topic it reads, and is eager: every member gives
+            # all its partitions back at a rebalance, so after one that follows a topic's growth none of them places
+            # a record by the old partition count (messaging/repartition.py waits for that).
+            overrides["partition.assignment.strategy"] = "range"
         if self.after.after:
-            # Range assignment gives one member partition p of every topic it reads; end-of-partition
-            # events tell how far a partition has been read even when its last records were markers.
-            overrides = {"partition.assignment.strategy": "range", "enable.partition.eof": True}
+            # End-of-partition events tell how far a partition has been read even when its last records were markers.
+            overrides["enable.partition.eof"] = True
         if self.new_group_starts_at_end:
             overrides["auto.offset.reset"] = "latest"
         consumer = self._consumer = self.runtime.consumer(self.group, **overrides)
@@ -168,6 +177,7 @@ class Worker(Generic[S]):
     def _consume(self, consumer: Consumer, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
+            self._take_filled(consumer)
             batch = self._next_batch(consumer)
             if not batch:
                 continue
@@ -361,24 +371,49 @@ class Worker(Generic[S]):
             if self.new_group_starts_at_end:
                 self._start_at_end(consumer, [tp for tp in committed if tp.offset < 0])
             if self.placement is not None:  # the counts keys are placed by now, as the cluster has them
-                for topic in {tp.topic for tp in partitions}:
+                for topic in self.routes:
                     self.placement.partitions[topic] = len(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
-            if self.stores is not None:
-                self.stores.take(tp.partition for tp in partitions)
+            if self.stores is not None and self.filling is not None:
+                held = self.filling.hold(tp.partition for tp in partitions)
+                if held:  # assigned now (eagerly, as `range` is) so that they can be paused before a fetch
+                    consumer.assign(partitions)
+                    consumer.pause([tp for tp in partitions if tp.partition in held])
+                    log.info("holding partitions a move is still filling", extra={"partitions": sorted(held)})
+                self.stores.take(tp.partition for tp in partitions if tp.partition not in held)
         self.health.joined()
+
+    def _take_filled(self, consumer: Consumer) -> None:
+        """Restore and start the held partitions the move has filled."""
+        if self.filling is None or self.stores is None:
+            return
+        filled = self.filling.release(time.monotonic())
+        if filled:
+            self.stores.take(filled)
+            consumer.resume([tp for tp in consumer.assignment() if tp.partition in filled])
+            log.info("the move filled held partitions: started", extra={"partitions": sorted(filled)})
 
     def _start_at_end(self, consumer: Consumer, fresh: list[TopicPartition]) -> None:
         """A partition the group never committed starts at its end now, committed at once: a member that takes it
         over later (another process of the group) starts where this one did, not at a later end that skips what
-        came in between."""
-        if fresh:
-            ends = [TopicPartition(tp.topic, tp.partition, consumer.get_watermark_offsets(tp, 10, cached=False)[1])
-                    for tp in fresh]
-            consumer.commit(offsets=ends, asynchronous=False)
+        came in between. Only in a new group, though: a partition added to a topic the group has been reading (a move
+        to more partitions) is read from its beginning, as it holds only what was written since it was added."""
+        if not fresh:
+            return
+        topics = {tp.topic for tp in fresh}
+        every = [TopicPartition(topic, p) for topic in topics
+                 for p in consumer.list_topics(topic, timeout=30).topics[topic].partitions]
+        read = {tp.topic for tp in consumer.committed(every, timeout=60) if tp.offset >= 0}
+        starts = []
+        for tp in fresh:
+            beginning, end = consumer.get_watermark_offsets(tp, 10, cached=False)
+            starts.append(TopicPartition(tp.topic, tp.partition, beginning if tp.topic in read else end))
+        consumer.commit(offsets=starts, asynchronous=False)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self.after.forget(tp.topic, tp.partition)
+        if self.filling is not None:
+            self.filling.forget(tp.partition for tp in partitions)
         if self.stores is not None:
             still = {tp.partition for tp in consumer.assignment()} - {tp.partition for tp in partitions}
             self.stores.release({tp.partition for tp in partitions} - still)
@@ -386,6 +421,11 @@ class Worker(Generic[S]):
     def _end_of(self, topic: str, partition: int) -> int:
         assert self._consumer is not None
         return self._consumer.get_watermark_offsets(TopicPartition(topic, partition), 10, cached=False)[1]
+
+    def _admin(self) -> AdminClient:
+        if self._admin_client is None:
+            self._admin_client = AdminClient({**self.runtime.settings.kafka_client})
+        return self._admin_client
 
     def _plain_producer(self, checkpoint: AtLeastOnce) -> Producer:
         """At least once: an idempotent producer, replaced when a fatal error ends it."""
@@ -396,14 +436,16 @@ class Worker(Generic[S]):
         return Producer({**self.runtime.producer_config(), "error_cb": on_error})
 
 
-def _check_co_partitioned(runtime: Runtime, group: str, topics: list[str]) -> None:
-    """A worker with state keeps one store per partition number: its inputs and changelog must share one placement."""
+def _check_co_partitioned(runtime: Runtime, group: str, topics: list[str]) -> str:
+    """A worker with state keeps one store per partition number: its inputs and changelog must share one placement;
+    the co-partitioned group's name."""
     groups = {name: runtime.manifest.co_partition_of(name) for name in topics}
     names = {found.name if found else None for found in groups.values()}
     if len(names) != 1 or None in names:
         listed = ", ".join(f"{name} ({found.name if found else 'in no group'})" for name, found in groups.items())
         raise ValueError(f"worker {group} keeps state per partition, so its topics and changelog must be one"
                          f" co-partitioned group of the manifest; they are: {listed}")
+    return str(next(iter(names)))
 
 
 def _request_id(value: Any) -> str | None:

@@ -65,6 +65,12 @@ class InvoiceState(PartitionState[InvoiceStateKey, InvoiceDecision]):
                 (user_id, value["number"]),
             )
 
+    def remove(self, key: InvoiceStateKey) -> None:
+        user_id = str(key["user_id"])
+        self.db.execute("DELETE FROM decisions WHERE user_id = ? AND request_id = ?", (user_id, str(key["request_id"])))
+        self.db.execute("DELETE FROM counters WHERE user_id = ? AND NOT EXISTS"
+                        " (SELECT 1 FROM decisions WHERE user_id = ? AND number IS NOT NULL)", (user_id, user_id))
+
     def on_put(self, key: InvoiceStateKey, value: InvoiceDecision) -> None:
         user_id = str(key["user_id"])
         self._pending[(user_id, str(key["request_id"]))] = value

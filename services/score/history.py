@@ -46,6 +46,10 @@ class History(PartitionState[records.ScoreStateKey, records.InvoiceFact]):
              value["customer_tax_id"], value["offset"]),
         )
 
+    def remove(self, key: records.ScoreStateKey) -> None:
+        self.db.execute("DELETE FROM facts WHERE user_id = ? AND request_id = ?",
+                        (str(key["user_id"]), str(key["request_id"])))
+
     def on_put(self, key: records.ScoreStateKey, value: records.InvoiceFact) -> None:
         self._pending[(str(key["user_id"]), str(key["request_id"]))] = value
 

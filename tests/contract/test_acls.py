@@ -28,6 +28,7 @@ def test_a_service_may_write_what_it_produces_and_read_what_it_consumes_and_noth
         ("write", "topic", "invoice-generated-dead-letters"), ("describe", "topic", "invoice-generated-dead-letters"),
         ("read", "group", "score-calculator*"), ("describe", "group", "score-calculator*"),
         ("write", "transactional_id", "score-calculator/*"), ("describe", "transactional_id", "score-calculator/*"),
+        ("describe", "group", "repartition-score"),  # whether a move to more partitions fills a partition it is given
     }
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.manifest import ManifestError, load_manifest
+from contracts.bindings import Binding
+from contracts.manifest import ManifestError, load_manifest, read_manifest, set_partitions
 
 PROBE = {"type": "record", "name": "Probe", "namespace": "test", "doc": "A probe.",
          "fields": [{"name": "id", "type": "string", "doc": "An id."}]}
@@ -63,3 +64,30 @@ def test_once_services_are_listed_every_consumer_needs_its_group(tmp_path: Path)
     text = '[service.worker]\nconsumer_group = "workers"\n' + topic("asks", "web", ["worker", "auditor"])
     with pytest.raises(ManifestError, match="no \\[service.\\*\\] table gives the consumer group of auditor"):
         load_manifest(manifest(tmp_path, text))
+
+
+def prefixed(path: Path, prefix: str) -> Path:
+    path.write_text(f'name_prefix = "{prefix}"\n' + path.read_text())
+    return path
+
+
+def test_a_name_prefix_names_a_second_deployment_of_the_same_contracts(tmp_path: Path) -> None:
+    text = (topic("asks", "web", ["worker"], 'reply_topic = "answers"') + topic("answers", "worker", ["web"])
+            + '[service.web]\nconsumer_group = "web"\n' + '[service.worker]\nconsumer_group = "workers"\n')
+    loaded = load_manifest(prefixed(manifest(tmp_path, text), "second-"))
+    assert [t.name for t in loaded.topics] == ["second-asks", "second-answers"]
+    assert loaded.named("second-asks").reply_topic == "second-answers"
+    assert loaded.named("second-asks").dead_letter_topic == "second-asks-dead-letters"
+    assert loaded.named("second-asks").value.name == "second-asks-value"
+    assert loaded.consumer_groups == {"web": "second-web", "worker": "second-workers"}
+    assert loaded.topic(Binding("asks")).name == "second-asks"
+
+
+def test_set_partitions_rewrites_only_the_counts_of_the_topics_named(tmp_path: Path) -> None:
+    path = prefixed(manifest(tmp_path, topic("one", "web", ["worker"]) + topic("two", "web", ["worker"])), "p-")
+    before = path.read_text()
+    assert set_partitions(path, ("p-one",), 4)
+    assert read_manifest(path).named("p-one").partitions == 4 and read_manifest(path).named("p-two").partitions == 1
+    assert path.read_text() == before.replace("partitions = 1", "partitions = 4", 2).replace(
+        "[dead_letters]\npartitions = 4", "[dead_letters]\npartitions = 1"), "nothing but the count changed"
+    assert not set_partitions(path, ("p-one",), 4)
