@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import accept, latency, pipeline, report, serde, startup, vegeta
+from bench import accept, latency, move, pipeline, report, serde, startup, vegeta
 
 RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))
 
@@ -30,6 +30,7 @@ def main() -> int:
          lambda: latency.measure(dashboards=dashboards)),
         ("latency: the same at 500 requests/s through two dashboards on PostgreSQL",
          lambda: latency.measure_postgres(postgres)),
+        (f"move: the invoice group from 6 to 12 partitions with {move.USERS:,} users' state, under load", move.measure),
         ("stack: make up, warm", startup.measure),
     ]
     for number, (title, run) in enumerate(steps, start=1):

@@ -63,7 +63,7 @@ class Listener:
                         if line.startswith("data: "):
                             now = time.time_ns()
                             event = json.loads(line[6:])
-                            if event.get("status") != "pending":
+                            if "request_id" in event and event.get("status") != "pending":  # not a "charts" event
                                 self.answered.setdefault(event["request_id"], now)
             except httpx.HTTPError:
                 await asyncio.sleep(0.5)

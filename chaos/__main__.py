@@ -20,10 +20,10 @@ from chaos.load import Load
 from chaos.multihost import HOST_FAULTS, HOSTS, two_hosts
 from chaos.observe import Observer
 from chaos.regrow import regrow
-from chaos.scratch import Scratch
 from chaos.settle import groups_of, unsettled
 from messaging.runtime import Runtime
 from stack.broker import SILENT
+from stack.scratch import Scratch
 
 DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
 RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))

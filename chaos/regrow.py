@@ -1,4 +1,4 @@
-"""A move to more partitions under the steady load (messaging/repartition.py), in a scratch deployment (chaos/scratch.py)
+"""A move to more partitions under the steady load (messaging/repartition.py), in a scratch deployment (stack/scratch.py)
 so that the stack's own topics keep their count: the invoice group and then the score group grow from 6 to 12
 partitions while requests keep coming. A worker is killed (kill -9) in the middle of each move, and the command itself
 is killed in the middle of the second and run again; on two hosts, one host's every process is killed instead."""
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from confluent_kafka.admin import AdminClient
 
 from chaos.hosts import Host
-from chaos.scratch import Scratch
 from contracts.manifest import read_manifest
 from messaging.runtime import Runtime
 from stack.paths import LOGS
+from stack.scratch import Scratch
 
 __all__ = ["regrow"]
 

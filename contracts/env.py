@@ -63,7 +63,7 @@ def registry_client() -> dict[str, str]:
 
 # How soon a client learns that a topic grew (librdkafka's default is 5 minutes): a producer places keys by the count
 # it knows, and a move to more partitions (messaging/repartition.py) waits this long for every one to know the new.
-METADATA_REFRESH_SECONDS = 5
+METADATA_REFRESH_SECONDS = 3
 
 
 def kafka_client(env: Mapping[str, str] | None = None) -> dict[str, str | int | float | bool]:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # Hashes remembered by key bytes: a user's key is the same on each of their records, so a busy worker hashes each
 # user once (a cleared table costs one hash per user again).
 REMEMBERED = 100_000
+ASK_SECONDS = 0.5  # how often a worker holding partitions asks whether the move has filled them
 
 
 class Placement:
@@ -53,8 +54,8 @@ class Placement:
 class Filling:
     """The partitions this worker holds, paused, because a move is still filling them. Only a partition the manifest
     does not list (numbered from `listed` up: the mover writes the new count into the manifest once it is done) may be,
-    and only then is the move asked (`read_move`, one admin request): at the assignment, then once a second while any
-    is held."""
+    and only then is the move asked (`read_move`, one admin request): at the assignment, then every ASK_SECONDS while
+    any is held."""
 
     def __init__(self, read_move: Callable[[], Move | None], listed: int) -> None:
         self.read_move = read_move
@@ -70,7 +71,7 @@ class Filling:
 
     def release(self, now: float) -> set[int]:
         """The held partitions no longer being filled (which the worker restores and resumes)."""
-        if not self.held or now - self._asked < 1.0:
+        if not self.held or now - self._asked < ASK_SECONDS:
             return set()
         self._asked = now
         below = self._filled_from()

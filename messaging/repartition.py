@@ -187,7 +187,7 @@ class Mover:
         open_ -= {where for where in open_ if where in ends and progress[where] >= ends[where]}
         reader.assign([TopicPartition(topic, partition, offset) for (topic, partition), offset in progress.items()])
         written = read = 0
-        shown = time.monotonic()
+        began = shown = time.monotonic()
         try:
             while open_:
                 if time.monotonic() - shown > PROGRESS_SECONDS:
@@ -221,7 +221,8 @@ class Mover:
                     written += 1
                 producer.send_offsets_to_transaction(move.offsets(step, progress), reader.consumer_group_metadata(), 30)
                 producer.commit_transaction(30)
-            self.report(f"{self.group.name}: {step}: {'copied' if copy else 'deleted'} {written} entries of moving users")
+            self.report(f"{self.group.name}: {step}: {'copied' if copy else 'deleted'} {written} entries of moving users"
+                        f" ({read} read) in {time.monotonic() - began:.2f} s")
         finally:
             reader.close()
             producer.flush(30)

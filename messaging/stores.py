@@ -57,10 +57,11 @@ class Stores(Generic[S]):
         for partition in set(partitions) & self.open.keys():
             self.open.pop(partition).close()
 
-    def reopen(self, partition: int) -> None:
-        """Drop the local copy's open state and bring it up to the changelog again."""
-        self.release([partition])
-        self.take([partition])
+    def reopen(self, partitions: Iterable[int]) -> None:
+        """Drop the local copies' open state and bring them up to their changelog again (together)."""
+        partitions = list(partitions)
+        self.release(partitions)
+        self.take(partitions)
 
     def close(self) -> None:
         self.release(list(self.open))
@@ -118,5 +119,7 @@ class Stores(Generic[S]):
 
     def _restore_consumer(self) -> Consumer:
         if self._restorer is None:
-            self._restorer = self.runtime.reader(**{"enable.partition.eof": True})
+            # The end of a partition is told by the fetch that finds nothing more: the broker would hold that fetch
+            # for fetch.wait.max.ms (500 by default) in case something comes, the whole restore waiting on it.
+            self._restorer = self.runtime.reader(**{"enable.partition.eof": True, "fetch.wait.max.ms": 10})
         return self._restorer

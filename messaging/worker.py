@@ -256,7 +256,7 @@ class Worker(Generic[S]):
                 log.warning("could not keep a store's batch locally (%s); restoring it", error,
                             extra={"partition": partition})
                 assert self.stores is not None
-                self.stores.reopen(partition)
+                self.stores.reopen([partition])
         for (topic, partition), offset in waiting.items():  # read again once the other topic caught up
             _seek(consumer, topic, partition, offset)
 
@@ -379,16 +379,18 @@ class Worker(Generic[S]):
                     consumer.assign(partitions)
                     consumer.pause([tp for tp in partitions if tp.partition in held])
                     log.info("holding partitions a move is still filling", extra={"partitions": sorted(held)})
-                self.stores.take(tp.partition for tp in partitions if tp.partition not in held)
+                # Restored now, held or not: a held one has most of its state copied already, and catches up on the
+                # rest when the move has filled it.
+                self.stores.take(tp.partition for tp in partitions)
         self.health.joined()
 
     def _take_filled(self, consumer: Consumer) -> None:
-        """Restore and start the held partitions the move has filled."""
+        """Bring the held partitions the move has filled up to their changelog, and start them."""
         if self.filling is None or self.stores is None:
             return
         filled = self.filling.release(time.monotonic())
         if filled:
-            self.stores.take(filled)
+            self.stores.reopen(filled)
             consumer.resume([tp for tp in consumer.assignment() if tp.partition in filled])
             log.info("the move filled held partitions: started", extra={"partitions": sorted(filled)})
 

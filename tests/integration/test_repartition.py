@@ -1,5 +1,5 @@
 """A move to more partitions (messaging/repartition.py), in a scratch deployment of the services beside the stack's
-(chaos/scratch.py): the plan and its refusals; the invoice group grown from 6 to 12 partitions while requests keep
+(stack/scratch.py): the plan and its refusals; the invoice group grown from 6 to 12 partitions while requests keep
 coming, the command killed (kill -9) in the middle and run again, then the worker restarted without its local state:
 every request answered once, every user's numbers 1..n, the moved users' changelog entries on their new partitions
 and tombstoned on their old ones, and the manifest saying 12; provisioning, after, naming the command when the
@@ -23,7 +23,6 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from chaos.scratch import Scratch
 from contracts import moves
 from contracts.manifest import read_manifest
 from contracts.partitioning import partition_for
@@ -31,6 +30,7 @@ from contracts.provision import ProvisioningError, provision
 from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED
 from messaging.records import Outgoing
 from messaging.runtime import Runtime
+from stack.scratch import Scratch
 from tests.integration.test_services_over_kafka import invoice_request
 
 USERS = 60

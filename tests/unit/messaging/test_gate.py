@@ -89,8 +89,8 @@ def test_the_partitions_a_move_is_filling_are_held_until_its_copying_is_over() -
     assert filling.hold([1, 6, 7]) == {6, 7}
     assert filling.release(now=10.0) == set()  # still switching
     moves.move = move(TOMBSTONING)
-    assert filling.release(now=10.5) == set(), "asked at most once a second"
-    assert filling.release(now=11.0) == {6, 7}
+    assert filling.release(now=10.2) == set(), "asked at most every ASK_SECONDS"
+    assert filling.release(now=10.6) == {6, 7}
     assert filling.held == set()
 
 

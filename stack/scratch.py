@@ -13,13 +13,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import httpx
 from confluent_kafka.admin import AdminClient
 
-from chaos.hosts import Host
 from contracts.env import principal_env
 from contracts.manifest import HOME, Manifest, read_manifest
 from contracts.provision import provision
@@ -27,7 +28,17 @@ from messaging.runtime import Runtime
 from stack import procs
 from stack.paths import LOGS
 
-__all__ = ["Scratch"]
+__all__ = ["Host", "Scratch"]
+
+
+class Host(Protocol):
+    """Another machine to run processes on (chaos/hosts.py makes them from network namespaces)."""
+
+    name: str
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> object: ...
+
+    def kill_all(self) -> None: ...
 
 MODULES = {"invoice": "services.invoice", "score": "services.score", "dashboard": "services.dashboard"}
 PORTS = {"dashboard": 8300, "invoice": 8301, "score": 8302}  # beside the stack's 8000, 8101, 8102
