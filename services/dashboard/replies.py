@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply, UserKey
+from messaging import tracing
 from messaging.records import Incoming, Outgoing, route
 from messaging.runtime import Runtime
 from messaging.worker import Worker
@@ -68,7 +69,8 @@ class Replies:
 
     def _answer(self, reply: InvoiceReply | ScoreReply, status: State) -> list[Outgoing[object, object]]:
         # Replies to requests made elsewhere (another dashboard's database, a test) are not ours: skipped.
-        answered = self.db.submissions.answer(str(reply["request_id"]), status, jsonable(reply))
+        with tracing.span("store answer"):  # tracing: the row's update, a child of the reply's span
+            answered = self.db.submissions.answer(str(reply["request_id"]), status, jsonable(reply))
         if answered is None or self._loop is None:
             return []
         event = event_of(answered)
@@ -80,7 +82,8 @@ class Replies:
             if charts:
                 self._charted[answered.user_id] = now
             event["fragments"] = render(reads.update(self.db, answered, with_charts=charts), self.scale)
-        self._loop.call_soon_threadsafe(self.hub.publish, answered.user_id, event)
+        # tracing: the push to the user's streams, on the event loop, a child of the reply's span
+        tracing.call_soon_threadsafe(self._loop, "sse push", self.hub.publish, answered.user_id, event)
         return []
 
 
