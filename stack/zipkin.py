@@ -5,15 +5,20 @@ exporter (messaging/tracing.py)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from stack import procs
+from stack.errors import StackError
 from stack.fetch import zipkin_jar
 from stack.java import find_java
 
-__all__ = ["NAME", "PORT", "address", "argv", "endpoint", "environment", "healthy", "start"]
+__all__ = ["NAME", "PORT", "address", "argv", "endpoint", "environment", "healthy", "running", "start"]
 
 NAME = "zipkin"
 # STACK_ZIPKIN_PORT moves it, as STACK_POSTGRES_PORT moves PostgreSQL.
@@ -53,6 +58,31 @@ def environment(port: int) -> dict[str, str]:
         **{f"COLLECTOR_{name}_ENABLED": "false" for name in ("KAFKA", "GRPC", "RABBITMQ", "ACTIVEMQ", "PULSAR", "SCRIBE")},
         "DISCOVERY_EUREKA_ENABLED": "false",
     }
+
+
+@contextmanager
+def running(port: int, log: Path) -> Iterator[None]:
+    """A Zipkin apart from the stack's (no pid file, not stopped by `make down`) on `port`, for a test or a measurement,
+    until the block ends; its output goes to `log`."""
+    java = find_java(17, "The trace viewer (Zipkin 3)", "JAVA_HOME")
+    _, jar = zipkin_jar()
+    with log.open("wb") as output:
+        process = subprocess.Popen(argv(java, jar, port), env={**os.environ, **environment(port)}, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not healthy(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"Zipkin did not start on port {port}; see {log}")
+            time.sleep(0.3)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start() -> float:

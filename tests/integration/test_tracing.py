@@ -35,8 +35,6 @@ from messaging.offsets import end_offsets, headers_of
 from messaging.runtime import Runtime
 from messaging.settings import Settings
 from stack import zipkin
-from stack.fetch import zipkin_jar
-from stack.java import find_java
 from stack.paths import REPO
 from tests.integration.accounts import sign_up
 from tests.integration.conftest import TWO_ITEMS, wait_for_answer
@@ -129,7 +127,6 @@ class Traced:
         raise AssertionError(f"trace {trace_id} is incomplete after {timeout} s: {_names(spans)}")
 
 
-
 def tracing_env(viewer_port: int) -> dict[str, str]:
     return {"TRACING": "1", "OTEL_TRACES_EXPORTER": "zipkin", "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin.endpoint(viewer_port)}
@@ -142,27 +139,25 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     run = uuid.uuid4().hex[:8]
     invoice_group, dashboard_group = f"invoice-generator-trace-{run}", f"dashboard-trace-{run}"
     operator = f"operator-{run}@example.com"
-    _, jar = zipkin_jar()
-    viewer = _start(zipkin.argv(find_java(17, "Zipkin", "JAVA_HOME"), jar, viewer_port), zipkin.environment(viewer_port),
-                    folder / "zipkin.log", f"http://127.0.0.1:{viewer_port}/health")
     _start_at_end(invoice_group, GENERATE_INVOICE.name)
-    started = [viewer]
-    try:
-        started.append(_start([sys.executable, "-m", "services.invoice"], {
-            # As admin: the invoice principal's transactional ids are its own group's (invoice-generator/*).
-            **principal_env("admin"), **tracing_env(viewer_port), "INVOICE_GROUP": invoice_group,
-            "INSTANCE_ID": f"trace-test-{run}", "HEALTH_PORT": str(health_port), "STATE_DIR": str(folder / "state"),
-        }, folder / "invoice.log", f"http://127.0.0.1:{health_port}/readyz"))
-        started.append(_start([sys.executable, "-m", "services.dashboard"], {
-            **principal_env("dashboard"), **tracing_env(viewer_port), "DASHBOARD_GROUP": dashboard_group,
-            "DASHBOARD_PORT": str(web_port), "DASHBOARD_METRICS_PORT": str(metrics_port), "OPERATOR_EMAILS": operator,
-            "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}", "TRACING_UI_URL": zipkin.address(viewer_port),
-        }, folder / "dashboard.log", f"http://127.0.0.1:{metrics_port}/readyz"))
-        yield Traced(f"http://127.0.0.1:{web_port}", dashboard_group, invoice_group, operator, viewer_port,
-                     folder / "invoice.log")
-    finally:
-        for process in reversed(started):
-            _stop(process)
+    started: list[subprocess.Popen[bytes]] = []
+    with zipkin.running(viewer_port, folder / "zipkin.log"):
+        try:
+            started.append(_start([sys.executable, "-m", "services.invoice"], {
+                # As admin: the invoice principal's transactional ids are its own group's (invoice-generator/*).
+                **principal_env("admin"), **tracing_env(viewer_port), "INVOICE_GROUP": invoice_group,
+                "INSTANCE_ID": f"trace-test-{run}", "HEALTH_PORT": str(health_port), "STATE_DIR": str(folder / "state"),
+            }, folder / "invoice.log", f"http://127.0.0.1:{health_port}/readyz"))
+            started.append(_start([sys.executable, "-m", "services.dashboard"], {
+                **principal_env("dashboard"), **tracing_env(viewer_port), "DASHBOARD_GROUP": dashboard_group,
+                "DASHBOARD_PORT": str(web_port), "DASHBOARD_METRICS_PORT": str(metrics_port), "OPERATOR_EMAILS": operator,
+                "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}", "TRACING_UI_URL": zipkin.address(viewer_port),
+            }, folder / "dashboard.log", f"http://127.0.0.1:{metrics_port}/readyz"))
+            yield Traced(f"http://127.0.0.1:{web_port}", dashboard_group, invoice_group, operator, viewer_port,
+                         folder / "invoice.log")
+        finally:
+            for process in reversed(started):
+                _stop(process)
 
 
 def _names(spans: list[Span]) -> list[str]:
@@ -243,7 +238,9 @@ def test_a_dead_letter_keeps_its_trace_and_a_replayed_one_names_it(traced: Trace
         handled = _one(spans, "invoice", "process generate-invoice", parent=client_span)
         assert handled["tags"]["messaging.consumer.group.name"] == traced.invoice_group
         assert "the value" in handled["tags"]["error"] and handled["tags"]["error.type"] == "PoisonRecord"
-        assert any(a["value"].startswith('"exception"') for a in handled.get("annotations", []))
+        events = [json.loads(a["value"]) for a in handled.get("annotations", [])]
+        assert any(e.get("exception", {}).get("messaging.dead_letter.destination") == requests.dead_letter_topic
+                   for e in events)
         logged = [json.loads(line) for line in traced.generator_log.read_text().splitlines() if line.startswith("{")]
         assert any(e["message"].startswith("dead-lettered a record") and e.get("trace_id") == trace_id for e in logged)
 
@@ -260,10 +257,17 @@ def test_a_dead_letter_keeps_its_trace_and_a_replayed_one_names_it(traced: Trace
         assert isinstance(parent, bytes) and re.fullmatch(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-0[13]", parent)
         replay_trace = parent.decode().split("-")[1]
         assert replay_trace != trace_id
-        spans = traced.trace(replay_trace, lambda found: bool(_spans(found, "invoice", "process generate-invoice")))
+
+        def set_aside_again(found: list[Span]) -> bool:
+            return any(s.get("tags", {}).get("messaging.consumer.group.name") == traced.invoice_group
+                       and "error" in s.get("tags", {}) for s in found)
+
+        spans = traced.trace(replay_trace, set_aside_again)
         sent = _one(spans, "dead-letters", "send generate-invoice")
         assert sent["kind"] == "PRODUCER" and sent["tags"]["link.trace_id"] == trace_id
-        _one(spans, "invoice", "process generate-invoice", parent=sent["id"])
+        # Still poison, it is set aside again in this trace (after a forward to its key's partition, maybe: the replay's
+        # producer does not use the manifest's partitioner).
+        assert {s["parentId"] for s in spans if s is not sent} <= {s["id"] for s in spans}
     finally:
         letters.close()
         resent.close()
