@@ -1,0 +1,109 @@
+"""`pipeline.tracing`: what tracing costs the invoice generator, off (the default) and on (TRACING=1), against the
+generator of the commit before tracing (BENCH_TRACING_BEFORE), interleaved in one run on one filled scratch topic.
+
+Each round runs the three contenders one after another, in an order that rotates from round to round, each draining
+the same N requests in a fresh group (bench/peers.py measures them: rate, and the process's own CPU per record). Off
+costs a test of a flag per hook: the before/off ratio says whether that shows. On, spans go with the SDK's default
+batching to a Zipkin of the bench's own (stack/zipkin.py, on a free port), whose counters say how many arrived and
+whether any were dropped. Reported: every round's figures, the same-round ratios, and their medians.
+
+`python -m bench.tracing [N] [ROUNDS]` runs it alone (N defaults to BENCH_N, else 20,000; 3 rounds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import peers, pipeline
+from stack import zipkin
+from stack.paths import REPO
+
+__all__ = ["measure"]
+
+# The commit before tracing: its generator is the baseline for tracing off.
+BEFORE = os.environ.get("BENCH_TRACING_BEFORE", "384fc20")
+SPANS = re.compile(r'^zipkin_collector_spans(_dropped)?_total\{transport="http",?\} ([0-9.E]+)$', re.MULTILINE)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _received(port: int) -> tuple[int, int]:
+    """Spans Zipkin has taken so far, and dropped."""
+    counts = {dropped: int(float(value)) for dropped, value in SPANS.findall(httpx.get(
+        f"http://127.0.0.1:{port}/prometheus", timeout=10).text)}
+    return counts.get("", 0), counts.get("_dropped", 0)
+
+
+def measure(count: int = 20_000, rounds: int = 3) -> list[dict[str, Any]]:
+    tree = pipeline.tree_at(BEFORE)
+    port = _free_port()
+    traced = {"TRACING": "1", "OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin.endpoint(port)}
+    results: dict[str, list[dict[str, Any]]] = {"before": [], "off": [], "on": []}
+    spans: list[tuple[int, int]] = []
+    with tempfile.TemporaryDirectory(prefix=peers.PREFIX) as scratch, zipkin.running(port, Path(scratch) / "zipkin.log"), \
+            peers.workload(count) as work:
+
+        def run(kind: str, round_: int) -> None:
+            if kind == "before" and tree is None:
+                return
+            contender = f"generator-{kind}-{round_}"
+            extra = {"guarantee": "exactly-once", "changelog": work.name(f"{contender}-changelog"), "stop": "terminate"}
+            taken = _received(port)
+            results[kind].append(peers.contend(work, contender, Path(sys.executable), pipeline.GENERATOR, extra,
+                                               numbered=True, tree=tree if kind == "before" and tree else REPO,
+                                               env=traced if kind == "on" else None))
+            if kind == "on":
+                now = _received(port)
+                spans.append((now[0] - taken[0], now[1] - taken[1]))
+
+        kinds = ["before", "off", "on"]
+        for round_ in range(rounds):
+            for kind in kinds[round_ % 3:] + kinds[: round_ % 3]:
+                run(kind, round_)
+    return _entries(results, spans, count)
+
+
+def _entries(results: dict[str, list[dict[str, Any]]], spans: list[tuple[int, int]], count: int) -> list[dict[str, Any]]:
+    cpu = {kind: [r["cpu_us_per_record"] for r in found] for kind, found in results.items()}
+    rate = {kind: [r["value"] for r in found] for kind, found in results.items()}
+    on_off = [on / off for on, off in zip(cpu["on"], cpu["off"], strict=True)]
+    entries = [
+        {"name": "pipeline.tracing.on", "unit": "us", "value": round(statistics.median(cpu["on"]), 1), "n": count,
+         "rounds": cpu["on"], "rates": rate["on"], "spans_per_record": [round(s / count, 2) for s, _ in spans],
+         "spans_dropped": [d for _, d in spans],
+         "baseline": {"name": "tracing off, CPU per record, same rounds", "value": round(statistics.median(cpu["off"]), 1)},
+         "ratio": round(statistics.median(on_off), 3), "ratios": [round(r, 3) for r in on_off],
+         "note": "TRACING=1, spans to Zipkin with the SDK's default batching", "target": "reported"},
+    ]
+    if cpu["before"]:
+        off_before = [off / before for off, before in zip(cpu["off"], cpu["before"], strict=True)]
+        entries.append(
+            {"name": "pipeline.tracing.off", "unit": "us", "value": round(statistics.median(cpu["off"]), 1), "n": count,
+             "rounds": cpu["off"], "rates": rate["off"],
+             "baseline": {"name": f"the generator at {BEFORE}, before tracing", "value": round(
+                 statistics.median(cpu["before"]), 1), "rounds": cpu["before"], "rates": rate["before"]},
+             "ratio": round(statistics.median(off_before), 3), "ratios": [round(r, 3) for r in off_before],
+             "note": "TRACING unset (the default)", "target": "1.0x within noise"})
+    for entry in entries:
+        print(f"  {entry['name']}: {entry['value']} us CPU per record, {entry['ratio']}x its baseline"
+              f" ({entry['baseline']['value']} us; same-round ratios {entry['ratios']})", flush=True)
+    return entries
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_N", "20000"))
+    print(json.dumps(measure(n, int(sys.argv[2]) if len(sys.argv) > 2 else 3), indent=2))
