@@ -5,9 +5,12 @@ Each round runs the three contenders one after another, in an order that rotates
 the same N requests in a fresh group (bench/peers.py measures them: rate, and the process's own CPU per record). Off
 costs a test of a flag per hook: the before/off ratio says whether that shows. On, spans go with the SDK's default
 batching to a Zipkin of the bench's own (stack/zipkin.py, on a free port), whose counters say how many arrived and
-whether any were dropped. Reported: every round's figures, the same-round ratios, and their medians.
+whether any were dropped. Reported: every round's figures, the same-round ratios, and their medians. On a shared
+machine the end-to-end figures move by more than what is measured, so the hooks are also timed in-process, alone:
+what a record's hooks cost off and on (no export), and what the exporter's thread spends encoding a span.
 
-`python -m bench.tracing [N] [ROUNDS]` runs it alone (N defaults to BENCH_N, else 20,000; 3 rounds).
+`python -m bench.tracing [N] [ROUNDS]` runs it alone (N defaults to BENCH_N, else 20,000; 3 rounds);
+`python -m bench.tracing hooks` the in-process timing alone.
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ import socket
 import statistics
 import sys
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from bench import peers, pipeline
+from messaging import tracing
 from stack import zipkin
 from stack.paths import REPO
 
@@ -74,7 +82,93 @@ def measure(count: int = 20_000, rounds: int = 3) -> list[dict[str, Any]]:
         for round_ in range(rounds):
             for kind in kinds[round_ % 3:] + kinds[: round_ % 3]:
                 run(kind, round_)
-    return _entries(results, spans, count)
+    return _entries(results, spans, count) + _hooks()
+
+
+@dataclass
+class _Record:
+    """A consumed record as the worker's hooks see it."""
+
+    _value: bytes = b"v" * 400
+    _headers: list[tuple[str, bytes]] = field(default_factory=lambda: [
+        ("request_id", b"5b35f689-5f30-49a3-94d2-658b281beb1d"),
+        ("traceparent", b"00-66b7952bf776a7103fa2d5e557c4e1e3-508e76f25b49099a-01")])
+
+    def topic(self) -> str:
+        return "generate-invoice"
+
+    def partition(self) -> int:
+        return 3
+
+    def offset(self) -> int:
+        return 7361
+
+    def value(self) -> bytes:
+        return self._value
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return self._headers
+
+
+class _Kept(SpanExporter):
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def export(self, spans: Any) -> SpanExportResult:
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+
+def _per_record(records: int, batch_size: int = 100) -> float:
+    """Microseconds of CPU per record for the hooks a record of the generator passes: its span in its batch, and the
+    trace context of its two outputs (the reply and the changelog entry); each batch's span and its three calls."""
+    record: Any = _Record()
+    began = time.process_time()
+    for _ in range(records // batch_size):
+        batch = tracing.Batch("invoice-generator", True) if tracing.active else None
+        for _ in range(batch_size):
+            with tracing.processing(record, "invoice-generator", batch):
+                for _ in range(2):
+                    if tracing.active:
+                        tracing.inject([("request_id", "5b35f689-5f30-49a3-94d2-658b281beb1d")])
+        for call in ("begin_transaction", "send_offsets_to_transaction", "commit_transaction"):
+            with tracing.step(batch, call):
+                pass
+        if batch is not None:
+            batch.close()
+    return (time.process_time() - began) / records * 1e6
+
+
+def _hooks(records: int = 100_000) -> list[dict[str, Any]]:
+    """The hooks alone, in this process: off; on, spans batched to an exporter that keeps them; and the Zipkin
+    exporter's encoding of those spans, the work of the processor's thread."""
+    from opentelemetry.exporter.zipkin.json.v2 import JsonV2Encoder
+    from opentelemetry.exporter.zipkin.node_endpoint import NodeEndpoint
+
+    off = _per_record(records)
+    kept = _Kept()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(kept, max_queue_size=records * 2))
+    tracing.activate(provider)
+    try:
+        on = _per_record(records)
+        provider.force_flush()
+    finally:
+        tracing.deactivate()
+    began = time.process_time()
+    JsonV2Encoder().serialize(kept.spans, NodeEndpoint())
+    encode = (time.process_time() - began) / len(kept.spans) * 1e6
+    entries = [
+        {"name": "pipeline.tracing.hooks_off", "unit": "us", "value": round(off, 2), "n": records,
+         "note": "per record, in-process: the hooks with TRACING unset"},
+        {"name": "pipeline.tracing.hooks_on", "unit": "us", "value": round(on, 1), "n": records,
+         "note": "per record, in-process: its span, two injections, its share of the batch's spans; export not counted"},
+        {"name": "pipeline.tracing.zipkin_encoding", "unit": "us", "value": round(encode, 1), "n": len(kept.spans),
+         "note": "per span, in-process: the exporter thread's JSON for Zipkin"},
+    ]
+    for entry in entries:
+        print(f"  {entry['name']}: {entry['value']} us ({entry['note']})", flush=True)
+    return entries
 
 
 def _entries(results: dict[str, list[dict[str, Any]]], spans: list[tuple[int, int]], count: int) -> list[dict[str, Any]]:
@@ -105,5 +199,8 @@ def _entries(results: dict[str, list[dict[str, Any]]], spans: list[tuple[int, in
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_N", "20000"))
-    print(json.dumps(measure(n, int(sys.argv[2]) if len(sys.argv) > 2 else 3), indent=2))
+    if sys.argv[1:] == ["hooks"]:  # the in-process part alone: no stack needed
+        print(json.dumps(_hooks(), indent=2))
+    else:
+        n = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_N", "20000"))
+        print(json.dumps(measure(n, int(sys.argv[2]) if len(sys.argv) > 2 else 3), indent=2))
