@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from contracts.env import principal_env
 from contracts.records import GENERATE_INVOICE
@@ -99,6 +100,15 @@ def _start_at_end(group: str, topic: str) -> None:
         consumer.close()
 
 
+def _forget_groups(*groups: str) -> None:
+    admin = AdminClient(dict(Settings.from_env().kafka_client))
+    for future in admin.delete_consumer_groups(list(groups)).values():
+        try:
+            future.result(timeout=30)
+        except KafkaException:  # a group that committed nothing, or is still emptying, is left to expire
+            pass
+
+
 @dataclass
 class Traced:
     """The traced processes: a dashboard at `dashboard`, an invoice generator in `invoice_group`, spans in Zipkin."""
@@ -158,6 +168,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
         finally:
             for process in reversed(started):
                 _stop(process)
+            _forget_groups(invoice_group, dashboard_group)
 
 
 def _names(spans: list[Span]) -> list[str]:
