@@ -143,7 +143,7 @@ def replay(settings: Settings, letters: list[DeadLetter]) -> int:
         source = letter.header(DEAD_LETTER.SOURCE_TOPIC.name)
         headers = [(k, v) for k, v in letter.headers if not k.startswith(DEAD_LETTER.PREFIX)]
         headers.append((DEAD_LETTER.REPLAYED_FROM.name, f"{letter.topic}:{letter.partition}:{letter.offset}".encode()))
-        with tracing.replaying(source, headers) as sent:  # tracing: a new trace, linked to the letter's
+        with tracing.replaying(source, headers) as sent:  # tracing: sent in a span linked to the letter's trace
             producer.produce(source, key=letter.key, value=letter.value, headers=sent,
                              on_delivery=lambda error, _: failures.append(str(error)) if error else None)
     producer.flush(30)

@@ -54,7 +54,7 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Loop]], health_po
     """
     logs.configure(name)
     try:
-        tracing.setup(name)  # TRACING=1: spans to OTEL_EXPORTER_OTLP_ENDPOINT
+        tracing.setup(name)  # TRACING=1: spans to the receiver OTEL_TRACES_EXPORTER names
         runtime = Runtime(name)
         workers = build(runtime)
         server = serve_health(health_port, lambda: [*runtime.health.statuses(), broker_status(runtime)])

@@ -17,7 +17,7 @@ def main() -> int:
     logs.configure("dashboard")
     try:
         settings = DashboardSettings.from_env()
-        tracing.setup("dashboard")  # TRACING=1: spans to OTEL_EXPORTER_OTLP_ENDPOINT
+        tracing.setup("dashboard")  # TRACING=1: spans to the receiver OTEL_TRACES_EXPORTER names
     except SettingsError as error:
         print(f"dashboard cannot start: {error}", file=sys.stderr)
         return 1
