@@ -10,7 +10,9 @@ machine the end-to-end figures move by more than what is measured, so the hooks 
 what a record's hooks cost off and on (no export), and what the exporter's thread spends encoding a span.
 
 `python -m bench.tracing [N] [ROUNDS]` runs it alone (N defaults to BENCH_N, else 20,000; 3 rounds);
-`python -m bench.tracing hooks` the in-process timing alone.
+`python -m bench.tracing hooks` the in-process timing alone; `python -m bench.tracing paired [N] [ROUNDS]` runs the
+generator before tracing and the one with tracing off at the same time, round after round: both then see the same
+machine, so their ratio holds stiller than that of runs one after the other.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,36 @@ def measure(count: int = 20_000, rounds: int = 3) -> list[dict[str, Any]]:
             for kind in kinds[round_ % 3:] + kinds[: round_ % 3]:
                 run(kind, round_)
     return _entries(results, spans, count) + _hooks()
+
+
+def paired(count: int = 10_000, rounds: int = 4) -> list[dict[str, Any]]:
+    """The generator before tracing and the one with tracing off, draining the same requests at the same time."""
+    tree = pipeline.tree_at(BEFORE)
+    if tree is None:
+        return []
+    pairs: list[tuple[float, float]] = []
+    with peers.workload(count) as work, ThreadPoolExecutor(2) as pool:
+
+        def run(kind: str, round_: int) -> float:
+            contender = f"generator-paired-{kind}-{round_}"
+            extra = {"guarantee": "exactly-once", "changelog": work.name(f"{contender}-changelog"), "stop": "terminate"}
+            found = peers.contend(work, contender, Path(sys.executable), pipeline.GENERATOR, extra, numbered=True,
+                                  tree=tree if kind == "before" else REPO)
+            return float(found["cpu_us_per_record"])
+
+        for round_ in range(rounds):
+            before, off = pool.submit(run, "before", round_), pool.submit(run, "off", round_)
+            pairs.append((before.result(), off.result()))
+    ratios = [off / before for before, off in pairs]
+    entry = {"name": "pipeline.tracing.off_paired", "unit": "us", "value": round(statistics.median(o for _, o in pairs), 1),
+             "n": count, "rounds": [o for _, o in pairs],
+             "baseline": {"name": f"the generator at {BEFORE}, drained at the same time",
+                          "value": round(statistics.median(b for b, _ in pairs), 1), "rounds": [b for b, _ in pairs]},
+             "ratio": round(statistics.median(ratios), 3), "ratios": [round(r, 3) for r in ratios],
+             "note": "TRACING unset, side by side with the generator before tracing", "target": "1.0x within noise"}
+    print(f"  {entry['name']}: {entry['value']} us CPU per record, {entry['ratio']}x the generator before tracing"
+          f" ({entry['baseline']['value']} us; ratios {entry['ratios']})", flush=True)
+    return [entry]
 
 
 @dataclass
@@ -201,6 +234,8 @@ def _entries(results: dict[str, list[dict[str, Any]]], spans: list[tuple[int, in
 if __name__ == "__main__":
     if sys.argv[1:] == ["hooks"]:  # the in-process part alone: no stack needed
         print(json.dumps(_hooks(), indent=2))
+    elif sys.argv[1:2] == ["paired"]:
+        print(json.dumps(paired(*(int(a) for a in sys.argv[2:4])), indent=2))
     else:
         n = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_N", "20000"))
         print(json.dumps(measure(n, int(sys.argv[2]) if len(sys.argv) > 2 else 3), indent=2))
