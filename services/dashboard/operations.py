@@ -116,7 +116,9 @@ class Operations:
         the services are not traced; ValueError when `request_id` is not a request id."""
         if self.viewer is None:
             return None
-        query = {"annotationQuery": f"{CONVERSATION}={uuid.UUID(request_id)}", "lookback": "7d", "limit": "20"}
+        # Zipkin's UI runs a search from its address only when it names the search's end (endTs, now).
+        query = {"annotationQuery": f"{CONVERSATION}={uuid.UUID(request_id)}", "lookback": "7d",
+                 "endTs": str(int(time.time() * 1000)), "limit": "20"}
         return f"{self.viewer}/?{urlencode(query)}"
 
     def trace_link(self, trace_id: str | None) -> str | None:
