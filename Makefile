@@ -17,8 +17,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # The shape of the local stack: BROKERS=3 runs three KRaft brokers (replication 3, min ISR 2),
 # WORKERS=N runs N invoice generators and N score calculators, DASHBOARDS=N that many dashboards,
-# DB=postgres a PostgreSQL server (Debian's) for the dashboards' database instead of their SQLite file.
-export BROKERS WORKERS DASHBOARDS DB
+# DB=postgres a PostgreSQL server (Debian's) for the dashboards' database instead of their SQLite file,
+# TRACING=1 the services traced into a trace viewer (Zipkin, fetched from Maven Central like Kafka).
+export BROKERS WORKERS DASHBOARDS DB TRACING
 ifeq ($(BROKERS),3)
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096
 endif

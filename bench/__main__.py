@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench import accept, latency, move, pipeline, report, serde, startup, vegeta
+from bench import accept, latency, move, pipeline, report, serde, startup, tracing, vegeta
 
 RESULTS = Path(os.environ.get("RESULTS_DIR", "results"))
 
@@ -25,6 +25,8 @@ def main() -> int:
         ("serde: ours against plain fastavro and Confluent's serializers", serde.measure),
         (f"pipeline: {count:,} waiting invoice requests: the generator, Quix Streams, a bare loop, a raw passthrough",
          lambda: pipeline.measure(count)),
+        ("pipeline.tracing: the generator traced, untraced, and before tracing, interleaved, then side by side",
+         lambda: tracing.measure(min(count, 20_000)) + tracing.paired(min(count, 10_000))),
         ("dashboard.accept: one dashboard against a minimal Starlette endpoint, driven by vegeta", accept.measure),
         (f"latency: request to live update through {dashboards} dashboards at 100, 500 and 1,000 requests/s",
          lambda: latency.measure(dashboards=dashboards)),

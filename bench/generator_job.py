@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench.bare import ISS_RATE, Meter
 from contracts.manifest import Manifest, load_manifest
 from contracts.records import GENERATE_INVOICE, INVOICE_DECISIONS_CHANGELOG, INVOICE_GENERATED, InvoiceRequest, UserKey
+from messaging import tracing
 from messaging.records import Incoming, Outgoing, route
 from messaging.runtime import Runtime
 from messaging.settings import Settings
@@ -48,6 +49,7 @@ def run(job: Mapping[str, Any]) -> None:
                                    exactly_once=job["guarantee"] == "exactly-once", instance_id=job.get("instance"))
     manifest = renamed(load_manifest(), {GENERATE_INVOICE.name: job["requests"], INVOICE_GENERATED.name: job["replies"],
                                          INVOICE_DECISIONS_CHANGELOG.name: job["changelog"]})
+    tracing.setup("bench-generator")  # TRACING=1 (bench/tracing.py): the services' spans, to the bench's trace viewer
     runtime = Runtime("bench-generator", settings, manifest)
     requests = manifest.topic(dataclasses.replace(GENERATE_INVOICE, name=job["requests"]))
     replies = manifest.topic(dataclasses.replace(INVOICE_GENERATED, name=job["replies"]))
@@ -68,6 +70,7 @@ def run(job: Mapping[str, Any]) -> None:
 
     worker = Worker(runtime, job["group"], [route(requests, handle)], state=StateSpec(changelog, InvoiceState))
     worker.run(stop)
+    tracing.shutdown()  # traced (TRACING=1), its last spans go out before the CPU is counted
     meter.write(job["result"], handled)
     runtime.close()
 

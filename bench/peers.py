@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,11 +171,12 @@ def _watcher(kafka: dict[str, str], topic: str, partitions: int) -> Consumer:
 
 def contend(
     work: Workload, contender: str, python: Path, module: str, extra: dict[str, Any], *, numbered: bool,
-    processes: int = 1, tree: Path = REPO,
+    processes: int = 1, tree: Path = REPO, env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run one contender (in `processes` processes of one group) until N replies are visible and check them;
     its rate and CPU per record. A contender that does not stop by itself at N is sent SIGTERM then. `tree` is the
-    source tree it runs from (another commit's, checked out beside this one, to compare with it)."""
+    source tree it runs from (another commit's, checked out beside this one, to compare with it); `env`, variables it
+    runs with besides the bench's own (TRACING=1, say)."""
     runtime = work.runtime
     replies = runtime.manifest.topic(INVOICE_GENERATED)
     with tempfile.TemporaryDirectory(prefix=PREFIX) as scratch:
@@ -192,7 +193,7 @@ def contend(
                         "instance": f"{contender}-{n}"}
                 (Path(scratch) / f"job{n}.json").write_text(json.dumps(mine))
                 running.append(subprocess.Popen([str(python), "-m", module, str(Path(scratch) / f"job{n}.json")],
-                                                cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
+                                                cwd=tree, env={**os.environ, **(env or {}), "PYTHONPATH": str(tree)},
                                                 stdout=output, stderr=output))
         try:
             seen, visible_at = _await_replies(watcher, running, work.count, log)

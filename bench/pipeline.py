@@ -75,8 +75,8 @@ def _generator(work: peers.Workload, guarantee: str, processes: int) -> dict[str
     return peers.contend(work, contender, Path(sys.executable), GENERATOR, extra, numbered=True, processes=processes)
 
 
-def _before(work: peers.Workload, ref: str) -> dict[str, Any] | None:
-    """The generator of commit `ref`, exactly once, on the same requests; None when that commit is not in the clone."""
+def tree_at(ref: str) -> Path | None:
+    """A checkout of commit `ref` beside this one (made once), to run its generator; None when the clone lacks it."""
     tree = REPO / ".cache" / f"bench-before-{ref}"
     if not tree.exists():
         made = subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), ref],
@@ -84,6 +84,14 @@ def _before(work: peers.Workload, ref: str) -> dict[str, Any] | None:
         if made.returncode != 0:
             print(f"  the generator at {ref}: not measured ({made.stderr.strip().splitlines()[-1]})", flush=True)
             return None
+    return tree
+
+
+def _before(work: peers.Workload, ref: str) -> dict[str, Any] | None:
+    """The generator of commit `ref`, exactly once, on the same requests; None when that commit is not in the clone."""
+    tree = tree_at(ref)
+    if tree is None:
+        return None
     extra = {"guarantee": "exactly-once", "changelog": work.name("before-changelog"), "stop": "terminate"}
     return peers.contend(work, f"generator-at-{ref}", Path(sys.executable), GENERATOR, extra, numbered=True, tree=tree)
 

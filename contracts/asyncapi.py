@@ -19,7 +19,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from contracts.headers import DEAD_LETTER as LETTER
-from contracts.headers import FORWARDED, REQUEST_ID, Header
+from contracts.headers import FORWARDED, REQUEST_ID, TRACE_CONTEXT, Header
 from contracts.manifest import Manifest, SchemaVersion, Subject, Topic
 from contracts.partitioning import CHANGELOG, PARTITIONERS
 
@@ -141,7 +141,7 @@ def _message(topic: Topic[object, object], version: SchemaVersion) -> dict[str, 
             "bindingVersion": KAFKA,
         }},
     }
-    headers = [*FORWARDED.WRITTEN, FORWARDED.CLIENT_ID, LETTER.REPLAYED_FROM]
+    headers = [*TRACE_CONTEXT.WRITTEN, *FORWARDED.WRITTEN, FORWARDED.CLIENT_ID, LETTER.REPLAYED_FROM]
     if any(field["name"] == "request_id" for field in schema.get("fields", [])):
         message["correlationId"] = _ref("components", "correlationIds", "request_id")
         headers.insert(0, REQUEST_ID)
@@ -162,7 +162,7 @@ def _dead_letter() -> dict[str, Any]:
         "summary": "A record a consumer could not handle, kept as it was read, with headers saying why.",
         "contentType": "application/octet-stream",
         "headers": {"type": "object", "required": [h.name for h in LETTER.WRITTEN],
-                    "properties": _headers([*LETTER.WRITTEN, LETTER.OMITTED]),
+                    "properties": _headers([*LETTER.WRITTEN, LETTER.OMITTED, *TRACE_CONTEXT.WRITTEN]),
                     "additionalProperties": {"description": "The original record's own headers, carried after these."}},
         "payload": {"type": ["string", "null"], "format": "binary", "description": f"The original value, {raw}."},
         "bindings": {"kafka": {"key": {"type": ["string", "null"], "format": "binary",

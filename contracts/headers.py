@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEAD_LETTER", "FORWARDED", "REQUEST_ID", "Header"]
+__all__ = ["DEAD_LETTER", "FORWARDED", "REQUEST_ID", "TRACE_CONTEXT", "Header"]
 
 NUMBER = {"pattern": "^[0-9]+$"}
 
@@ -50,3 +50,15 @@ class FORWARDED:  # noqa: N801 - a namespace of constants
     CLIENT_ID = Header("client.id", "The client that wrote the record, when its producer says so: an operator looks"
                                     " for it when records keep arriving on the wrong partition.")
     WRITTEN = (FROM, BY)
+
+
+class TRACE_CONTEXT:  # noqa: N801 - a namespace of constants
+    """W3C Trace Context (www.w3.org/TR/trace-context), carried in record headers as HTTP carries it: every record a
+    service of ours produces with TRACING=1 names the span that produced it, so a request is one trace across the
+    services. A dead letter keeps the record's own; a replayed one gets a new one, whose trace links to the old."""
+
+    PARENT = Header("traceparent", "The span that produced the record: version-trace id-span id-flags (W3C Trace"
+                                   " Context), when the producer traces.",
+                    {"pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"})
+    STATE = Header("tracestate", "Vendor-specific trace state that travels with traceparent (W3C Trace Context).")
+    WRITTEN = (PARENT, STATE)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from messaging import tracing
 from messaging.health import Client, is_fatal
 from messaging.metrics import OUT, TRANSACTIONS
 from messaging.offsets import coordinates
@@ -37,9 +38,13 @@ class Retry(Exception):
 class Checkpoint:
     """The producer of one worker and the fate of what it sends; subclasses say how a batch becomes final."""
 
+    transactional = False
+
     def __init__(self, service: str, make_producer: Callable[[], Producer], health: Client,
-                 changelog: str | None = None) -> None:
+                 changelog: str | None = None, group: str | None = None) -> None:
         self.service = service
+        self.group = group or service
+        self.batch: tracing.Batch | None = None  # tracing: the open batch's span
         self.health = health
         self.changelog = changelog
         self.changelog_next: dict[int, int] = {}  # partition -> the next changelog offset, from delivery reports
@@ -58,6 +63,8 @@ class Checkpoint:
 
     def begin(self) -> None:
         """Open the batch (a transaction, when there is one)."""
+        if tracing.active:  # tracing: a span per batch, closed by its commit or abandon
+            self.batch = tracing.Batch(self.group, self.transactional)
 
     def commit(self, consumer: Consumer, offsets: Sequence[TopicPartition]) -> None:
         """Make the batch final, its outputs with its offsets; Retry or KafkaException when it could not be."""
@@ -65,6 +72,10 @@ class Checkpoint:
 
     def abandon(self, error: BaseException) -> None:
         """Forget the batch after `error`: nothing of it may become visible."""
+        self._forget()
+        self._settled(error, "aborted")
+
+    def _forget(self) -> None:
         self.changelog_next.clear()
         self._undelivered = None
         TRANSACTIONS.labels(self.service, "aborted").inc()
@@ -93,9 +104,16 @@ class Checkpoint:
         coordinator restarts (librdkafka issues 5456 and 5511), and `hung` tells the service."""
         self._blocked_since = time.monotonic()
         try:
-            return call(*args)
+            with tracing.step(self.batch, call.__name__):  # tracing: each call a child of the batch's span
+                return call(*args)
         finally:
             self._blocked_since = None
+
+    def _settled(self, error: BaseException | None = None, outcome: str = "committed") -> None:
+        """The batch is final, or forgotten: its span ends (tracing)."""
+        if self.batch is not None:
+            self.batch.close(error, outcome)
+            self.batch = None
 
     def _raise_undelivered(self) -> None:
         if self._undelivered is not None:
@@ -125,7 +143,10 @@ class Checkpoint:
 class Transactions(Checkpoint):
     """Exactly once: the batch's outputs, changelog entries, dead letters and consumer offsets commit together."""
 
+    transactional = True
+
     def begin(self) -> None:
+        super().begin()
         self._watched(self.producer.begin_transaction)
 
     def commit(self, consumer: Consumer, offsets: Sequence[TopicPartition]) -> None:
@@ -142,23 +163,26 @@ class Transactions(Checkpoint):
                     raise
         self._raise_undelivered()  # cannot happen once committed, but never ignore it
         TRANSACTIONS.labels(self.service, "committed").inc()
+        self._settled()
         if self.health.working():
             log.info("the producer works again", extra={"service": self.service})
 
     def abandon(self, error: BaseException) -> None:
-        super().abandon(error)
+        self._forget()
         kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None
         if isinstance(kafka_error, KafkaError) and is_fatal(kafka_error):
             self._replace(kafka_error)  # fenced: another instance took this transactional id or our partitions
-            return
-        if self._producer is None:
+            self._settled(error, "fenced")
             return
         try:
-            self._watched(self._producer.abort_transaction, CALL_TIMEOUT_SECONDS)
+            if self._producer is not None:
+                self._watched(self._producer.abort_transaction, CALL_TIMEOUT_SECONDS)
         except KafkaException as abort_error:
             if is_fatal(abort_error.args[0]):
                 self._replace(abort_error.args[0])
             # otherwise nothing was open, or the broker ended it already
+        finally:
+            self._settled(error, "aborted")
 
 
 class AtLeastOnce(Checkpoint):
@@ -167,12 +191,15 @@ class AtLeastOnce(Checkpoint):
 
     def commit(self, consumer: Consumer, offsets: Sequence[TopicPartition]) -> None:
         producer = self.producer
-        while producer.flush(1.0) > 0:
-            pass
+        with tracing.step(self.batch, "flush"):
+            while producer.flush(1.0) > 0:
+                pass
         self._raise_undelivered()
         if offsets:
-            consumer.commit(offsets=list(offsets), asynchronous=False)
+            with tracing.step(self.batch, "commit"):
+                consumer.commit(offsets=list(offsets), asynchronous=False)
         TRANSACTIONS.labels(self.service, "committed").inc()
+        self._settled()
 
     def fatal(self, error: KafkaError) -> None:
         """From the producer's error callback: an idempotent producer can end with a fatal error too."""

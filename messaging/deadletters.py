@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from contracts.headers import DEAD_LETTER
 from contracts.manifest import Manifest, load_manifest
+from messaging import tracing
 from messaging.offsets import coordinates, headers_of
 from messaging.records import Encoded, Headers
 from messaging.settings import Settings
@@ -46,7 +47,10 @@ def letter_for(dead_letter_topic: str, message: Message, error: Exception, reaso
         (DEAD_LETTER.SERVICE, service), (DEAD_LETTER.TIME, datetime.now(UTC).isoformat(timespec="milliseconds")),
     ]
     headers: Headers = [(header.name, text.encode()) for header, text in said]
-    whole = Encoded(dead_letter_topic, message.key(), message.value(), [*headers, *headers_of(message)])
+    original = headers_of(message)
+    if tracing.active:  # tracing: the letter keeps the record's trace, or gets that of the span that set it aside
+        original = tracing.inject_missing(original)
+    whole = Encoded(dead_letter_topic, message.key(), message.value(), [*headers, *original])
     if whole.size + HEADER_ROOM <= MAX_RECORD_BYTES:
         return whole
     return Encoded(dead_letter_topic, None, None, [*headers, (DEAD_LETTER.OMITTED.name, b"too large to carry beside the reason")])
@@ -60,6 +64,11 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     headers: Headers
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace the record was in when it was set aside (its traceparent header), if it was traced."""
+        return tracing.trace_id_of(self.headers)
 
     def header(self, name: str) -> str:
         found = next((v for k, v in self.headers if k == name), None)
@@ -131,10 +140,12 @@ def replay(settings: Settings, letters: list[DeadLetter]) -> int:
     producer = Producer({**settings.kafka_client, "enable.idempotence": True, "acks": "all"})
     failures: list[str] = []
     for letter in letters:
+        source = letter.header(DEAD_LETTER.SOURCE_TOPIC.name)
         headers = [(k, v) for k, v in letter.headers if not k.startswith(DEAD_LETTER.PREFIX)]
         headers.append((DEAD_LETTER.REPLAYED_FROM.name, f"{letter.topic}:{letter.partition}:{letter.offset}".encode()))
-        producer.produce(letter.header(DEAD_LETTER.SOURCE_TOPIC.name), key=letter.key, value=letter.value, headers=headers,
-                         on_delivery=lambda error, _: failures.append(str(error)) if error else None)
+        with tracing.replaying(source, headers) as sent:  # tracing: sent in a span linked to the letter's trace
+            producer.produce(source, key=letter.key, value=letter.value, headers=sent,
+                             on_delivery=lambda error, _: failures.append(str(error)) if error else None)
     producer.flush(30)
     if failures:
         raise KafkaException(f"{len(failures)} record(s) could not be replayed: {failures[0]}")
@@ -162,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     manifest = load_manifest()
+    tracing.setup("dead-letters")
     try:
         if args.command == "list":
             count = 0
@@ -185,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     except KafkaException as error:
         print(f"error: Kafka is not reachable at {settings.bootstrap_servers} ({error})", file=sys.stderr)
         return 1
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

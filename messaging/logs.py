@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, carrying the request id of the message in hand."""
+"""Structured logs: one JSON object per line, carrying the request id of the message in hand (and, traced, the ids of
+the span in hand)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from messaging import tracing
 
 __all__ = ["configure", "request_id"]
 
@@ -30,6 +33,8 @@ class JsonFormatter(logging.Formatter):
         }
         if (current := request_id.get()) is not None:
             entry["request_id"] = current
+        if tracing.active and (ids := tracing.log_ids()) is not None:  # tracing: trace_id and span_id
+            entry.update(ids)
         # Anything passed as logging's `extra=` becomes a field of its own.
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:

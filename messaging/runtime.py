@@ -12,8 +12,9 @@ from contracts.headers import REQUEST_ID
 from contracts.manifest import Manifest, Subject, Topic, load_manifest
 from contracts.partitioning import librdkafka_partitioner
 from contracts.registry import Registry
+from messaging import tracing
 from messaging.health import Health, is_fatal
-from messaging.records import Encoded, Outgoing
+from messaging.records import Encoded, Headers, Outgoing
 from messaging.serde import Codec, WriterSchemas
 from messaging.settings import Settings
 
@@ -117,16 +118,21 @@ class Runtime:
         """The record in the wire format; ContractViolation when it does not fit its contract (`checked`: the value's
         constraints were checked already, see Codec.encode)."""
         topic = outgoing.topic
+        headers: Headers | None = [(REQUEST_ID.name, outgoing.request_id)] if outgoing.request_id else None
+        if tracing.active:  # tracing: the record carries the context of the span current now
+            headers = tracing.inject(headers)
         return Encoded(
             topic.name,
             self.codec(topic.key).encode(outgoing.key),
             self.codec(topic.value).encode(outgoing.value, checked=checked),
-            [(REQUEST_ID.name, outgoing.request_id)] if outgoing.request_id else None,
+            headers,
             outgoing.partition,
         )
 
     def send(self, encoded: Encoded, on_delivery: DeliveryCallback | None = None, producer: Producer | None = None) -> None:
         target = producer or self.producer
+        if tracing.active:  # tracing: the span current now learns where the record landed
+            on_delivery = tracing.noting_delivery(on_delivery)
         if encoded.partition is None:  # chosen from the key by the partitioner
             target.produce(encoded.topic, key=encoded.key, value=encoded.value, headers=encoded.headers,
                            on_delivery=on_delivery)

@@ -13,7 +13,7 @@ from typing import Protocol
 from confluent_kafka import KafkaException
 
 from contracts.registry import RegistryError
-from messaging import logs
+from messaging import logs, tracing
 from messaging.health import ClientStatus
 from messaging.metrics import serve_health
 from messaging.runtime import Runtime
@@ -54,6 +54,7 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Loop]], health_po
     """
     logs.configure(name)
     try:
+        tracing.setup(name)  # TRACING=1: spans to the receiver OTEL_TRACES_EXPORTER names
         runtime = Runtime(name)
         workers = build(runtime)
         server = serve_health(health_port, lambda: [*runtime.health.statuses(), broker_status(runtime)])
@@ -89,5 +90,6 @@ def run_service(name: str, build: Callable[[Runtime], Sequence[Loop]], health_po
         thread.join()
     server.shutdown()
     runtime.close()
+    tracing.shutdown()  # what is still buffered goes out
     log.info("stopped")
     return 1 if failures else 0

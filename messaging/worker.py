@@ -29,7 +29,7 @@ from contracts import moves
 from contracts.headers import FORWARDED
 from contracts.manifest import Topic
 from contracts.registry import RegistryError
-from messaging import logs
+from messaging import logs, tracing
 from messaging.checkpoint import AtLeastOnce, Checkpoint, Retry, Transactions
 from messaging.deadletters import MAX_RECORD_BYTES, letter_for
 from messaging.gate import After, Filling, Placement
@@ -105,10 +105,10 @@ class Worker(Generic[S]):
         if exactly_once:
             transactional_id = f"{group}/{runtime.settings.instance_id or uuid.uuid4()}"
             self.checkpoint = Transactions(runtime.service, lambda: runtime.transactional_producer(transactional_id),
-                                           producer_health, changelog)
+                                           producer_health, changelog, group)
         else:
             self.checkpoint = plain = AtLeastOnce(runtime.service, lambda: self._plain_producer(plain), producer_health,
-                                                  changelog)
+                                                  changelog, group)
         self._consumer: Consumer | None = None
         self._admin_client: AdminClient | None = None
         self._keys: dict[tuple[str, bytes | None], Any] = {}
@@ -234,7 +234,8 @@ class Worker(Generic[S]):
                     continue
                 if self.stores is not None:
                     touched[partition] = self.stores[partition]
-                self._handle(message, topic, partition, offset)
+                with tracing.processing(message, self.group, self.checkpoint.batch):  # tracing: a span per record
+                    self._handle(message, topic, partition, offset)
                 handled[where] = offset
                 self.after.reach(topic, partition, offset + 1)
             if self.before_commit is not None and handled:
@@ -346,9 +347,11 @@ class Worker(Generic[S]):
                             f" count disagree with the manifest's ({topic.partitioner}, {topic.partitions} partitions)")
         client = next((_text(v) for k, v in headers if k == FORWARDED.CLIENT_ID.name), "unnamed")
         FORWARDED_RECORDS.labels(self.runtime.service, topic.name, client).inc()
-        self.checkpoint.send(Encoded(topic.name, message.key(), message.value(), [
-            *headers, (FORWARDED.FROM.name, f"{topic.name}:{partition}:{offset}".encode()),
-            (FORWARDED.BY.name, self.runtime.service.encode())], owner))
+        headers += [(FORWARDED.FROM.name, f"{topic.name}:{partition}:{offset}".encode()),
+                    (FORWARDED.BY.name, self.runtime.service.encode())]
+        if tracing.active:  # tracing: the forwarded record goes on in this record's trace, as its child
+            headers = tracing.inject(headers)
+        self.checkpoint.send(Encoded(topic.name, message.key(), message.value(), headers, owner))
 
     def _dead_letter(self, topic: Topic[object, object], message: Message, error: Exception, reason: str) -> None:
         """Set the record aside, untouched, with why."""
@@ -356,6 +359,8 @@ class Worker(Generic[S]):
         _, partition, offset = coordinates(message)
         log.error("dead-lettered a record: %s", reason, extra={
             "topic": topic.name, "partition": partition, "offset": offset, "dead_letter_topic": topic.dead_letter_topic})
+        if tracing.active:  # tracing: the record's span is an error
+            tracing.dead_lettered(topic.dead_letter_topic or "", error, reason)
         self.checkpoint.send(letter_for(topic.dead_letter_topic or "", message, error, reason, self.runtime.service))
 
     # -- ownership ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from contracts.manifest import load_manifest
 from contracts.provision import give_rights
-from stack import broker, postgres, procs, registry, security, supervision, supervisor
+from stack import broker, postgres, procs, registry, security, supervision, supervisor, zipkin
 from stack.errors import StackError
 from stack.paths import STATE
 from stack.services import Service, services
@@ -35,20 +35,25 @@ class Component:
 
 @dataclass(frozen=True)
 class Shape:
-    """How many of each: BROKERS (1 or 3), WORKERS (invoice and score processes), DASHBOARDS; and DB, the dashboards'
-    database: sqlite (a file, the default) or postgres (the stack's PostgreSQL server, stack/postgres.py)."""
+    """How many of each: BROKERS (1 or 3), WORKERS (invoice and score processes), DASHBOARDS; DB, the dashboards'
+    database: sqlite (a file, the default) or postgres (the stack's PostgreSQL server, stack/postgres.py); and TRACING=1,
+    the services traced into the trace viewer (stack/zipkin.py)."""
 
     brokers: int
     workers: int
     dashboards: int
     database: str = "sqlite"
+    tracing: bool = False
 
     @classmethod
     def from_env(cls) -> Shape:
         brokers, workers, dashboards = (int(os.environ.get(name) or 1) for name in ("BROKERS", "WORKERS", "DASHBOARDS"))
-        shape = cls(brokers, workers, dashboards, os.environ.get("DB") or "sqlite")
-        if shape.brokers not in (1, 3) or shape.workers < 1 or shape.dashboards < 1 or shape.database not in DATABASES:
-            raise StackError(f"BROKERS must be 1 or 3, WORKERS and DASHBOARDS at least 1, DB sqlite or postgres; got {shape}")
+        traced = os.environ.get("TRACING") or "0"
+        shape = cls(brokers, workers, dashboards, os.environ.get("DB") or "sqlite", traced == "1")
+        if shape.brokers not in (1, 3) or shape.workers < 1 or shape.dashboards < 1 or shape.database not in DATABASES \
+                or traced not in ("0", "1"):
+            raise StackError(f"BROKERS must be 1 or 3, WORKERS and DASHBOARDS at least 1, DB sqlite or postgres, TRACING"
+                             f" 0 or 1; got {shape}")
         return shape
 
     def nodes(self) -> list[broker.Node]:
@@ -57,7 +62,8 @@ class Shape:
     def infrastructure(self) -> list[Component]:
         nodes = [Component(n.name, n.start, n.healthy, n.address) for n in self.nodes()]
         database = [POSTGRES] if self.database == "postgres" else []
-        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address), *database]
+        viewer = [ZIPKIN] if self.tracing else []
+        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address), *database, *viewer]
 
     def processes(self) -> list[Service]:
         """The services to run; the dashboards' database is the stack's PostgreSQL with DB=postgres."""
@@ -69,6 +75,7 @@ class Shape:
 
 DATABASES = ("sqlite", "postgres")
 POSTGRES = Component(postgres.NAME, postgres.start, postgres.healthy, postgres.address)
+ZIPKIN = Component(zipkin.NAME, zipkin.start, zipkin.healthy, zipkin.address)
 
 
 SUPERVISOR = Component(supervisor.NAME, supervisor.start, supervisor.healthy, lambda: "-")
@@ -96,6 +103,10 @@ def up(_: argparse.Namespace) -> int:
     _show(registry.NAME, registry.start(), registry.address())
     if shape.database == "postgres":
         _show(postgres.NAME, postgres.start(), postgres.address())
+    if shape.tracing:  # the services started from here send their spans to the trace viewer
+        _show(zipkin.NAME, zipkin.start(), zipkin.address())
+        os.environ.update({"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin.endpoint()})
+        os.environ.setdefault("TRACING_UI_URL", zipkin.address())
     folder = security.write_credentials(bootstrap, registry.address())
     print(f"client settings for {', '.join(security.principals())} in {folder} ({security.protocol()})")
     print("provisioning principals, rights, topics and schemas from contracts/topics.toml")
@@ -119,13 +130,14 @@ def _start_brokers(nodes: list[broker.Node]) -> None:
 
 def down(_: argparse.Namespace) -> int:
     # The supervisor first, so nothing is started again behind us; then whatever shape was started:
-    # services, then what they use (PostgreSQL, the registry), then the brokers.
+    # services, then what they use (PostgreSQL, the registry, the trace viewer), then the brokers.
     supervisor_ran = procs.stop(supervisor.NAME, timeout=10)
     if supervisor_ran:
         print(f"{supervisor.NAME:<12} stopped")
     running = procs.running_names()
     brokers = [name for name in running if name.startswith("kafka")]
-    for name in sorted(set(running) - set(brokers), key=lambda name: (name in (postgres.NAME, registry.NAME), name)):
+    for name in sorted(set(running) - set(brokers),
+                       key=lambda name: (name in (postgres.NAME, registry.NAME, zipkin.NAME), name)):
         procs.stop(name, timeout=60)
         print(f"{name:<12} stopped")
     # The brokers of a quorum stop together: one left alone waits for a majority that is gone.

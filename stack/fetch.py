@@ -1,4 +1,4 @@
-"""Fetching Kafka and Apicurio from Maven Central with Maven, once."""
+"""Fetching Kafka, Apicurio and Zipkin from Maven Central with Maven, once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from stack.errors import StackError
 from stack.paths import CACHE, LOGS, REPO
 
-__all__ = ["kafka_libs", "pinned_version", "registry_home"]
+__all__ = ["kafka_libs", "pinned_version", "registry_home", "zipkin_jar"]
 
 POM_NAMESPACE = "{http://maven.apache.org/POM/4.0.0}"
 DOWNLOADED = re.compile(r"Downloaded from \S+: \S+/([^/]+) \(([^)]*?) at")
@@ -85,3 +85,11 @@ def registry_home() -> tuple[str, Path]:
         f"Apicurio Registry {version}",
     )
     return version, target
+
+
+def zipkin_jar() -> tuple[str, Path]:
+    """Zipkin's version and its server's executable jar."""
+    pom = REPO / "stack" / "conf" / "zipkin" / "pom.xml"
+    version = pinned_version(pom, "zipkin.version")
+    target = _fetch_once(CACHE / f"zipkin-{version}", pom, "dependency:copy-dependencies", f"Zipkin {version}")
+    return version, target / f"zipkin-server-{version}-exec.jar"

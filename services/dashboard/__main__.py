@@ -6,7 +6,7 @@ import sys
 
 import uvicorn
 
-from messaging import logs
+from messaging import logs, tracing
 from messaging.settings import SettingsError
 from services.dashboard.app import StartupError, create_app
 from services.dashboard.server import with_deadlines
@@ -17,6 +17,7 @@ def main() -> int:
     logs.configure("dashboard")
     try:
         settings = DashboardSettings.from_env()
+        tracing.setup("dashboard")  # TRACING=1: spans to the receiver OTEL_TRACES_EXPORTER names
     except SettingsError as error:
         print(f"dashboard cannot start: {error}", file=sys.stderr)
         return 1
@@ -32,6 +33,8 @@ def main() -> int:
             print(failure, file=sys.stderr)  # one sentence, the last line, after uvicorn's own account
             return 1
         raise
+    finally:
+        tracing.shutdown()  # what is still buffered goes out
     return 0
 
 

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from contracts.bindings import Binding
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
 from contracts.registry import RegistryError
+from messaging import tracing
 from messaging.health import ClientStatus, readiness
 from messaging.metrics import serve_health
 from messaging.runtime import Runtime
@@ -47,6 +48,7 @@ from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender
 from services.dashboard.sessions import Sessions
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.throttle import Throttle
+from services.dashboard.traced import TracedRequests
 
 __all__ = ["CONTRACTS", "StartupError", "connect", "create_app"]
 
@@ -152,7 +154,8 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         attach(app, AppState(rules=rules, openapi=document(rules), db=db, pending=pending, hub=hub, sender=sender,
                              replies=replies,
                              live=live, credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
-                             operations=Operations(runtime, group, settings.operators),
+                             operations=Operations(runtime, group, settings.operators,
+                                                   settings.trace_viewer if tracing.active else None),
                              statuses=lambda: statuses(runtime, replies, sender, live)))
         sender.start()
         live.start(asyncio.get_running_loop())
@@ -186,6 +189,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ],
         middleware=[
+            *([Middleware(TracedRequests)] if tracing.active else []),  # tracing: a span per request
             Middleware(SecurityHeaders),
             Middleware(SameOriginOnly),
             Middleware(BodyLimits, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds),

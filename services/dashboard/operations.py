@@ -2,6 +2,8 @@
 fast records arrive, which records were written to another partition than their key's and by which client, what
 was set aside as a dead letter and why, and a dead letter sent back to its topic, with an audit line saying who did it.
 
+With tracing on, it links a request id, and each dead letter, to its trace in the trace viewer (TRACING_UI_URL).
+
 Operators are the accounts named in OPERATOR_EMAILS; to anyone else the page does not exist (404). Everything here
 asks Kafka, so it runs off the event loop. The dashboard's principal may describe every group and read every
 dead-letter topic (contracts.acls); it replays only to the topics it produces itself: the others' dead letters are
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -25,6 +29,7 @@ from contracts.manifest import Manifest
 from messaging.deadletters import DeadLetter, read, read_at, replay
 from messaging.offsets import headers_of
 from messaging.runtime import Runtime
+from messaging.tracing import CONVERSATION
 
 __all__ = ["Ends", "Forwarded", "Group", "Lag", "Operations", "Shelf"]
 
@@ -91,10 +96,11 @@ class Shelf:
 
 
 class Operations:
-    def __init__(self, runtime: Runtime, group: str, operators: frozenset[str]) -> None:
+    def __init__(self, runtime: Runtime, group: str, operators: frozenset[str], viewer: str | None = None) -> None:
         self.manifest: Manifest = runtime.manifest
         self.operators = operators
         self._runtime = runtime
+        self.viewer = viewer  # the trace viewer's address, when the services are traced
         self._settings = runtime.settings
         self._admin = AdminClient(dict(runtime.settings.kafka_client))
         self._reader_group = f"{group}-dead-letters"  # under the dashboard's own groups
@@ -210,6 +216,20 @@ class Operations:
                       list(read(self._settings, topic.dead_letter_topic, group=self._reader_group, newest=SHOWN)),
                       topic.producer == "dashboard")
                 for topic in self.manifest.topics if topic.dead_letter_topic]
+
+    def trace_of(self, request_id: str) -> str | None:
+        """The trace viewer's search for every trace of a request (the one it made, and any replay of it); None when
+        the services are not traced; ValueError when `request_id` is not a request id."""
+        if self.viewer is None:
+            return None
+        # Zipkin's UI runs a search from its address only when it names the search's end (endTs, now).
+        query = {"annotationQuery": f"{CONVERSATION}={uuid.UUID(request_id)}", "lookback": "7d",
+                 "endTs": str(int(time.time() * 1000)), "limit": "20"}
+        return f"{self.viewer}/?{urlencode(query)}"
+
+    def trace_link(self, trace_id: str | None) -> str | None:
+        """Where the trace viewer shows one trace; None when nothing is traced."""
+        return f"{self.viewer}/traces/{trace_id}" if self.viewer is not None and trace_id is not None else None
 
     def replay(self, operator: str, source: str, partition: int, offset: int) -> DeadLetter:
         """Send one dead letter of `source` back to it; LookupError when this view may not or there is none."""

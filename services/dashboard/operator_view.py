@@ -40,7 +40,19 @@ async def operator(request: Request) -> Response:
     (lag, groups, throughput), shelves, forwarded = await asyncio.gather(
         lag_and_throughput(), asyncio.to_thread(operations.shelves), asyncio.to_thread(operations.forwarded))
     return render(request, "operator.html", lag=lag, groups=groups, throughput=throughput, shelves=shelves,
-                  forwarded=forwarded, clients=app_state(request).statuses(), note=request.query_params.get("note", ""))
+                  forwarded=forwarded, clients=app_state(request).statuses(), note=request.query_params.get("note", ""),
+                  viewer=operations.viewer, trace_link=operations.trace_link,
+                  traced=_traced(operations, request.query_params.get("request_id")))
+
+
+def _traced(operations: Operations, request_id: str | None) -> dict[str, str]:
+    """What the page says of ?request_id=: a link to its traces in the trace viewer (a link, since the page's
+    form-action 'self' keeps a form from leading to another site), or why there is none."""
+    try:
+        link = operations.trace_of(request_id.strip()) if request_id is not None else None
+    except ValueError:
+        return {"request_id": request_id or "", "trace_note": "that is not a request id"}
+    return {"request_id": request_id or "", "trace_link": link} if link is not None else {}
 
 
 async def replay(request: Request) -> Response:

@@ -9,6 +9,7 @@ import time
 from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.records import INVOICE_GENERATED, SCORE_CALCULATED, InvoiceReply, ScoreReply, UserKey
+from messaging import tracing
 from messaging.records import Incoming, Outgoing, route
 from messaging.runtime import Runtime
 from messaging.worker import Retry, Worker
@@ -68,12 +69,15 @@ class Replies:
         """The batch's answers, in one transaction, before its offsets commit (a crash in between answers them again,
         which changes nothing); replies to submissions made elsewhere (another database, a test) change nothing."""
         batch, self._batch = self._batch, []
+        traced = self.worker.checkpoint.batch  # tracing: both steps are children of the batch's span
         try:
-            answered = self.db.submissions.answer(batch)
+            with tracing.step(traced, "store answers"):
+                answered = self.db.submissions.answer(batch)
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).splitlines()[0]
             raise Retry(f"the database refused the replies: {reason}") from None
-        self.live.changed(answered)
+        with tracing.step(traced, "live updates"):
+            self.live.changed(answered)
 
 
 async def expire_forever(db: Database, live: Live, timeout_seconds: int) -> None:

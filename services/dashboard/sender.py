@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from contracts.manifest import Topic
 from contracts.records import CALCULATE_SCORE, GENERATE_INVOICE, UserKey
+from messaging import tracing
 from messaging.records import Outgoing
 from messaging.runtime import Runtime
 
@@ -64,6 +65,10 @@ class Sender:
 
     async def ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
         """Produce a request and return once the broker has it (acks=all); Unavailable otherwise."""
+        with tracing.sending(self.topics[kind].name, request_id):  # tracing: a span until the broker's answer
+            await self._ask(kind, user_id, request_id, value)
+
+    async def _ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         delivered: asyncio.Future[KafkaError | None] = loop.create_future()
 

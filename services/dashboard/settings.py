@@ -45,6 +45,7 @@ class DashboardSettings:
     address_attempts: int = 60
     address_window_seconds: int = 60
     operators: frozenset[str] = frozenset()  # OPERATOR_EMAILS: the accounts that see the operator view
+    trace_viewer: str = "http://127.0.0.1:16686"  # TRACING_UI_URL: where the operator view links a request's trace
 
     def reply_group(self, manifest: Manifest) -> str:
         """The consumer group of the reply consumer: DASHBOARD_GROUP, or the manifest's `[service.dashboard]` one."""
@@ -62,6 +63,7 @@ class DashboardSettings:
             port=port,
             metrics_port=metrics_port,
             operators=frozenset(e.strip().lower() for e in os.environ.get("OPERATOR_EMAILS", "").split(",") if e.strip()),
+            trace_viewer=os.environ.get("TRACING_UI_URL", cls.trace_viewer).rstrip("/"),
             database_url=_database_url(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")),
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),
             session_max_age_seconds=_positive(env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600), "SESSION_MAX_AGE_SECONDS"),

@@ -16,6 +16,7 @@ import pytest
 
 from contracts import Manifest, Topic
 from contracts.asyncapi import AVRO, document
+from contracts.headers import TRACE_CONTEXT
 from contracts.provision import Durability
 from contracts.records import INVOICE_GENERATED
 
@@ -154,6 +155,13 @@ def test_dead_letters_are_raw_bytes_with_the_reasons_in_headers(manifest: Manife
     senders = {name for name, op in described["operations"].items()
                if op["channel"] == {"$ref": f"#/channels/{topic.dead_letter_topic}"}}
     assert senders == {f"{consumer}.send.{topic.dead_letter_topic}" for consumer in topic.consumers}
+
+
+def test_every_message_declares_the_trace_context_headers(described: dict[str, Any]) -> None:
+    for name, message in described["components"]["messages"].items():
+        headers = message["headers"]["properties"]
+        assert {"traceparent", "tracestate"} <= set(headers), name
+        assert headers["traceparent"]["pattern"] == TRACE_CONTEXT.PARENT.schema["pattern"], name
 
 
 def test_the_servers_are_the_bootstrap_addresses_with_the_registry(manifest: Manifest) -> None:

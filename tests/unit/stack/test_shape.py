@@ -1,10 +1,11 @@
-"""The stack's shape from the environment: DB=postgres adds a PostgreSQL server and gives the dashboards its URL."""
+"""The stack's shape from the environment: DB=postgres adds a PostgreSQL server and gives the dashboards its URL;
+TRACING=1 adds the trace viewer."""
 
 from __future__ import annotations
 
 import pytest
 
-from stack import postgres
+from stack import postgres, zipkin
 from stack.cli import Shape
 from stack.errors import StackError
 
@@ -33,4 +34,19 @@ def test_db_postgres_runs_the_server_and_every_dashboard_uses_it(monkeypatch: py
 def test_another_db_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB", "mysql")
     with pytest.raises(StackError, match="DB sqlite or postgres"):
+        Shape.from_env()
+
+
+def test_tracing_adds_the_trace_viewer_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DB", raising=False)
+    monkeypatch.delenv("TRACING", raising=False)
+    assert zipkin.NAME not in [c.name for c in Shape.from_env().infrastructure()]
+    monkeypatch.setenv("TRACING", "1")
+    shape = Shape.from_env()
+    assert shape.tracing and [c.name for c in shape.infrastructure()][-1] == zipkin.NAME
+
+
+def test_tracing_other_than_0_or_1_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACING", "yes")
+    with pytest.raises(StackError, match="TRACING 0 or 1"):
         Shape.from_env()
