@@ -33,7 +33,8 @@ def _maven(pom: Path, goal: str, output: Path, what: str) -> None:
         )
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / "fetch.log"
-    print(f"fetching {what} from Maven Central (first run only; full log in {log_path.relative_to(REPO)})")
+    shown = log_path.relative_to(REPO) if log_path.is_relative_to(REPO) else log_path
+    print(f"fetching {what} from Maven Central (first run only; full log in {shown})")
     command = [mvn, "-B", "-f", str(pom), goal, f"-DoutputDirectory={output}"]
     count = 0
     with log_path.open("a") as log, subprocess.Popen(
