@@ -21,11 +21,10 @@ nor the exporter is imported.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, Message
 from opentelemetry import context, trace
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 __all__ = [
-    "NULL", "Batch", "activate", "active", "call_soon_threadsafe", "dead_lettered", "deactivate", "enabled", "inject",
+    "NULL", "Batch", "activate", "active", "dead_lettered", "deactivate", "enabled", "inject",
     "inject_missing", "log_ids", "noting_delivery", "processing", "replaying", "responded", "sending", "serving",
     "setup", "shutdown", "span", "step", "trace_id_of",
 ]
@@ -279,21 +278,6 @@ def _replaying(topic: str, headers: Headers) -> Iterator[Headers]:
         attributes[LINKED_TRACE] = format(earlier.trace_id, "032x")
     with _tracer.start_as_current_span(f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes, links=links):
         yield inject(headers)
-
-
-def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, name: str, callback: Callable[..., object], *args: Any) -> None:
-    """`loop.call_soon_threadsafe(callback, *args)`; traced, the callback runs in a span `name`, the child of the span
-    current on the calling thread."""
-    if not active:
-        loop.call_soon_threadsafe(callback, *args)
-        return
-    parent = context.get_current()
-
-    def traced() -> None:
-        with _tracer.start_as_current_span(name, context=parent):
-            callback(*args)
-
-    loop.call_soon_threadsafe(traced)
 
 
 # -- HTTP ---------------------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def test_one_request_is_one_trace_from_the_dashboard_through_the_generator_to_th
         assert wait_for_answer(client, created.json()["url"])["status"] == "generated"
 
     def answered(spans: list[Span]) -> bool:
-        return bool(_spans(spans, "dashboard", "sse push"))
+        return bool(_spans(spans, "dashboard", "process invoice-generated"))
 
     spans = traced.trace(trace_id, answered)
     # The client's traceparent is honoured: the dashboard's span is its child, and every span shares its trace id.
@@ -220,11 +220,14 @@ def test_one_request_is_one_trace_from_the_dashboard_through_the_generator_to_th
     assert handled["tags"]["messaging.destination.partition.id"] == send["tags"]["messaging.destination.partition.id"]
     assert handled["tags"]["messaging.kafka.offset"] == send["tags"]["messaging.kafka.offset"]
     assert not [key for s in spans for key in s.get("tags", {}) if "key" in key.split(".")]  # keys name users
-    # The reply, as the dashboard consumed it, stored its row and pushed it to the user's streams.
+    # The reply, as the dashboard consumed it; its batch stored the answers and told the live updates.
     reply = _one(spans, "dashboard", "process invoice-generated", parent=handled["id"])
     assert reply["kind"] == "CONSUMER" and reply["tags"]["messaging.consumer.group.name"] == traced.dashboard_group
-    _one(spans, "dashboard", "store answer", parent=reply["id"])
-    _one(spans, "dashboard", "sse push", parent=reply["id"])
+    answers = traced.trace(reply["tags"]["link.trace_id"],
+                           lambda found: bool(_spans(found, "dashboard", f"commit {traced.dashboard_group}")))
+    answering = _one(answers, "dashboard", f"commit {traced.dashboard_group}")
+    steps = [s["name"] for s in answers if s.get("parentId") == answering["id"]]
+    assert sorted(steps) == ["commit", "flush", "live updates", "store answers"]
 
     # The batch's transaction is a trace of its own, which the record's span names (Zipkin shows no links).
     transaction_trace = handled["tags"]["link.trace_id"]
