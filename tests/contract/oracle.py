@@ -67,6 +67,7 @@ class Tally:
     verdicts: int = 0  # our verdicts (a mode, a version after its earlier ones) compared with Java's, NONE aside
     agreed: int = 0  # of those, the same verdict as Java's
     stricter: dict[str, int] = field(default_factory=dict)  # the others, refused by our stricter rules: by rule id
+    java_reasons: dict[str, int] = field(default_factory=dict)  # Java's incompatibility types in its judgements
     registry_verdicts: int = 0  # verdicts the live registry gave, each Java's
     seconds: float = 0.0  # the property's run, generation included
     disagreed: bool = False  # the run stopped at a disagreement (pytest's report says which)
@@ -79,9 +80,10 @@ class Tally:
                    f" {self.seconds:.0f} s")
         if self.disagreed:
             return f"{counted}: STOPPED at a disagreement (above)"
+        reasons = ", ".join(f"{kind} {count}" for kind, count in sorted(self.java_reasons.items()))
         return (f"{counted}: {self.agreed} the same as Java's ({share}), the rest refused by documented stricter rules "
-                f"only ({stricter}), none accepted that Java refuses; {self.registry_verdicts} registry verdicts, each "
-                "Java's")
+                f"only ({stricter}), none accepted that Java refuses; Java's reasons met: {reasons}; "
+                f"{self.registry_verdicts} registry verdicts, each Java's")
 
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
