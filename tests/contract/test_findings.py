@@ -10,6 +10,7 @@ from avro.compatibility import SchemaIncompatibilityType
 
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE
 from contracts.findings import RULES, findings, line_of, rule_for
+from contracts.report import render_markdown
 from contracts.review import EDITED, REMOVED, review
 from tests.contract.projects import commit, publish, schema
 
@@ -18,7 +19,7 @@ PUBLISHED = {
     "CONTRACT001": "field-added-without-default", "CONTRACT002": "field-removed-without-default",
     "CONTRACT003": "type-changed", "CONTRACT004": "union-branch-removed", "CONTRACT005": "union-branch-added",
     "CONTRACT006": "enum-symbol-removed", "CONTRACT007": "enum-symbol-added", "CONTRACT008": "type-renamed-without-alias",
-    "CONTRACT009": "fixed-size-changed", "CONTRACT010": "field-alias-ambiguous",
+    "CONTRACT009": "fixed-size-changed", "CONTRACT010": "field-alias-ambiguous", "CONTRACT011": "field-renamed-without-alias",
     "CONTRACT101": "decimal-scale-changed", "CONTRACT102": "decimal-precision-narrowed",
     "CONTRACT103": "logical-type-changed",
     "CONTRACT201": "invalid-schema", "CONTRACT202": "published-version-edited", "CONTRACT203": "published-version-deleted",
@@ -121,6 +122,27 @@ def test_a_reason_given_against_several_earlier_versions_is_one_finding(repo: Pa
         "calculate-score-value v3 breaks FULL_TRANSITIVE against v1, v2, old reads new"]
     assert all(f.message.endswith(f"({STRICTER_NOTE})") for f in found)
     assert {f.line for f in found} == {line_naming(repo / "contracts/schemas/score_request/v3.avsc", "requested_at")}
+
+
+def test_a_field_renamed_without_alias_is_found_with_the_alias_to_add(repo: Path) -> None:
+    """v2 renames score to points (same type, no alias): new readers miss the old value (CONTRACT011, mended by the
+    alias); old readers miss score whatever alias v2 gives (still CONTRACT002, said so)."""
+    v2 = schema(repo, "score_reply", 1)
+    next(f for f in v2["fields"] if f["name"] == "score")["name"] = "points"
+    publish(repo, "score_reply", 2, v2)
+
+    found = {f.rule.id: f for f in findings(review(repo, "HEAD"))}
+
+    assert sorted(found) == ["CONTRACT002", "CONTRACT011"]
+    renamed, removed = found["CONTRACT011"], found["CONTRACT002"]
+    assert (renamed.rule.name, renamed.field, removed.field) == ("field-renamed-without-alias", "points", "score")
+    assert renamed.message.endswith('it looks like score renamed: add "aliases": ["score"] to points so that this '
+                                    "version reads the value older data holds under score")
+    assert "readers of the earlier version know only score: no alias helps them" in removed.message
+    assert renamed.line == line_naming(repo / "contracts/schemas/score_reply/v2.avsc", "points")
+    markdown = render_markdown(review(repo, "HEAD"))
+    assert "| CONTRACT011 field-renamed-without-alias | `points` |" in markdown
+    assert '| possibly renamed | `points` | score was removed and points added, both int: if points is score renamed' in markdown
 
 
 def test_a_removed_field_is_on_the_first_line_of_the_new_version(repo: Path) -> None:
