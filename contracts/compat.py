@@ -157,11 +157,12 @@ class _Checker(ReaderWriterCompatibilityChecker):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # untyped in the avro package
         self.ambiguous: dict[tuple[int, int], tuple[Schema, Any, list[str]]] = {}  # (reader field, writer) ids -> ...
+        self.noting = True  # only while it checks what Java's checks: the walk asks about pairs Java's never compares
 
     def check_reader_writer_record_fields(self, reader: Schema, writer: Schema, location: list[str]) -> Any:
         for field in reader.fields:
             hits = [n for n in [field.name, *field.props.get("aliases", [])] if n in writer.fields_dict]
-            if len(hits) > 1:  # as Java's lookupWriterField counts them
+            if len(hits) > 1 and self.noting:  # as Java's lookupWriterField counts them
                 self.ambiguous.setdefault((id(field), id(writer)), (reader, field, hits))
         return super().check_reader_writer_record_fields(reader, writer, location)
 
@@ -173,6 +174,7 @@ def _checker() -> _Checker:
 def _can_read(reader: Schema, writer: Schema) -> list[Reason]:
     checker = _checker()  # its memo of pair verdicts serves the whole walk
     verdict = checker.get_compatibility(reader, writer)
+    checker.noting = False
     reasons: list[Reason] = []
     _walk(checker, reader, writer, ["/"], None, reasons, frozenset())
     for record, field, hits in checker.ambiguous.values():  # where the walk does not go: a union branch Java tries

@@ -8,15 +8,15 @@ namespace never reaches a type of the null namespace then. A field's default is 
 parsed, against the types as they stand (an object fits a name not known yet, nothing else does), and when the names
 are resolved and the types copied, against the copies, where a record whose copy has no fields yet throws ("Schema
 fields not set yet") when a default reaches it as a record value. Names: an empty namespace is the null namespace; the
-types inside an error take its namespace; a named type's aliases are qualified with its namespace. Each of these was
-found by the differential test against Avro Java (tests/contract/test_oracle.py).
+types inside an error take its namespace; a named type's aliases are qualified with its namespace. The differential
+test against Avro Java (tests/contract/test_oracle.py) checks all of this on generated schemas, and keeps a case of each.
 
 `for_avro(schema)` gives the schema as the avro package must read it to mean the same: every name spelled out in full
 (a name of the null namespace under NULL_NAMESPACE, since avro cannot give a type inside a namespace the null one; see
 `plain`), a named type defined where it is first used, an error as a record (the same type to Java's compatibility
 checker, none to avro's). It raises ValueError, in Java's words where it has some, where Java's parser refuses the
-schema for these reasons: a name never defined, a union holding a type twice once names are resolved, a default that
-does not fit its type, or one it cannot check.
+schema for these reasons: a name never defined, a name defined twice as two types (twice as the same is one type), a
+union holding a type twice once names are resolved, a default that does not fit its type, or one it cannot check.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def for_avro(schema: Any) -> Any:
         if duplicate := next((key for i, key in enumerate(keys) if key in keys[:i]), None):
             raise ValueError(f"Duplicate in union: {duplicate}")
     _check_copies(parser.order)
-    return _define_first(holder[0], parser.definitions)
+    return _define_first(holder[0], parser.definitions, parser.again)
 
 
 def _full(name: str, namespace: str | None) -> str:
@@ -101,6 +101,7 @@ class _Parser:
         self.order: list[_Type] = []  # the records in the order they were complete
         self.references: list[_Type] = []
         self.unions: list[_Type] = []
+        self.again: set[int] = set()  # ids of the JSON of types defined again, the same: references to avro
         self.definitions: dict[str, dict[str, Any]] = {}  # spelled full name -> its (rewritten) JSON definition
 
     def parse(self, container: Any, key: Any, namespace: str | None) -> _Type:
@@ -152,10 +153,15 @@ class _Parser:
         for spec in specs:
             if isinstance(spec, dict) and "type" in spec:
                 made.fields.append(self.field(spec, full, inner))
-        if self.known.setdefault(full, made) is made:  # a second definition: avro's parser refuses it
-            self.definitions[_spelled(full)] = node
-            if kind == "record":
-                self.order.append(made)
+        known = self.known.setdefault(full, made)
+        if known is not made:  # a second definition: Java takes it when it is the same type, as a reference
+            if _shallow(node) != _shallow(self.definitions[_spelled(full)]):
+                raise ValueError(f"Can't redefine: {full}")
+            self.again.add(id(node))
+            return known
+        self.definitions[_spelled(full)] = node
+        if kind == "record":
+            self.order.append(made)
         return made
 
     def field(self, spec: dict[str, Any], record: str, namespace: str | None) -> _Field:
@@ -168,6 +174,20 @@ class _Parser:
         if made.default is not _MISSING and not _fits(kind, made.default, None):
             raise ValueError(f"the default of {_name(made)}, {json.dumps(made.default)}, does not fit its type {kind.kind}")
         return made
+
+
+def _shallow(node: Any, top: bool = True) -> Any:
+    """A named type's definition as Java's Schema.equals compares it: without docs, aliases and an enum's default, and
+    the named types inside it by name (they are the same types wherever they are defined)."""
+    if isinstance(node, list):
+        return [_shallow(branch, False) for branch in node]
+    if not isinstance(node, dict):
+        return node
+    if not top and node.get("type") in NAMED and "name" in node:
+        return node["name"]
+    skip = {"doc", "aliases"} | ({"default"} if node.get("type") == "enum" else set())
+    return {key: [_shallow(f, False) for f in value] if key == "fields" and isinstance(value, list) else
+            _shallow(value, False) for key, value in node.items() if key not in skip}
 
 
 def _name(made: _Field) -> str:
@@ -252,11 +272,14 @@ def _check_copies(records: list[_Type]) -> None:
         visit(record)
 
 
-def _define_first(schema: Any, definitions: dict[str, dict[str, Any]]) -> Any:
-    """The schema with each named type defined where it is first used (avro's parser knows no later definitions)."""
+def _define_first(schema: Any, definitions: dict[str, dict[str, Any]], again: set[int]) -> Any:
+    """The schema with each named type defined where it is first used (avro's parser knows no later definitions), and
+    defined once (avro's refuses a second definition, even the same)."""
     defined: set[str] = set()
 
     def walk(node: Any) -> Any:
+        if isinstance(node, dict) and id(node) in again:
+            node = node["name"]
         if isinstance(node, str) and node in definitions:
             if node in defined:
                 return node
