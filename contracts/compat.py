@@ -12,6 +12,7 @@ What this module adds, each where it is done:
   number or the bytes and ignores logical types, and so does the registry): a decimal read with another scale or
   with less precision than it was written with, and a number read with another logical type (another unit, clock or
   kind, or one side plain). The verdicts that only these refuse are marked as such (Verdict.stricter_than_registry).
+  Also a schema defining a type twice with other aliases or defaults, which Java reads and we cannot (DefinedTwice).
 """
 
 from __future__ import annotations
@@ -40,20 +41,20 @@ from avro.compatibility import (
 from avro.schema import DecimalLogicalSchema, NamedSchema
 
 from contracts import javaparse
-from contracts.javaparse import plain
+from contracts.javaparse import DefinedTwice, plain
 
 # The avro package types its schema classes loosely (a union's branches, a record's fields and an array's
 # items are attributes of subclasses its functions take as plain Schema): walked here as Any.
 Schema = Any
 
-__all__ = ["MODES", "STRICTER_KINDS", "STRICTER_NOTE", "Reason", "Verdict", "can_read", "check"]
+__all__ = ["MODES", "STRICTER_KINDS", "STRICTER_NOTE", "DefinedTwice", "Reason", "Verdict", "can_read", "check"]
 
 MODES: tuple[str, ...] = (
     "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
 )
 NEW_READS_OLD, OLD_READS_NEW = "new reads old", "old reads new"
 _INCOMPATIBLE = SchemaCompatibilityType.incompatible
-STRICTER_KINDS = ("DECIMAL_RESCALED", "DECIMAL_PRECISION_NARROWED", "LOGICAL_TYPE_CHANGED")
+STRICTER_KINDS = ("DECIMAL_RESCALED", "DECIMAL_PRECISION_NARROWED", "LOGICAL_TYPE_CHANGED", "TYPE_DEFINED_TWICE")
 STRICTER_NOTE = "stricter than the registry, which accepts it"  # how every output marks those verdicts and reasons
 _OURS = ("AMBIGUOUS_FIELD_MATCH", *STRICTER_KINDS)
 # What a number or bytes mean under each logical type that gives them one, on the physical type Java Avro 1.12 takes
@@ -145,6 +146,8 @@ def _parse_text(text: str) -> Schema:
         with warnings.catch_warnings():  # like Java, avro reads an invalid logical type as its base type
             warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
             return avro.schema.parse(json.dumps(readable))
+    except DefinedTwice:
+        raise  # a schema the registry takes, which we refuse (the review reports it as CONTRACT104)
     except Exception as error:  # avro reports malformed schemas with assorted types (TypeError, KeyError, ...)
         raise ValueError(plain(f"not a valid Avro schema: {error}")) from None
 

@@ -68,6 +68,9 @@ RULES: tuple[Rule, ...] = (
     Rule("CONTRACT103", "logical-type-changed", "LOGICAL_TYPE_CHANGED", None,
          "A value is read with another logical type (timestamp-millis as timestamp-micros, a local timestamp as a "
          "UTC one, a date as a plain int, ...): the stored number is kept, so it means another value."),
+    Rule("CONTRACT104", "type-defined-twice", "TYPE_DEFINED_TWICE", None,
+         "A named type is defined twice, the same type to Java but with other aliases or defaults: the registry takes "
+         "the schema and keeps each definition where it is written; contracts compat cannot, so it refuses it."),
     Rule("CONTRACT201", "invalid-schema", "INVALID_SCHEMA", None,
          "The version is not a schema the registry accepts (for example a default that does not fit its field)."),
     Rule("CONTRACT202", "published-version-edited", EDITED, None,

@@ -16,7 +16,10 @@ test against Avro Java (tests/contract/test_oracle.py) checks all of this on gen
 `plain`), a named type defined where it is first used, an error as a record (the same type to Java's compatibility
 checker, none to avro's). It raises ValueError, in Java's words where it has some, where Java's parser refuses the
 schema for these reasons: a name never defined, a name defined twice as two types (twice as the same is one type), a
-union holding a type twice once names are resolved, a default that does not fit its type, or one it cannot check.
+union holding a type twice once names are resolved, a default that does not fit its type, or one it cannot check. It
+also refuses, where Java does not, a type defined twice as the same type but with other aliases or defaults (Java
+keeps each where it is written; avro's parser can hold one): the one case where contracts compat is stricter than
+the registry about what a schema is, and says so.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 from contracts.avro import NAMED, PRIMITIVES
 
-__all__ = ["NULL_NAMESPACE", "for_avro", "plain"]
+__all__ = ["NULL_NAMESPACE", "DefinedTwice", "for_avro", "plain"]
 
 NULL_NAMESPACE = "__null_namespace__"
 _JAVA_DOUBLE = re.compile(r"\s*[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fFdD]?)\s*")  # Double.parseDouble
@@ -60,6 +63,11 @@ class _Field:
     name: str
     type: _Type
     default: Any  # _MISSING when there is none
+
+
+class DefinedTwice(ValueError):
+    """A type defined twice, the same type to Java but with other aliases or defaults: the registry takes the schema,
+    Java keeps each definition where it is written, and avro's parser can hold only one (stricter: CONTRACT104)."""
 
 
 class _Unfinished(Exception):
@@ -154,9 +162,13 @@ class _Parser:
             if isinstance(spec, dict) and "type" in spec:
                 made.fields.append(self.field(spec, full, inner))
         known = self.known.setdefault(full, made)
-        if known is not made:  # a second definition: Java takes it when it is the same type, as a reference
-            if _shallow(node) != _shallow(self.definitions[_spelled(full)]):
+        if known is not made:  # a second definition: Java takes it when it is the same type
+            first = self.definitions[_spelled(full)]
+            if _shallow(node) != _shallow(first):
                 raise ValueError(f"Can't redefine: {full}")
+            if _shallow(node, java=False) != _shallow(first, java=False):  # avro's parser cannot hold both
+                raise DefinedTwice(f"{full} is defined twice, the same type to Java but with other aliases or defaults, "
+                                   "which Java keeps where each is written and contracts compat cannot: define it once")
             self.again.add(id(node))
             return known
         self.definitions[_spelled(full)] = node
@@ -176,18 +188,18 @@ class _Parser:
         return made
 
 
-def _shallow(node: Any, top: bool = True) -> Any:
-    """A named type's definition as Java's Schema.equals compares it: without docs, aliases and an enum's default, and
-    the named types inside it by name (they are the same types wherever they are defined)."""
+def _shallow(node: Any, java: bool = True, top: bool = True) -> Any:
+    """A named type's definition as Java's Schema.equals compares it (`java`: without docs, aliases and an enum's
+    default), or as contracts compat reads it (without docs), the named types inside it by name."""
     if isinstance(node, list):
-        return [_shallow(branch, False) for branch in node]
+        return [_shallow(branch, java, False) for branch in node]
     if not isinstance(node, dict):
         return node
     if not top and node.get("type") in NAMED and "name" in node:
         return node["name"]
-    skip = {"doc", "aliases"} | ({"default"} if node.get("type") == "enum" else set())
-    return {key: [_shallow(f, False) for f in value] if key == "fields" and isinstance(value, list) else
-            _shallow(value, False) for key, value in node.items() if key not in skip}
+    skip = {"doc"} | ({"aliases"} | ({"default"} if node.get("type") == "enum" else set()) if java else set())
+    return {key: [_shallow(f, java, False) for f in value] if key == "fields" and isinstance(value, list) else
+            _shallow(value, java, False) for key, value in node.items() if key not in skip}
 
 
 def _name(made: _Field) -> str:

@@ -62,6 +62,7 @@ class Tally:
     chains: int = 0  # generated chains of three versions
     schemas: int = 0  # versions, each read by Java's parser and ours
     invalid: int = 0  # of those, refused by both (a generated change may leave a schema invalid)
+    defined_twice: int = 0  # chains holding a type defined twice with other aliases, which we refuse (CONTRACT104)
     pairs: int = 0  # (earlier, later) pairs of valid versions judged by both
     directions: int = 0  # (reader, writer) judgements Java gave
     verdicts: int = 0  # our verdicts (a mode, a version after its earlier ones) compared with Java's, NONE aside
@@ -75,9 +76,9 @@ class Tally:
     def summary(self) -> str:
         stricter = ", ".join(f"{rule} {count}" for rule, count in sorted(self.stricter.items())) or "none"
         share = f"{100 * self.agreed / self.verdicts:.2f}%" if self.verdicts else "-"
-        counted = (f"{self.profile} profile: {self.chains} chains, {self.schemas} schemas ({self.invalid} invalid to both),"
-                   f" {self.pairs} pairs of valid ones, {self.directions} Java judgements, {self.verdicts} verdicts in"
-                   f" {self.seconds:.0f} s")
+        counted = (f"{self.profile} profile: {self.chains} chains, {self.schemas} schemas ({self.invalid} invalid to both;"
+                   f" {self.defined_twice} chains refused by CONTRACT104 alone), {self.pairs} pairs of valid ones,"
+                   f" {self.directions} Java judgements, {self.verdicts} verdicts in {self.seconds:.0f} s")
         if self.disagreed:
             return f"{counted}: STOPPED at a disagreement (above)"
         reasons = ", ".join(f"{kind} {count}" for kind, count in sorted(self.java_reasons.items()))

@@ -361,6 +361,13 @@ def _sites(holder: dict[str, Any]) -> list[_Site]:
     return found
 
 
+def _defined_twice(holder: dict[str, Any]) -> bool:
+    """Whether two definitions in the schema have one full name."""
+    names = [fullname(s.type["name"], s.type.get("namespace", s.namespace)) for s in _sites(holder)
+             if isinstance(s.type, dict) and s.type.get("type") in NAMED and isinstance(s.type.get("name"), str)]
+    return len(names) != len(set(names))
+
+
 def _definitions(holder: dict[str, Any]) -> dict[int, str]:
     """id of each named type's definition -> its full name."""
     return {id(definition): full for full, (definition, _) in Names(holder["schema"]).defined.items()}
@@ -512,15 +519,17 @@ class _Evolver:
         if change == "record-error" and definition["type"] in ("record", "error"):
             definition["type"] = "error" if definition["type"] == "record" else "record"
             return True
-        taken = set(Names(self.holder["schema"]).defined)
+        before = dict(definition)
         if change == "namespace":
             definition["name"] = definition["name"].rpartition(".")[2]
             definition["namespace"] = _pick(draw, NAMESPACES)
         else:
             prefix, _, short = definition["name"].rpartition(".")
             definition["name"] = (prefix + "." if prefix else "") + _pick(draw, [n for n in TYPE_NAMES if n != short])
-        while _definitions(self.holder).get(id(definition)) in taken - {old}:
-            definition["name"] += "X"  # (a type defined in another namespace may still clash: then it is invalid)
+        if _defined_twice(self.holder):  # it, or a type inside it, now has the name of another: not this change
+            definition.clear()
+            definition.update(before)
+            return False
         alias = _pick(draw, ("none", "short", "full", "full"))
         if alias != "none":
             definition["aliases"] = [old.rpartition(".")[2] if alias == "short" else old]
@@ -633,6 +642,7 @@ def evolutions(draw: st.DrawFn, schema: Json) -> Json:
     holder = {"schema": copy.deepcopy(schema)}
     evolver = _Evolver(draw, holder)
     for _ in range(draw(st.integers(1, 3))):
+        evolver.builder.defined = {full: "" for full in Names(holder["schema"]).defined}  # new types get new names
         _spell_out_references(holder)
         before = _definitions(holder)
         for _ in range(10):  # a change the schema has no place for is drawn again

@@ -11,7 +11,7 @@ from avro.compatibility import SchemaIncompatibilityType
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE
 from contracts.findings import RULES, findings, line_of, rule_for
 from contracts.report import render_markdown
-from contracts.review import EDITED, REMOVED, review
+from contracts.review import EDITED, REMOVED, _check, review
 from tests.contract.projects import commit, publish, schema
 
 # The published ids: a rule may be added with a new id, never renumbered, renamed or reused (CI keeps suppressions).
@@ -21,7 +21,7 @@ PUBLISHED = {
     "CONTRACT006": "enum-symbol-removed", "CONTRACT007": "enum-symbol-added", "CONTRACT008": "type-renamed-without-alias",
     "CONTRACT009": "fixed-size-changed", "CONTRACT010": "field-alias-ambiguous", "CONTRACT011": "field-renamed-without-alias",
     "CONTRACT101": "decimal-scale-changed", "CONTRACT102": "decimal-precision-narrowed",
-    "CONTRACT103": "logical-type-changed",
+    "CONTRACT103": "logical-type-changed", "CONTRACT104": "type-defined-twice",
     "CONTRACT201": "invalid-schema", "CONTRACT202": "published-version-edited", "CONTRACT203": "published-version-deleted",
 }
 
@@ -37,7 +37,8 @@ def test_every_reason_and_problem_kind_has_a_rule_and_the_stricter_ones_are_the_
     for kind in kinds:
         for direction in (NEW_READS_OLD, OLD_READS_NEW):
             assert rule_for(kind, direction).kind == kind
-    assert {r.id for r in RULES if r.stricter_than_registry} == {"CONTRACT101", "CONTRACT102", "CONTRACT103"}
+    assert {r.id for r in RULES if r.stricter_than_registry} == {"CONTRACT101", "CONTRACT102", "CONTRACT103",
+                                                                  "CONTRACT104"}
     assert rule_for("READER_FIELD_MISSING_DEFAULT_VALUE", NEW_READS_OLD).name == "field-added-without-default"
     assert rule_for("READER_FIELD_MISSING_DEFAULT_VALUE", OLD_READS_NEW).name == "field-removed-without-default"
     with pytest.raises(KeyError, match="SIDEWAYS"):
@@ -143,6 +144,22 @@ def test_a_field_renamed_without_alias_is_found_with_the_alias_to_add(repo: Path
     markdown = render_markdown(review(repo, "HEAD"))
     assert "| CONTRACT011 field-renamed-without-alias | `points` |" in markdown
     assert '| possibly renamed | `points` | score was removed and points added, both int: if points is score renamed' in markdown
+
+
+def test_a_type_defined_twice_with_other_aliases_is_refused_as_stricter_than_the_registry() -> None:
+    """The registry takes it (Avro Java keeps each definition where it is written); contracts compat cannot judge it.
+    (This project's manifest refuses such a schema outright: fastavro does not take a type defined twice.)"""
+    tag = {"type": "record", "name": "Tag", "fields": [{"name": "text", "type": "string"}]}
+    v1 = {"type": "record", "name": "R", "fields": [{"name": "first", "type": tag}]}
+    v2 = {"type": "record", "name": "R", "fields": [{"name": "first", "type": tag},
+                                                    {"name": "second", "type": {**tag, "aliases": ["Label"]}}]}
+
+    verdict = _check("FULL", v2, [v1])
+
+    (reason,) = verdict.reasons
+    assert not verdict.compatible and verdict.stricter_than_registry
+    assert (rule_for(reason.kind).id, reason.stricter_than_registry) == ("CONTRACT104", True)
+    assert reason.message.startswith("Tag is defined twice, the same type to Java but with other aliases")
 
 
 def test_a_removed_field_is_on_the_first_line_of_the_new_version(repo: Path) -> None:
