@@ -142,14 +142,15 @@ def _parse_text(text: str) -> Schema:
     except ValueError as error:
         raise ValueError(f"not JSON: {error}") from None
     try:
-        readable = javaparse.for_avro(schema)  # names and defaults as Java's parser, and so the registry, reads them
+        readable, refused = javaparse.for_avro(schema)  # names and defaults as Java's parser, and the registry, read them
         with warnings.catch_warnings():  # like Java, avro reads an invalid logical type as its base type
             warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-            return avro.schema.parse(json.dumps(readable))
-    except DefinedTwice:
-        raise  # a schema the registry takes, which we refuse (the review reports it as CONTRACT104)
+            parsed = avro.schema.parse(json.dumps(readable))
     except Exception as error:  # avro reports malformed schemas with assorted types (TypeError, KeyError, ...)
         raise ValueError(plain(f"not a valid Avro schema: {error}")) from None
+    if refused is not None:
+        raise refused  # a schema the registry takes, which we refuse (the review reports it as CONTRACT104)
+    return parsed
 
 
 class _Checker(ReaderWriterCompatibilityChecker):

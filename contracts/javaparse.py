@@ -74,8 +74,9 @@ class _Unfinished(Exception):
     """A default reaches, as a record value, a record whose copy has no fields yet: Java throws."""
 
 
-def for_avro(schema: Any) -> Any:
-    """The schema (JSON) as avro's parser must read it to mean what Java's reads; ValueError where Java refuses it."""
+def for_avro(schema: Any) -> tuple[Any, DefinedTwice | None]:
+    """The schema (JSON) as avro's parser must read it to mean what Java's reads, and why we refuse it where Java takes
+    it (a DefinedTwice, to raise once avro's parser has found nothing else wrong); ValueError where Java refuses it."""
     parser = _Parser()
     copied = copy.deepcopy(schema)
     holder = [copied]
@@ -90,7 +91,7 @@ def for_avro(schema: Any) -> Any:
         if duplicate := next((key for i, key in enumerate(keys) if key in keys[:i]), None):
             raise ValueError(f"Duplicate in union: {duplicate}")
     _check_copies(parser.order)
-    return _define_first(holder[0], parser.definitions, parser.again)
+    return _define_first(holder[0], parser.definitions, parser.again), parser.twice
 
 
 def _full(name: str, namespace: str | None) -> str:
@@ -110,6 +111,7 @@ class _Parser:
         self.references: list[_Type] = []
         self.unions: list[_Type] = []
         self.again: set[int] = set()  # ids of the JSON of types defined again, the same: references to avro
+        self.twice: DefinedTwice | None = None  # the first type defined again with other aliases or defaults
         self.definitions: dict[str, dict[str, Any]] = {}  # spelled full name -> its (rewritten) JSON definition
 
     def parse(self, container: Any, key: Any, namespace: str | None) -> _Type:
@@ -167,8 +169,9 @@ class _Parser:
             if _shallow(node) != _shallow(first):
                 raise ValueError(f"Can't redefine: {full}")
             if _shallow(node, java=False) != _shallow(first, java=False):  # avro's parser cannot hold both
-                raise DefinedTwice(f"{full} is defined twice, the same type to Java but with other aliases or defaults, "
-                                   "which Java keeps where each is written and contracts compat cannot: define it once")
+                self.twice = self.twice or DefinedTwice(
+                    f"{full} is defined twice, the same type to Java but with other aliases or defaults, which Java "
+                    "keeps where each is written and contracts compat cannot: define it once")
             self.again.add(id(node))
             return known
         self.definitions[_spelled(full)] = node

@@ -233,6 +233,10 @@ FOUND_SCHEMAS = [
     ("a type may not be defined twice differently", False,
      record("R", {"name": "a", "type": record("P", {"name": "x", "type": "string"})},
             {"name": "b", "type": record("P", {"name": "x", "type": "int"})})),
+    ("a type defined twice differently is invalid, whatever else is defined twice with other aliases", False,
+     record("R", {"name": "a", "type": fixed("F", aliases=["Old"])}, {"name": "b", "type": fixed("F")},
+            {"name": "c", "type": record("P", {"name": "x", "type": "string"})},
+            {"name": "d", "type": record("P", {"name": "x", "type": "int"})})),
 ]
 
 
@@ -333,8 +337,8 @@ def test_each_logical_type_is_read_as_avro_java_reads_it(oracle: Oracle) -> None
 def test_the_live_registry_gives_avro_javas_verdicts_on_a_sample(oracle: Oracle, registry: Registry) -> None:
     """v1 and v2 registered in a scratch subject (level NONE between them), then v3 tested under every level: the
     registry's answer is Java's (non-transitive levels against v2, transitive ones against both), and ours but where a
-    documented stricter rule refuses it; but where Java's checker throws for any of the pairs, which Apicurio answers
-    with 422 under any level."""
+    documented stricter rule refuses it. (A chain whose v2 the registry takes as v1 is counted and left: Apicurio
+    finds no new version in one that differs only in a field's aliases, for one.)"""
     prefix = f"test-oracle-{uuid.uuid4().hex[:12]}"
     count = iter(range(10**9))
 
@@ -354,19 +358,17 @@ def test_the_live_registry_gives_avro_javas_verdicts_on_a_sample(oracle: Oracle,
             _retrying(lambda: registry.register(subject, texts[0]))
             _retrying(lambda: registry.set_compatibility("NONE", subject))
             _retrying(lambda: registry.register(subject, texts[1]))
-            # Apicurio's own quirk: where Java's checker throws (a field matching two) in either direction, against
-            # either version, it answers 422 under every level, the levels that do not ask about that pair included.
-            thrown = any(answer.thrown for answer in answers)
+            if len(_retrying(lambda: registry.versions(subject))) < 2:  # noqa: B023  # called at once
+                TALLY.registry_same += 1  # Apicurio took v2 as v1 (they differ only in a field's aliases, say)
+                return
             for mode in JUDGED:
-                expected = _java_verdict(mode, java) and not thrown
+                expected = _java_verdict(mode, java)
                 _retrying(lambda: registry.set_compatibility(mode, subject))  # noqa: B023  # called at once
                 answer = _registry_answer(registry, subject, texts[2], mode)
                 assert answer is expected, f"{mode}: the registry says {answer}, Java {expected}"
-                if _java_verdict(mode, java) is expected:  # ours is Java's verdict, or refused by a stricter rule
-                    ours = check(mode, texts[2], texts[:2])
-                    assert ours.compatible is answer or (ours.stricter_than_registry and answer), (mode, ours)
+                ours = check(mode, texts[2], texts[:2])
+                assert ours.compatible is answer or (ours.stricter_than_registry and answer), (mode, ours)
                 TALLY.registry_verdicts += 1
-                TALLY.registry_thrown += expected is not _java_verdict(mode, java)
         finally:
             _delete(registry, subject)
 
