@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: up down status logs test unit-test contract-test browser postgresql provision dead-letters chaos repartition bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
+.PHONY: up down status logs test unit-test contract-test avro-oracle browser postgresql provision dead-letters chaos repartition bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -91,8 +91,14 @@ postgresql:
 unit-test: $(VENV)/.installed postgresql
 	$(PYTEST) tests/unit tests/compose
 
-contract-test: up $(ASYNCAPI_PARSER)
-	$(CONNECT) $(PYTEST) tests/contract
+# DEEP=1 runs the differential test against Avro Java with its deep profile (100,000 pairs) instead of the fast one.
+contract-test: up $(ASYNCAPI_PARSER) avro-oracle
+	$(CONNECT) $(if $(DEEP),ORACLE_PROFILE=deep) $(PYTEST) tests/contract
+
+# Avro Java's compatibility checker as the contract tests' oracle: the jar fetched from Maven Central with Maven into
+# .cache/, tools/avro-oracle/AvroOracle.java compiled against it (the tests build it too when it is missing).
+avro-oracle: $(VENV)/.installed
+	@$(PY) -m tests.contract.oracle >/dev/null
 
 # The AsyncAPI project's own parser, exactly as tools/asyncapi/package-lock.json pins it (install scripts
 # are not run: none is needed, and one only reports usage to a third party).

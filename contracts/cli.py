@@ -13,8 +13,9 @@ from confluent_kafka.admin import AdminClient
 from contracts.acls import acl_table
 from contracts.asyncapi import document as asyncapi_document
 from contracts.codegen import RECORDS, CodegenError, generate, staleness
-from contracts.compat import MODES, STRICTER_NOTE, check
+from contracts.compat import MODES, STRICTER_NOTE, DefinedTwice, check
 from contracts.env import SettingsError, bootstrap_servers, kafka_client, registry_client, registry_url
+from contracts.findings import rule_for
 from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import Durability, ProvisioningError, give_rights, provision
 from contracts.registry import Registry, RegistryError
@@ -68,6 +69,10 @@ def _compat(args: argparse.Namespace) -> int:
             check("NONE", texts[-1], [])  # each file parsed alone first, so that an error names its file
         except OSError as error:
             print(f"error: {path}: cannot be read ({error.strerror or error})", file=sys.stderr)
+            return 2
+        except DefinedTwice as error:  # the registry takes it: say so, with the review's rule
+            rule = rule_for("TYPE_DEFINED_TWICE")
+            print(f"error: {path}: {error} ({rule.id} {rule.name}: {STRICTER_NOTE})", file=sys.stderr)
             return 2
         except ValueError as error:  # also UnicodeDecodeError
             print(f"error: {path}: {error}", file=sys.stderr)

@@ -3,24 +3,26 @@
 avro.compatibility.ReaderWriterCompatibilityChecker (the maintained `avro` package's port of Java's
 org.apache.avro.SchemaCompatibility, which Confluent's registry runs) decides whether a reader reads a writer's data.
 What this module adds, each where it is done:
-- aliases of named types are qualified before parsing, as Java's parser does (avro's checker misses unqualified ones);
-- field defaults are validated, as Java's parser does for the registry (a bad one is an invalid schema, answered 422);
-- a reader field matching two writer fields (by name and by alias) is refused, as Confluent does (Java throws);
+- each schema is read as Java's parser reads it (contracts.javaparse: names, aliases, errors, forward references,
+  and defaults, which it validates: a bad one is an invalid schema, answered 422);
+- a reader field matching two writer fields (by name and by alias), in any pair of records Java's checker compares, is
+  refused, as Confluent does (Java throws);
 - each reason pairs avro's kind, message and location, which its result keeps in separate, merged sets;
 - stricter than the registry, where a change reads without error but changes meaning (Avro resolution keeps the
   number or the bytes and ignores logical types, and so does the registry): a decimal read with another scale or
   with less precision than it was written with, and a number read with another logical type (another unit, clock or
   kind, or one side plain). The verdicts that only these refuse are marked as such (Verdict.stricter_than_registry).
+  Also a schema defining a type twice with other aliases or defaults, which Java reads and we cannot (DefinedTwice).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, cast
 
 import avro.errors
@@ -36,27 +38,29 @@ from avro.compatibility import (
     lookup_writer_field,
     schema_name_equals,
 )
-from avro.schema import DecimalLogicalSchema, NamedSchema, RecordSchema
+from avro.schema import DecimalLogicalSchema, NamedSchema
 
-from contracts.avro import Names, fullname
+from contracts import javaparse
+from contracts.javaparse import DefinedTwice, plain
 
 # The avro package types its schema classes loosely (a union's branches, a record's fields and an array's
 # items are attributes of subclasses its functions take as plain Schema): walked here as Any.
 Schema = Any
 
-__all__ = ["MODES", "STRICTER_KINDS", "STRICTER_NOTE", "Reason", "Verdict", "can_read", "check"]
+__all__ = ["MODES", "STRICTER_KINDS", "STRICTER_NOTE", "DefinedTwice", "Reason", "Verdict", "can_read", "check"]
 
 MODES: tuple[str, ...] = (
     "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
 )
 NEW_READS_OLD, OLD_READS_NEW = "new reads old", "old reads new"
 _INCOMPATIBLE = SchemaCompatibilityType.incompatible
-STRICTER_KINDS = ("DECIMAL_RESCALED", "DECIMAL_PRECISION_NARROWED", "LOGICAL_TYPE_CHANGED")
+STRICTER_KINDS = ("DECIMAL_RESCALED", "DECIMAL_PRECISION_NARROWED", "LOGICAL_TYPE_CHANGED", "TYPE_DEFINED_TWICE")
 STRICTER_NOTE = "stricter than the registry, which accepts it"  # how every output marks those verdicts and reasons
 _OURS = ("AMBIGUOUS_FIELD_MATCH", *STRICTER_KINDS)
 # What a number or bytes mean under each logical type that gives them one, on the physical type Java Avro 1.12 takes
 # it on (on another type, or unknown, a logical type is ignored: a plain value). uuid is absent: its text or bytes
-# read the same without it. Decimals are compared by precision and scale in _decimal.
+# read the same without it (the differential test compares this reading with Java's, tests/contract/test_oracle.py).
+# Decimals are compared by precision and scale in _decimal.
 _MEANING = {
     ("date", "int"): "days since 1970-01-01",
     ("time-millis", "int"): "milliseconds since midnight",
@@ -68,6 +72,7 @@ _MEANING = {
     ("local-timestamp-micros", "long"): "microseconds since 1970-01-01T00:00 on a local clock, in no time zone",
     ("local-timestamp-nanos", "long"): "nanoseconds since 1970-01-01T00:00 on a local clock, in no time zone",
     ("duration", "fixed"): "months, days and milliseconds",
+    ("big-decimal", "bytes"): "a decimal number whose scale is written with its digits",
 }
 # How avro's kinds read for people: {at} names the field (or the schema), {msg} is avro's own message.
 _TEXT = {
@@ -127,86 +132,68 @@ def can_read(reader: str | dict[str, Any], writer: str | dict[str, Any]) -> list
 
 
 def _parse(schema: str | dict[str, Any]) -> Schema:
-    if isinstance(schema, str):
-        try:
-            schema = json.loads(schema)
-        except ValueError as error:
-            raise ValueError(f"not JSON: {error}") from None
+    return _parse_text(schema if isinstance(schema, str) else json.dumps(schema))
+
+
+@lru_cache(maxsize=256)  # check() reads the same versions for every mode, the review for every version after them
+def _parse_text(text: str) -> Schema:
     try:
+        schema = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    try:
+        readable, refused = javaparse.for_avro(schema)  # names and defaults as Java's parser, and the registry, read them
         with warnings.catch_warnings():  # like Java, avro reads an invalid logical type as its base type
             warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-            parsed = avro.schema.parse(json.dumps(_qualify_aliases(schema)))
+            parsed = avro.schema.parse(json.dumps(readable))
     except Exception as error:  # avro reports malformed schemas with assorted types (TypeError, KeyError, ...)
-        raise ValueError(f"not a valid Avro schema: {error}") from None
-    _check_defaults(parsed, set())
+        raise ValueError(plain(f"not a valid Avro schema: {error}")) from None
+    if refused is not None:
+        raise refused  # a schema the registry takes, which we refuse (the review reports it as CONTRACT104)
     return parsed
 
 
-def _qualify_aliases(schema: Any) -> Any:
-    """Java qualifies a named type's aliases with its namespace (Schema.getAliases() holds full names) and
-    avro's checker compares them with the writer's full name as written: unqualified, "aliases": ["Old"] would be
-    a NAME_MISMATCH the registry does not report (checked against it). Found with the project's one schema walker
-    (contracts.avro); the rest of this module walks avro's own parsed schemas, whose checker gives the verdicts."""
-    qualified = copy.deepcopy(schema)
-    for definition, namespace in Names(qualified).defined.values():
-        if isinstance(definition.get("aliases"), list):
-            definition["aliases"] = [fullname(alias, namespace) for alias in definition["aliases"]]
-    return qualified
+class _Checker(ReaderWriterCompatibilityChecker):
+    """avro's checker, noting where Java's throws: a reader field matching two writer fields, by its name and an alias
+    (avro's takes the first). Java's exception ends its whole check, which Confluent answers as incompatible; it may
+    come from any pair of records the check compares, a union's branches tried in turn included."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # untyped in the avro package
+        self.ambiguous: dict[tuple[int, int], tuple[Schema, Any, list[str]]] = {}  # (reader field, writer) ids -> ...
+        self.noting = True  # only while it checks what Java's checks: the walk asks about pairs Java's never compares
+
+    def check_reader_writer_record_fields(self, reader: Schema, writer: Schema, location: list[str]) -> Any:
+        for field in reader.fields:
+            hits = [n for n in [field.name, *field.props.get("aliases", [])] if n in writer.fields_dict]
+            if len(hits) > 1 and self.noting:  # as Java's lookupWriterField counts them
+                self.ambiguous.setdefault((id(field), id(writer)), (reader, field, hits))
+        return super().check_reader_writer_record_fields(reader, writer, location)
 
 
-def _check_defaults(schema: Schema, seen: set[int]) -> None:
-    """Java's parser refuses a default that does not fit its field, so the registry answers 422; avro's takes it.
-    (Confluent checks only the schema being added; we check every schema given, published ones too.)"""
-    if id(schema) in seen:
-        return
-    seen.add(id(schema))
-    for field in getattr(schema, "fields", []):
-        if field.has_default and not _fits(field.type, field.default):
-            raise ValueError(f"not a valid Avro schema: the default of {schema.fullname}.{field.name}, "
-                             f"{json.dumps(field.default)}, does not fit its type {field.type.type}")
-    children = [f.type for f in getattr(schema, "fields", [])] + list(getattr(schema, "schemas", []))
-    for child in children + [getattr(schema, part) for part in ("items", "values") if hasattr(schema, part)]:
-        _check_defaults(child, seen)
-
-
-def _fits(schema: Schema, value: Any) -> bool:
-    """Java Avro 1.12's Schema.isValidDefault: any union branch will do; enums, bytes and fixed take any string."""
-    kind, number = schema.type, isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind in ("int", "long"):
-        bound = 2 ** (31 if kind == "int" else 63)
-        return number and isinstance(value, int) and -bound <= value < bound
-    if kind in ("float", "double"):
-        return number or value in ("NaN", "Infinity", "-Infinity")
-    if kind == "union":
-        return any(_fits(branch, value) for branch in schema.schemas)
-    if kind == "array":
-        return isinstance(value, list) and all(_fits(schema.items, item) for item in value)
-    if kind == "map":
-        return isinstance(value, dict) and all(_fits(schema.values, item) for item in value.values())
-    if isinstance(schema, RecordSchema):
-        return isinstance(value, dict) and all(
-            _fits(f.type, value[f.name]) if f.name in value else f.has_default for f in schema.fields)
-    return isinstance(value, {"null": type(None), "boolean": bool}.get(kind, str))
-
-
-def _checker() -> ReaderWriterCompatibilityChecker:
-    return ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]  # untyped in the avro package
+def _checker() -> _Checker:
+    return _Checker()
 
 
 def _can_read(reader: Schema, writer: Schema) -> list[Reason]:
     checker = _checker()  # its memo of pair verdicts serves the whole walk
     verdict = checker.get_compatibility(reader, writer)
+    checker.noting = False
     reasons: list[Reason] = []
     _walk(checker, reader, writer, ["/"], None, reasons, frozenset())
-    # avro's verdict is the registry's: the walk explains it and adds our kinds, never overrules it.
+    for record, field, hits in checker.ambiguous.values():  # where the walk does not go: a union branch Java tries
+        reasons.append(Reason(0, "", "/", None, "AMBIGUOUS_FIELD_MATCH", plain(
+            f"field {field.name} of {record.fullname} matches the writer's fields {', '.join(hits)} by its name and "
+            "aliases (Java's checker meets it trying a union's branches, and stops)"), False))
+    # avro's verdict is the registry's (and Java's exception): the walk explains it and adds our kinds, never overrules it.
     ours = [r for r in reasons if r.kind in _OURS]
     if verdict.compatibility is not _INCOMPATIBLE:
         return ours
     return reasons if len(reasons) > len(ours) else _reasons(verdict, None) + ours
 
 
-def _walk(checker: ReaderWriterCompatibilityChecker, r: Schema, w: Schema, loc: list[str], field: str | None,
-          out: list[Reason], seen: frozenset[tuple[int, int]]) -> None:
+def _walk(checker: _Checker, r: Schema, w: Schema, loc: list[str], field: str | None, out: list[Reason],
+          seen: frozenset[tuple[int, int]]) -> None:
     """Walks reader and writer in parallel as Avro resolution pairs them, appending why `r` cannot read `w`.
     avro judges every pair; the walk takes its answer down to the field, and compares what the values mean."""
     if (id(r), id(w)) in seen:  # a recursive type: this pair is being explained further up
@@ -218,11 +205,10 @@ def _walk(checker: ReaderWriterCompatibilityChecker, r: Schema, w: Schema, loc: 
             out += _reasons(check_schema_names(r, w, loc), field)
         for i, reader_field in enumerate(r.fields):
             here, name = loc + ["fields", str(i)], f"{field}.{reader_field.name}" if field else reader_field.name
-            hits = [n for n in [reader_field.name, *reader_field.props.get("aliases", [])] if n in w.fields_dict]
             writer_field = lookup_writer_field(w, reader_field)
-            if len(hits) > 1:  # Java's lookupWriterField throws, which Confluent reports as incompatible
+            if (ambiguous := checker.ambiguous.pop((id(reader_field), id(w)), None)) is not None:
                 out.append(Reason(0, "", _pointer(here), name, "AMBIGUOUS_FIELD_MATCH", f"field {name} matches "
-                                  f"the writer's fields {', '.join(hits)} by its name and aliases", False))
+                                  f"the writer's fields {', '.join(ambiguous[2])} by its name and aliases", False))
             elif writer_field is not None:
                 _walk(checker, reader_field.type, writer_field.type, here + ["type"], name, out, seen)
             elif broken and not reader_field.has_default:  # avro's rule, restated only to keep the field's name
@@ -319,7 +305,7 @@ def _reasons(result: SchemaCompatibilityResult, field: str | None) -> list[Reaso
     reasons = []
     for i, kind in enumerate(result.incompatibilities):
         at, message = f"field {field}" if field else "the schema", messages[min(i, len(messages) - 1)]
-        text = _TEXT.get(kind.name.upper(), "{at}: {msg}").format(at=at, msg=message)
+        text = _TEXT.get(kind.name.upper(), "{at}: {msg}").format(at=at, msg=plain(message))
         reasons.append(Reason(0, "", paths[min(i, len(paths) - 1)], field, kind.name.upper(), text, False))
     return reasons
 

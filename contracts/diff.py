@@ -8,6 +8,8 @@ values). A change to the top-level record itself (its doc, its name) has the emp
 Kinds:
 - `added` / `removed`: a field appeared or disappeared; the detail gives its type and whether it has a default;
 - `renamed`: a new field whose aliases include the name of an old field that is gone;
+- `possibly_renamed`: a field removed and one added with the same type (the only such pair in their record), listed
+  after both: it looks like a rename without an alias, and the detail suggests the alias (`was` holds the old path);
 - `type_promoted`: an Avro promotion (int -> long, float, double; long -> float, double; float -> double;
   string <-> bytes) between types without a logical type;
 - `type_changed`: any other change of type, including logical types, decimal precision or scale, fixed
@@ -34,7 +36,7 @@ from contracts.avro import Names, Node, root
 __all__ = ["KINDS", "Change", "describe_type", "field_diff"]
 
 KINDS = (
-    "added", "removed", "renamed", "type_changed", "type_promoted", "default_changed", "doc_changed",
+    "added", "removed", "renamed", "possibly_renamed", "type_changed", "type_promoted", "default_changed", "doc_changed",
     "symbols_changed", "constraint_changed", "other",
 )
 PROMOTIONS = frozenset({
@@ -48,9 +50,11 @@ class Change:
     kind: str  # one of KINDS
     path: str  # dotted field path; "" for the top-level schema itself
     detail: str  # for people
+    was: str | None = None  # possibly_renamed: the path of the removed field the added one may be
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        document = asdict(self)
+        return document if self.was is not None else {k: v for k, v in document.items() if k != "was"}
 
 
 def field_diff(old: str | dict[str, Any], new: str | dict[str, Any]) -> list[Change]:
@@ -162,6 +166,7 @@ class _Differ:
         new_fields = [f for f in new.schema.get("fields", ()) if isinstance(f, dict) and "name" in f]
         new_names = {f["name"] for f in new_fields}
         matched: set[str] = set()
+        added: dict[str, list[str]] = {}  # a type's description -> the fields added with it
         for field in new_fields:
             name = field["name"]
             field_path = _join(path, name)
@@ -173,15 +178,34 @@ class _Differ:
                     None,
                 )
                 if alias is None:
-                    self.add("added", field_path, f"{new.child(field.get('type')).describe()}, {_default(field)}")
+                    kind = new.child(field.get("type")).describe()
+                    added.setdefault(kind, []).append(name)
+                    self.add("added", field_path, f"{kind}, {_default(field)}")
                     continue
                 previous = old_fields[alias]
                 self.add("renamed", field_path, f"renamed from {_join(path, alias)} (aliases {_json(field['aliases'])})")
             matched.add(previous["name"])
             self._field(previous, field, old, new, field_path)
+        removed: dict[str, list[str]] = {}
         for name, field in old_fields.items():
             if name not in matched:
-                self.add("removed", _join(path, name), f"{old.child(field.get('type')).describe()}, {_default(field, 'had')}")
+                kind = old.child(field.get("type")).describe()
+                removed.setdefault(kind, []).append(name)
+                self.add("removed", _join(path, name), f"{kind}, {_default(field, 'had')}")
+        self._renames(added, removed, path)
+
+    def _renames(self, added: dict[str, list[str]], removed: dict[str, list[str]], path: str) -> None:
+        """A field removed and one added with the same type (the only ones of that type either way) look like a
+        rename without an alias: suggest the alias that makes readers of the new version find the old value."""
+        for kind, names in added.items():
+            if len(names) == 1 and len(removed.get(kind, ())) == 1:
+                new, was = names[0], removed[kind][0]
+                self.changes.append(Change(
+                    "possibly_renamed", _join(path, new),
+                    f"{_join(path, was)} was removed and {_join(path, new)} added, both {kind}: if {new} is {was} "
+                    f"renamed, add \"aliases\": [{_json(was)}] to {new}, so that readers of this version find the value "
+                    f"older data holds under {was} (readers of older versions know only {was}: no alias helps them)",
+                    _join(path, was)))
 
     def _field(self, old: dict[str, Any], new: dict[str, Any], old_record: Node, new_record: Node, path: str) -> None:
         if ("default" in old, old.get("default")) != ("default" in new, new.get("default")):

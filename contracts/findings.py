@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from json.decoder import JSONObject  # type: ignore[attr-defined]
 from json.scanner import py_make_scanner  # type: ignore[attr-defined]
@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason
+from contracts.diff import Change
 from contracts.review import EDITED, REMOVED, Problem, Review, SubjectReview, VersionReview
 
-__all__ = ["RULES", "Finding", "Rule", "findings", "line_of", "rule_for"]
+__all__ = ["RULES", "Finding", "Rule", "findings", "line_of", "rule_for", "rule_of"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ RULES: tuple[Rule, ...] = (
     Rule("CONTRACT009", "fixed-size-changed", "FIXED_SIZE_MISMATCH", None, "A fixed type's size changed."),
     Rule("CONTRACT010", "field-alias-ambiguous", "AMBIGUOUS_FIELD_MATCH", None,
          "A reader field matches two writer fields, one by its name and one by an alias."),
+    Rule("CONTRACT011", "field-renamed-without-alias", "READER_FIELD_MISSING_DEFAULT_VALUE", NEW_READS_OLD,
+         "A field looks renamed (one removed and one added with the same type) and the new one has no alias for the "
+         "old name: readers of the new version do not find the value older data holds; the finding names the alias."),
     Rule("CONTRACT101", "decimal-scale-changed", "DECIMAL_RESCALED", None,
          "A decimal's scale differs between writer and reader: 12.34 written at scale 2 reads as 1.234 at scale 3."),
     Rule("CONTRACT102", "decimal-precision-narrowed", "DECIMAL_PRECISION_NARROWED", None,
@@ -64,6 +68,9 @@ RULES: tuple[Rule, ...] = (
     Rule("CONTRACT103", "logical-type-changed", "LOGICAL_TYPE_CHANGED", None,
          "A value is read with another logical type (timestamp-millis as timestamp-micros, a local timestamp as a "
          "UTC one, a date as a plain int, ...): the stored number is kept, so it means another value."),
+    Rule("CONTRACT104", "type-defined-twice", "TYPE_DEFINED_TWICE", None,
+         "A named type is defined twice, the same type to Java but with other aliases or defaults: the registry takes "
+         "the schema and keeps each definition where it is written; contracts compat cannot, so it refuses it."),
     Rule("CONTRACT201", "invalid-schema", "INVALID_SCHEMA", None,
          "The version is not a schema the registry accepts (for example a default that does not fit its field)."),
     Rule("CONTRACT202", "published-version-edited", EDITED, None,
@@ -79,6 +86,35 @@ def rule_for(kind: str, direction: str | None = None) -> Rule:
     if not matching:
         raise KeyError(f"no rule covers {kind!r}")
     return next((rule for rule in matching if rule.direction in (None, direction)), matching[0])
+
+
+RENAMED = next(rule for rule in RULES if rule.id == "CONTRACT011")
+
+
+def rule_of(reason: Reason, changes: Sequence[Change]) -> tuple[Rule, str]:
+    """The rule a version's reason breaks, and a suggestion for people: a field missing where the version's diff shows a
+    likely rename (contracts.diff's possibly_renamed) is CONTRACT011 when the alias would mend it (new readers), and
+    says so either way; any other reason, rule_for's rule and no suggestion."""
+    rule = rule_for(reason.kind, reason.direction)
+    if reason.kind != "READER_FIELD_MISSING_DEFAULT_VALUE":
+        return rule, ""
+    for change in changes:
+        if change.kind != "possibly_renamed" or change.was is None:
+            continue
+        new, was = _dotted(change.path), _dotted(change.was)
+        short_new, short_was = new.rpartition(".")[2], was.rpartition(".")[2]
+        if reason.direction == NEW_READS_OLD and reason.field == new:
+            return RENAMED, (f"; it looks like {was} renamed: add \"aliases\": [{json.dumps(short_was)}] to {short_new} "
+                             f"so that this version reads the value older data holds under {short_was}")
+        if reason.direction == OLD_READS_NEW and reason.field == was:
+            return rule, (f"; it looks renamed to {new}, and readers of the earlier version know only {short_was}: no "
+                          "alias helps them")
+    return rule, ""
+
+
+def _dotted(path: str) -> str:
+    """A diff's field path as compat names fields: the diff writes items[].quantity, compat items.quantity."""
+    return path.replace("[]", "").replace("{}", "")
 
 
 @dataclass(frozen=True)
@@ -109,8 +145,7 @@ def findings(result: Review) -> list[Finding]:
 
 
 def _problem(root: Path, subject: SubjectReview, problem: Problem) -> Finding:
-    # the first field that changed, dotted as compat names fields (the diff writes items[].quantity)
-    field = next((c.path.replace("[]", "").replace("{}", "") for c in problem.changes if c.path), None)
+    field = next((_dotted(c.path) for c in problem.changes if c.path), None)  # the first field that changed
     return Finding(rule_for(problem.kind), subject.subject, problem.version, field, problem.path,
                    _line(root / problem.path, field), problem.message)
 
@@ -121,12 +156,12 @@ def _breaking(root: Path, subject: SubjectReview, version: VersionReview) -> Ite
     for reason in version.verdicts[version.level].reasons:
         against.setdefault(replace(reason, against=0), []).append(reason.against)
     for reason, numbers in against.items():
-        rule = rule_for(reason.kind, reason.direction)
+        rule, suggestion = rule_of(reason, version.changes)
         earlier = ", ".join(f"v{n}" for n in numbers)
         how = f", {reason.direction}" if reason.direction else ""
         stricter = f" ({STRICTER_NOTE})" if rule.stricter_than_registry else ""
         message = (f"{subject.subject} v{version.version} breaks {version.level} against {earlier}{how}: "
-                   f"{reason.message}{stricter}")
+                   f"{reason.message}{suggestion}{stricter}")
         yield Finding(rule, subject.subject, version.version, reason.field, version.path,
                       _line(root / version.path, reason.field), message)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from contracts import compat
 from contracts.compat import STRICTER_NOTE
 from contracts.diff import Change
-from contracts.findings import RULES, Finding, findings, rule_for
+from contracts.findings import RULES, Finding, findings, rule_of
 from contracts.review import EDITED, Review, SubjectReview, VersionReview
 
 __all__ = ["FORMATS", "render_github", "render_json", "render_markdown", "render_sarif", "write_reports"]
@@ -183,11 +183,11 @@ def _version_markdown(subject: SubjectReview, version: VersionReview) -> list[st
     if reasons:
         lines += ["Why:", "", "| rule | field | against | direction | problem | modes |", "|---|---|---|---|---|---|"]
         for reason, modes in reasons:
-            rule = rule_for(reason.kind, reason.direction)
+            rule, suggestion = rule_of(reason, version.changes)
             where = f"`{reason.field}`" if reason.field else f"(at `{reason.path}`)"
             stricter = f" ({STRICTER_NOTE})" if reason.stricter_than_registry else ""
             lines.append(f"| {rule.id} {rule.name} | {where} | v{reason.against} | {reason.direction} "
-                         f"| {_md(reason.message)}{stricter} | {', '.join(modes)} |")
+                         f"| {_md(reason.message + suggestion)}{stricter} | {', '.join(modes)} |")
         lines.append("")
     return lines
 

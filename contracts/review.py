@@ -341,6 +341,9 @@ def _check(mode: str, new: Any, earlier: list[Any]) -> compat.Verdict:
     registry would refuse too) as an incompatible verdict saying why."""
     try:
         return compat.check(mode, new, earlier)
+    except compat.DefinedTwice as error:  # the registry takes it; we cannot judge it
+        reason = compat.Reason(len(earlier), "", "/", None, "TYPE_DEFINED_TWICE", str(error), True)
+        return compat.Verdict(mode, False, (reason,))
     except ValueError as error:
         reason = compat.Reason(len(earlier), "", "/", None, "INVALID_SCHEMA", f"the registry would refuse it: {error}", False)
         return compat.Verdict(mode, False, (reason,))

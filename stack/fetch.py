@@ -11,7 +11,7 @@ from pathlib import Path
 from stack.errors import StackError
 from stack.paths import CACHE, LOGS, REPO
 
-__all__ = ["kafka_libs", "pinned_version", "registry_home", "zipkin_jar"]
+__all__ = ["copy_dependencies", "kafka_libs", "pinned_version", "registry_home", "zipkin_jar"]
 
 POM_NAMESPACE = "{http://maven.apache.org/POM/4.0.0}"
 DOWNLOADED = re.compile(r"Downloaded from \S+: \S+/([^/]+) \(([^)]*?) at")
@@ -63,6 +63,11 @@ def _fetch_once(target: Path, pom: Path, goal: str, what: str) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
+
+
+def copy_dependencies(pom: Path, target: Path, what: str) -> Path:
+    """The runtime classpath `pom` resolves, copied from Maven Central into the folder `target` once."""
+    return _fetch_once(target, pom, "dependency:copy-dependencies", what)
 
 
 def kafka_libs() -> tuple[str, Path]:

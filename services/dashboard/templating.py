@@ -8,6 +8,7 @@ from typing import Any
 from starlette.templating import Jinja2Templates
 
 from contracts.compat import STRICTER_NOTE
+from contracts.findings import rule_for
 from services.dashboard import formatting
 from services.dashboard.rules import MIN_PASSWORD
 
@@ -16,6 +17,7 @@ __all__ = ["LOCALE", "fragment", "templates"]
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(MIN_PASSWORD=MIN_PASSWORD)  # for the password input's hint
 templates.env.globals["STRICTER_NOTE"] = STRICTER_NOTE  # marks, on the Contracts page, what we refuse and the registry accepts
+templates.env.globals["rule_for"] = rule_for  # and the review's rule id for each such reason
 LOCALE = formatting.locale_from_env()
 templates.env.filters.update(formatting.filters(LOCALE))  # money, CPF/CNPJ and the like as people write them
 

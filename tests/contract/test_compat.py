@@ -410,6 +410,14 @@ def test_the_cli_exits_2_naming_the_file_it_cannot_read(tmp_path: Path, content:
         assert line.startswith(f"error: {bad}: ") and problem in line
 
 
+def test_the_cli_exits_2_on_a_type_defined_twice_with_other_aliases_and_says_the_registry_takes_it(tmp_path: Path) -> None:
+    tag = {"type": "record", "name": "Tag", "fields": [{"name": "text", "type": "string"}]}
+    twice = _write(tmp_path, "v2.avsc", payment(f("first", tag), f("second", {**tag, "aliases": ["Label"]})))
+    result = _cli("--mode", "FULL", twice, _write(tmp_path, "v1.avsc", payment()))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(f"define it once (CONTRACT104 type-defined-twice: {STRICTER_NOTE})")
+
+
 def test_the_cli_exits_2_on_an_unknown_mode(tmp_path: Path) -> None:
     result = _cli("--mode", "SIDEWAYS", _write(tmp_path, "v1.avsc", payment()))
     assert result.returncode == 2

