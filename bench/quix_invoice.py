@@ -50,7 +50,8 @@ def run(job: Mapping[str, Any]) -> None:
     meter = Meter()
     registry = SchemaRegistryClientConfig(url=job["registry_url"])
     app = Application(
-        broker_address=ConnectionConfig.from_librdkafka_dict(job["kafka"]),
+        # The connection settings only (the metadata refresh interval we add matters to a move, not to this run).
+        broker_address=ConnectionConfig.from_librdkafka_dict(job["kafka"], ignore_extras=True),
         consumer_group=job["group"],
         processing_guarantee=job["guarantee"],
         auto_offset_reset="earliest",
