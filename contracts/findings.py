@@ -4,7 +4,8 @@ A finding is what makes `contracts review` exit 1: a reason the subject's own le
 reason, the earlier versions it concerns merged), or a published version edited or deleted. The rule ids are stable:
 a rule may be added with a new number, never renumbered or reused, so CI suppressions and dashboards keep working.
 CONTRACT0xx are the registry's own rules, CONTRACT1xx where we are stricter than the registry (the change reads
-without error but changes meaning), CONTRACT2xx the publishing rules. contracts.report renders them.
+without error but changes meaning), CONTRACT2xx the publishing rules, CONTRACT3xx the one-way doors of the manifest
+(contracts.doors: warnings, approvable knowingly; they do not fail the review). contracts.report renders them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason
 from contracts.diff import Change
+from contracts.doors import KEY_VERSION, PARTITIONS, manifest_line
 from contracts.review import EDITED, REMOVED, Problem, Review, SubjectReview, VersionReview
 
 __all__ = ["RULES", "Finding", "Rule", "findings", "line_of", "rule_for", "rule_of"]
@@ -32,6 +34,7 @@ class Rule:
     kind: str  # the compat Reason kind, or the Problem kind, it covers
     direction: str | None  # the direction it covers when the kind's meaning depends on it; None for any
     description: str
+    level: str = "error"  # "warning": approvable, but only knowingly (a one-way door)
 
     @property
     def stricter_than_registry(self) -> bool:
@@ -77,6 +80,12 @@ RULES: tuple[Rule, ...] = (
          "A published version's file differs from the base or from the registry: published versions are immutable."),
     Rule("CONTRACT203", "published-version-deleted", REMOVED, None,
          "A version published at the base has been deleted: published versions are immutable."),
+    Rule("CONTRACT301", "partition-count-changed", PARTITIONS, None,
+         "A keyed topic's partition count changed: keys move between partitions, and the state kept per partition "
+         "stays behind unless it is moved (make repartition); Kafka cannot remove partitions.", "warning"),
+    Rule("CONTRACT302", "key-bytes-changed", KEY_VERSION, None,
+         "A keyed topic's key schema has a new version: the serialized key carries its schema id, so every key's "
+         "bytes, and so its partition, change.", "warning"),
 )
 
 
@@ -128,19 +137,25 @@ class Finding:
     message: str  # one sentence for people, naming the subject, the versions and, if so, the stricter rule
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule.id, "name": self.rule.name, "level": "error", "subject": self.subject,
+        return {"rule": self.rule.id, "name": self.rule.name, "level": self.rule.level, "subject": self.subject,
                 "version": self.version, "field": self.field, "file": self.file, "line": self.line,
                 "message": self.message, "stricter_than_registry": self.rule.stricter_than_registry}
 
 
 def findings(result: Review) -> list[Finding]:
-    """Every finding of a review, subject by subject: edits of published versions first, then breaking versions."""
+    """Every finding of a review, subject by subject: edits of published versions first, then breaking versions; then
+    the one-way doors of the manifest (warnings)."""
     found = []
     for subject in result.subjects:
         found += [_problem(result.root, subject, problem) for problem in subject.problems]
         for version in subject.versions:
             if version.breaks_level:
                 found += _breaking(result.root, subject, version)
+    if result.doors:
+        manifest = "contracts/topics.toml"
+        text = (result.root / manifest).read_text(encoding="utf-8")
+        found += [Finding(rule_for(door.kind), door.subject, door.version, None, manifest,
+                          manifest_line(text, door.topic, door.setting), door.message) for door in result.doors]
     return found
 
 

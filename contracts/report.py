@@ -35,9 +35,9 @@ def render_json(result: Review) -> str:
 
 
 def render_github(result: Review) -> str:
-    """GitHub Actions workflow commands: an error annotation per finding on its schema file and line, then the
-    summary as a notice."""
-    lines = [f"::error file={_property(f.file)},line={f.line},title={_property(f.rule.id + ' ' + f.rule.name)}"
+    """GitHub Actions workflow commands: an annotation per finding (an error, or a warning for a one-way door) on its
+    file and line, then the summary as a notice."""
+    lines = [f"::{f.rule.level} file={_property(f.file)},line={f.line},title={_property(f.rule.id + ' ' + f.rule.name)}"
              f"::{_data(f.message)}" for f in findings(result)]
     lines += [f"::notice file=contracts/topics.toml,title=Right {verb}::{_data(grant.describe())}"
               for verb, rights in (("granted", result.granted), ("revoked", result.revoked)) for grant in rights]
@@ -59,10 +59,10 @@ def render_sarif(result: Review) -> str:
     rules = [{
         "id": rule.id, "name": rule.name,
         "shortDescription": {"text": rule.name.replace("-", " ")}, "fullDescription": {"text": rule.description},
-        "defaultConfiguration": {"level": "error"}, "properties": {"stricterThanRegistry": rule.stricter_than_registry},
+        "defaultConfiguration": {"level": rule.level}, "properties": {"stricterThanRegistry": rule.stricter_than_registry},
     } for rule in RULES]
     results = [{
-        "ruleId": f.rule.id, "ruleIndex": index[f.rule.id], "level": "error", "message": {"text": f.message},
+        "ruleId": f.rule.id, "ruleIndex": index[f.rule.id], "level": f.rule.level, "message": {"text": f.message},
         "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"},
                                             "region": {"startLine": f.line}}}],
         "properties": {"subject": f.subject, "version": f.version, "field": f.field},

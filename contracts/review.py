@@ -31,9 +31,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts import acls, compat
+from contracts import acls, compat, doors
 from contracts.acls import Grant
 from contracts.diff import Change, field_diff
+from contracts.doors import Door
 from contracts.env import SettingsError, registry_client
 from contracts.manifest import Manifest, ManifestError, SchemaVersion, Subject, Topic, read_manifest
 from contracts.registry import Registry, RegistryError, same_schema
@@ -151,6 +152,7 @@ class Review:
     removed_subjects: tuple[str, ...] = ()
     granted: tuple[Grant, ...] = ()  # rights on the cluster the manifest now gives (contracts.acls)
     revoked: tuple[Grant, ...] = ()  # and those it no longer gives
+    doors: tuple[Door, ...] = ()  # manifest changes that move keys between partitions (contracts.doors)
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -162,7 +164,7 @@ class Review:
 
     @property
     def changed(self) -> bool:
-        return bool(self.subjects or self.removed_subjects or self.granted or self.revoked)
+        return bool(self.subjects or self.removed_subjects or self.granted or self.revoked or self.doors)
 
     @property
     def exit_status(self) -> int:
@@ -185,6 +187,8 @@ class Review:
         count = f"{len(self.subjects)} subject{'s' if len(self.subjects) != 1 else ''} changed"
         if self.granted or self.revoked:
             count += f", {len(self.granted)} right{'s' if len(self.granted) != 1 else ''} granted and {len(self.revoked)} revoked"
+        if self.doors:
+            count += f", {len(self.doors)} one-way door{'s' if len(self.doors) != 1 else ''} (keys moving between partitions)"
         if problems or breaking:
             what = []
             if problems:
@@ -193,6 +197,9 @@ class Review:
                 plural = "s" if len(breaking) != 1 else ""
                 what.append(f"{len(breaking)} version{plural} breaking the subject's compatibility level")
             return f"{count}: NOT approvable as is: {'; '.join(what)}."
+        if self.doors:
+            return (f"{count}: nothing breaks its subject's compatibility level, but keys move between partitions:"
+                    " approve each one-way door only with what it says it needs.")
         return f"{count}: nothing breaks its subject's compatibility level."
 
     def to_json(self) -> dict[str, Any]:
@@ -202,6 +209,7 @@ class Review:
             "errors": [p.to_json() for p in self.problems],
             "subjects": [s.to_json() for s in self.subjects], "removed_subjects": list(self.removed_subjects),
             "rights": {"granted": [asdict(g) for g in self.granted], "revoked": [asdict(g) for g in self.revoked]},
+            "one_way_doors": [asdict(door) for door in self.doors],
         }
 
 
@@ -223,26 +231,30 @@ def review(root: Path, base: str, registry_url: str | None = None) -> Review:
                 subjects.append(reviewed)
     current = {subject.name for subject in manifest.subjects}
     removed = tuple(sorted(name for name in snapshot.subjects if name not in current))
-    granted, revoked = _rights(root, snapshot.commit, manifest)
-    return Review(root, base, snapshot.commit, state, tuple(subjects), removed, tuple(granted), tuple(revoked))
+    before = _base_manifest(root, snapshot.commit)
+    # Who may do what now against the base (a base without a manifest that loads gave no rights), and what moves keys.
+    granted, revoked = acls.changes(before, manifest) if before else (acls.grants(manifest), [])
+    opened = doors.doors(before, manifest) if before else []
+    return Review(root, base, snapshot.commit, state, tuple(subjects), removed, tuple(granted), tuple(revoked),
+                  tuple(opened))
 
 
-def _rights(root: Path, commit: str, manifest: Manifest) -> tuple[list[Grant], list[Grant]]:
-    """Who may do what now against the base: the base's contracts/ is checked out in a scratch folder and loaded."""
+def _base_manifest(root: Path, commit: str) -> Manifest | None:
+    """The manifest at the base: its contracts/ checked out in a scratch folder and loaded; None when it has none that
+    loads."""
     top = Path(_git(root, "rev-parse", "--show-toplevel", failure=f"{root} is not in a git repository").strip())
     prefix = (root / "contracts").resolve().relative_to(top.resolve()).as_posix()
     with tempfile.TemporaryDirectory() as scratch:
         archive = subprocess.run(["git", "-C", str(top), "archive", "--format=tar", commit, prefix],
                                  capture_output=True, check=False)
-        if archive.returncode != 0:  # no contracts at the base: every right is new
-            return acls.grants(manifest), []
+        if archive.returncode != 0:
+            return None
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(scratch, filter="data")
         try:
-            before = read_manifest(Path(scratch) / prefix / "topics.toml")
-        except (ManifestError, OSError):  # a base that does not load has no rights to compare with
-            return acls.grants(manifest), []
-    return acls.changes(before, manifest)
+            return read_manifest(Path(scratch) / prefix / "topics.toml")
+        except (ManifestError, OSError):
+            return None
 
 
 def rollout(verdicts: Mapping[str, compat.Verdict], level: str) -> str:

@@ -23,6 +23,7 @@ PUBLISHED = {
     "CONTRACT101": "decimal-scale-changed", "CONTRACT102": "decimal-precision-narrowed",
     "CONTRACT103": "logical-type-changed", "CONTRACT104": "type-defined-twice",
     "CONTRACT201": "invalid-schema", "CONTRACT202": "published-version-edited", "CONTRACT203": "published-version-deleted",
+    "CONTRACT301": "partition-count-changed", "CONTRACT302": "key-bytes-changed",
 }
 
 

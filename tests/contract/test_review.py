@@ -16,8 +16,9 @@ import pytest
 
 from contracts.cli import main
 from contracts.diff import Change, field_diff
+from contracts.findings import findings
 from contracts.registry import Registry
-from contracts.report import render_markdown, write_reports
+from contracts.report import render_github, render_markdown, write_reports
 from contracts.review import (
     ANY_ORDER,
     BREAKING,
@@ -592,3 +593,41 @@ def test_a_manifest_change_of_who_reads_a_topic_is_reviewed_as_rights_granted(re
     markdown = render_markdown(result)
     assert "## Who may do what (ACLs derived from the manifest)" in markdown
     assert "- granted: User:score may read topic invoice-decisions-changelog (consumes invoice-decisions-changelog)" in markdown
+
+
+def test_growing_a_co_partitioned_group_is_a_one_way_door_naming_the_command_on_its_line(repo: Path) -> None:
+    manifest = repo / "contracts" / "topics.toml"
+    text = manifest.read_text()
+    for name in ("generate-invoice", "invoice-decisions-changelog"):
+        at = text.index(f'name = "{name}"')
+        count = text.index("partitions = 6", at)
+        text = text[:count] + "partitions = 12" + text[count + len("partitions = 6"):]
+    manifest.write_text(text)
+    commit(repo, "grow the invoice group")
+
+    result = review(repo, "HEAD~1")
+
+    assert [(d.topic, d.kind) for d in result.doors] == [("generate-invoice", "partition_count_changed")]
+    assert result.exit_status == 0 and "1 one-way door" in result.summary
+    found = findings(result)
+    assert [(f.rule.id, f.rule.level, f.file) for f in found] == [
+        ("CONTRACT301", "warning", "contracts/topics.toml")]
+    assert text.splitlines()[found[0].line - 1] == "partitions = 12"
+    assert "make repartition GROUP=invoice PARTITIONS=12 APPLY=1" in found[0].message
+    assert "::warning file=contracts/topics.toml" in render_github(result)
+    assert "CONTRACT301 partition-count-changed" in render_markdown(result)
+
+
+def test_a_new_key_version_moves_every_key_of_every_topic_keyed_by_it(repo: Path) -> None:
+    key = json.loads((repo / "contracts" / "schemas" / "user_key" / "v1.avsc").read_text())
+    key["fields"][0]["doc"] += " (documented better)"
+    publish(repo, "user_key", 2, key)
+    commit(repo, "user_key v2")
+
+    result = review(repo, "HEAD~1")
+
+    assert {d.topic for d in result.doors if d.kind == "key_bytes_changed"} == {
+        "generate-invoice", "invoice-generated", "calculate-score", "score-calculated"}
+    assert all(f.rule.id == "CONTRACT302" and f.rule.level == "warning" for f in findings(result)
+               if f.rule.id.startswith("CONTRACT3"))
+    assert result.exit_status == 0
