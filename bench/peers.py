@@ -92,7 +92,7 @@ class Workload:
         key, value = runtime.codec(replies.key), runtime.codec(replies.value)
         self.groups.append(self.name(contender))
         return {
-            "kafka": runtime.settings.kafka_client, "registry_url": runtime.settings.registry_url,
+            "kafka": runtime.settings.kafka_client, "registry": runtime.settings.registry_client,
             # The project's producer settings, so that no contender gains by sending differently.
             "producer": {k: v for k, v in runtime.producer_config().items()
                          if k not in runtime.settings.kafka_client and k != "client.id"},

@@ -48,7 +48,8 @@ def _serializer(registry: SchemaRegistryClientConfig, schema: str, subject: str)
 
 def run(job: Mapping[str, Any]) -> None:
     meter = Meter()
-    registry = SchemaRegistryClientConfig(url=job["registry_url"])
+    # Our registry client settings (url, basic.auth.user.info, ssl.ca.location) under Quix's names.
+    registry = SchemaRegistryClientConfig(**{key.replace(".", "_"): value for key, value in job["registry"].items()})
     app = Application(
         # The connection settings only (the metadata refresh interval we add matters to a move, not to this run).
         broker_address=ConnectionConfig.from_librdkafka_dict(job["kafka"], ignore_extras=True),

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Makes what compose/compose.yaml needs and git must never hold, once, before the first `make up STACK=compose`:
 #
-#   compose/.env        a password per principal (kept when it exists: edit it, then run this again)
-#   compose/secrets/    a local CA and the brokers' certificate, and, from compose/.env, the files the
-#                       registry and provisioning read the passwords from
+#   compose/.env        a password per principal, and the registry's keystore password (kept when they exist:
+#                       edit them, then run this again)
+#   compose/secrets/    a local CA, the brokers' certificate, the registry's keystore, and, from compose/.env, the
+#                       files the registry and provisioning read the passwords from
 #
 # Run from anywhere: `sh compose/secrets.sh`. Needs openssl (1.1.1 or later). Both paths are in .gitignore and
 # .dockerignore. The files the containers read are world-readable because the images run as their own users
@@ -15,19 +16,18 @@ secrets="$here/secrets"
 umask 077
 mkdir -p "$secrets/credentials"
 
-# The principals, as on the local stack (stack/security.py): admin (provisioning, operators), controller (between
-# the brokers' controllers), registry (the registry's storage topic), and one per service of contracts/topics.toml.
-principals="ADMIN CONTROLLER REGISTRY DASHBOARD INVOICE SCORE"
-if [ ! -f "$here/.env" ]; then
-    for principal in $principals; do
-        echo "${principal}_PASSWORD=$(openssl rand -hex 24)"
-    done > "$here/.env"
-    echo "wrote $here/.env"
-fi
+# A password for each principal, as on the local stack (stack/security.py): admin (provisioning, operators),
+# controller (between the brokers' controllers), registry (the registry's storage topic), one per service of
+# contracts/topics.toml; and REGISTRY_TLS, the registry's keystore's. One missing from compose/.env is added.
+passwords="ADMIN CONTROLLER REGISTRY DASHBOARD INVOICE SCORE REGISTRY_TLS"
+touch "$here/.env"
+for name in $passwords; do
+    grep -q "^${name}_PASSWORD=" "$here/.env" || echo "${name}_PASSWORD=$(openssl rand -hex 24)" >> "$here/.env"
+done
 . "$here/.env"
-for principal in $principals; do
-    eval "password=\${${principal}_PASSWORD:-}"
-    [ -n "$password" ] || { echo "error: $here/.env gives no ${principal}_PASSWORD" >&2; exit 1; }
+for name in $passwords; do
+    eval "password=\${${name}_PASSWORD:-}"
+    [ -n "$password" ] || { echo "error: $here/.env gives no ${name}_PASSWORD" >&2; exit 1; }
 done
 
 # A CA, and one certificate for every broker's name and for clients on the host (127.0.0.1): a Kafka PEM keystore
@@ -46,6 +46,22 @@ if [ ! -f "$secrets/broker.pem" ]; then
     { openssl pkcs8 -topk8 -nocrypt -in broker-key.pem; cat broker-cert.pem ca.pem; } > broker.pem
     rm broker-key.pem broker.csr broker.ext broker-cert.pem
     echo "wrote a CA and the brokers' certificate in $secrets"
+fi
+
+# The registry's certificate (for the compose network's name and for clients on the host) in a PKCS#12 keystore
+# under REGISTRY_TLS_PASSWORD, remade when that password changes.
+if [ ! -f "$secrets/registry.p12" ] || ! openssl pkcs12 -in "$secrets/registry.p12" -noout \
+        -passin "pass:$REGISTRY_TLS_PASSWORD" 2>/dev/null; then
+    cd "$secrets"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=schema-registry" \
+        -keyout registry-key.pem -out registry.csr
+    printf 'subjectAltName=DNS:schema-registry,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > registry.ext
+    openssl x509 -req -in registry.csr -CA ca.pem -CAkey ca-key.pem -set_serial "0x$(openssl rand -hex 16)" \
+        -days 3650 -extfile registry.ext -out registry-cert.pem
+    openssl pkcs12 -export -in registry-cert.pem -inkey registry-key.pem -certfile ca.pem -name schema-registry \
+        -passout "pass:$REGISTRY_TLS_PASSWORD" -out registry.p12
+    rm registry-key.pem registry.csr registry.ext registry-cert.pem
+    echo "wrote the registry's keystore in $secrets"
 fi
 
 # The registry's users (HTTP basic auth, Jetty's PropertyFileLoginModule: "user: password,role") and its JAAS file.
@@ -67,7 +83,7 @@ echo "KAFKA_SASL_PASSWORD=$INVOICE_PASSWORD" > "$secrets/credentials/invoice.env
 echo "KAFKA_SASL_PASSWORD=$SCORE_PASSWORD" > "$secrets/credentials/score.env"
 
 chmod 700 "$secrets"
-chmod 644 "$secrets/ca.pem" "$secrets/broker.pem" "$secrets/registry-users.properties" "$secrets/registry.jaas" \
+chmod 644 "$secrets/ca.pem" "$secrets/broker.pem" "$secrets/registry.p12" "$secrets/registry-users.properties" "$secrets/registry.jaas" \
     "$secrets"/credentials/*.env
 chmod 755 "$secrets/credentials"
 echo "compose/secrets is up to date with $here/.env"

@@ -25,7 +25,8 @@ GLOBAL_COMPATIBILITY = "BACKWARD"
 
 
 def address() -> str:
-    return f"http://127.0.0.1:{PORT}/apis/ccompat/v7"
+    """The Confluent-compatible API: over TLS with the stack's CA unless STACK_TLS=0."""
+    return f"{'https' if security.TLS else 'http'}://127.0.0.1:{PORT}/apis/ccompat/v7"
 
 
 def healthy(timeout: float = 2.0) -> bool:
@@ -39,7 +40,7 @@ def _settings() -> dict[str, str]:
     storage = security.registry_storage()
     return {
         "quarkus.http.host": "127.0.0.1",
-        "quarkus.http.port": str(PORT),
+        **_listener(),
         "quarkus.management.host": "127.0.0.1",
         "quarkus.management.port": str(MANAGEMENT_PORT),
         # Schemas live in a Kafka topic (like Confluent's _schemas), so they survive restarts.
@@ -64,6 +65,17 @@ def _settings() -> dict[str, str]:
         "apicurio.auth.anonymous-read-access.enabled": "true",
         **_users(),
     }
+
+
+def _listener() -> dict[str, str]:
+    """Where the API listens: HTTPS only, with the certificate the stack's CA signed, unless STACK_TLS=0 (then plain
+    HTTP): the services' passwords cross it in every request (basic auth)."""
+    if not security.TLS:
+        return {"quarkus.http.port": str(PORT)}
+    security.make_certificates()
+    chain, key = security.registry_certificate()
+    return {"quarkus.http.ssl-port": str(PORT), "quarkus.http.insecure-requests": "disabled",
+            "quarkus.http.ssl.certificate.files": str(chain), "quarkus.http.ssl.certificate.key-files": str(key)}
 
 
 def _users() -> dict[str, str]:

@@ -1,9 +1,9 @@
 """The local stack's identities: a certificate authority, the broker's certificate, and each principal's password.
 
 Everything is made once under the stack's state and kept (out of git, never logged): `var/tls/` holds the CA and
-the broker's key and certificate, `var/credentials/<principal>.env` and `.properties` the ready client settings of
-each principal, for the Python clients and for Kafka's own tools. STACK_TLS=0 turns TLS off (SASL/SCRAM over plain
-TCP); the credentials say which, so a client never needs to know.
+the broker's and the registry's keys and certificates, `var/credentials/<principal>.env` and `.properties` the ready
+client settings of each principal, for the Python clients and for Kafka's own tools. STACK_TLS=0 turns TLS off
+(SASL/SCRAM over plain TCP, the registry on plain HTTP); the credentials say which, so a client never needs to know.
 
 Principals: `admin` (a super user: provisioning, the tests and the operator), `registry` (the registry's storage
 topics), one per service named in contracts/topics.toml, and `controller`, which only the brokers use between
@@ -30,8 +30,8 @@ from stack.paths import STATE
 
 __all__ = [
     "ADMIN", "CONTROLLER", "MECHANISM", "REGISTRY", "TLS", "ca_file", "client_config", "client_env", "keystore_file",
-    "java_client", "lock_down", "make_certificates", "password", "principals", "protocol", "services",
-    "write_credentials",
+    "java_client", "lock_down", "make_certificates", "password", "principals", "protocol", "registry_certificate",
+    "services", "write_credentials",
 ]
 
 ADMIN, CONTROLLER = "admin", "controller"
@@ -90,38 +90,69 @@ def keystore_file() -> Path:
     return TLS_DIR / "broker.pem"
 
 
+def registry_certificate() -> tuple[Path, Path]:
+    """The registry's certificate chain and its private key (PEM files, as Quarkus reads them)."""
+    return TLS_DIR / "registry.pem", TLS_DIR / "registry-key.pem"
+
+
 def make_certificates() -> None:
-    """A CA and a broker certificate for 127.0.0.1 and localhost, unless they exist (valid for ten years)."""
-    if ca_file().exists() and keystore_file().exists():
-        return
+    """A CA, and certificates for 127.0.0.1 and localhost signed by it for the broker and the registry, unless they
+    exist (valid for ten years). The CA is made once: a certificate added later is signed by the existing one."""
     TLS_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounting-events local CA")])
+    pem = serialization.Encoding.PEM
+    ca, ca_key = _authority()
+    if not keystore_file().exists():
+        key, broker = _server("kafka", ca, ca_key)
+        _write_private(keystore_file(), _private(key) + broker.public_bytes(pem) + ca.public_bytes(pem))
+    chain, key_file = registry_certificate()
+    if not chain.exists() or not key_file.exists():
+        key, registry = _server("registry", ca, ca_key)
+        _write_private(key_file, _private(key))
+        _write_private(chain, registry.public_bytes(pem) + ca.public_bytes(pem))
+
+
+def _authority() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key_file = TLS_DIR / "ca-key.pem"
+    if ca_file().exists() and key_file.exists():
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(ca_file().read_bytes()), key
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounting-events local CA")])
     now = dt.datetime.now(dt.UTC)
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .sign(key, hashes.SHA256())
     )
+    _write_private(key_file, _private(key))
+    ca_file().write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return ca, key
+
+
+def _server(name: str, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+            ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A key and a certificate for a server on this machine, for 127.0.0.1 and localhost."""
     key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
     names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    broker = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kafka")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+    certificate = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                        critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    pem = serialization.Encoding.PEM
-    private = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write_private(TLS_DIR / "ca-key.pem",
-                   ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    _write_private(keystore_file(), private + broker.public_bytes(pem) + ca.public_bytes(pem))
-    ca_file().write_bytes(ca.public_bytes(pem))
+    return key, certificate
+
+
+def _private(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def lock_down(state: Path) -> None:
@@ -161,6 +192,7 @@ def client_env(principal: str, bootstrap_servers: str, registry_url: str) -> dic
     }
     if TLS:
         env["KAFKA_SSL_CA_LOCATION"] = str(ca_file())
+        env["SCHEMA_REGISTRY_SSL_CA_LOCATION"] = str(ca_file())
     return env
 
 

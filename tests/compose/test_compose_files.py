@@ -448,8 +448,10 @@ def test_core_connection_variables_are_set_on_every_project_service(config: dict
         assert sorted(env["KAFKA_BOOTSTRAP_SERVERS"].split(",")) == internal, (
             f"{name} does not bootstrap from every broker's internal listener ({internal})"
         )
-        # Confluent's registry serves its API at the root (Apicurio's local one under /apis/ccompat/v7).
-        assert env["SCHEMA_REGISTRY_URL"] == "http://schema-registry:8081", name
+        # Confluent's registry serves its API at the root (Apicurio's local one under /apis/ccompat/v7), over TLS
+        # with the compose CA, which every client is given.
+        assert env["SCHEMA_REGISTRY_URL"] == "https://schema-registry:8081", name
+        assert env["SCHEMA_REGISTRY_SSL_CA_LOCATION"] in mounted_secrets(services(config)[name]), name
 
 
 def test_every_variable_on_a_project_service_is_in_the_readme_configuration_table(
@@ -542,7 +544,11 @@ def test_each_broker_listens_for_containers_the_host_and_the_controller(config: 
 def test_registry_serves_the_confluent_api_from_kafka_with_backward_as_default(config: dict[str, Any]) -> None:
     registry = services(config)["schema-registry"]
     env = environment(registry)
-    assert env["SCHEMA_REGISTRY_LISTENERS"] == "http://0.0.0.0:8081"
+    # HTTPS only, with a keystore compose/secrets.sh makes and a password from compose/.env.
+    assert env["SCHEMA_REGISTRY_LISTENERS"] == "https://0.0.0.0:8081"
+    assert env["SCHEMA_REGISTRY_INTER_INSTANCE_PROTOCOL"] == "https"
+    assert env["SCHEMA_REGISTRY_SSL_KEYSTORE_LOCATION"] in mounted_secrets(registry)
+    assert "https://localhost:8081/" in healthcheck_text(registry) and "/run/secrets/ca.pem" in healthcheck_text(registry)
     assert env["SCHEMA_REGISTRY_HOST_NAME"] == registry.get("hostname", "schema-registry")
     assert env["SCHEMA_REGISTRY_SCHEMA_COMPATIBILITY_LEVEL"] == "BACKWARD"
     storage = load_manifest().registry
@@ -561,7 +567,7 @@ def test_registry_serves_the_confluent_api_from_kafka_with_backward_as_default(c
 
 SECRETS_SCRIPT = COMPOSE / "secrets.sh"
 ENV_EXAMPLE = COMPOSE / ".env.example"
-PASSWORD_VARIABLE = re.compile(r"\$\{([A-Z]+)_PASSWORD:\?[^}]*\}")  # ${INVOICE_PASSWORD:?...}: must be set
+PASSWORD_VARIABLE = re.compile(r"\$\{([A-Z_]+)_PASSWORD:\?[^}]*\}")
 
 
 def mounted_secrets(service: dict[str, Any]) -> set[str]:
@@ -641,10 +647,10 @@ def test_no_secret_is_written_in_the_compose_files(config: dict[str, Any]) -> No
 def test_every_password_and_secret_file_compose_reads_is_one_secrets_sh_makes(config: dict[str, Any]) -> None:
     script = SECRETS_SCRIPT.read_text()
     used = {match for path in VARIANTS["three brokers"] for match in PASSWORD_VARIABLE.findall(path.read_text())}
-    made = set(re.search(r'principals="([A-Z ]+)"', script)[1].split())
+    made = set(re.search(r'passwords="([A-Z_ ]+)"', script)[1].split())
     assert used == made, f"compose reads the passwords of {sorted(used)}; compose/secrets.sh makes {sorted(made)}"
     assert {line.partition("=")[0] for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line} == {
-        f"{principal}_PASSWORD" for principal in made}, "compose/.env.example does not list the passwords compose reads"
+        f"{name}_PASSWORD" for name in made}, "compose/.env.example does not list the passwords compose reads"
     for secret in config["secrets"].values():
         path = Path(secret["file"])
         assert path.parts[0] == "secrets" and path.name in script, (
