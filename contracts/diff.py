@@ -33,7 +33,7 @@ from typing import Any
 
 from contracts.avro import Names, Node, root
 
-__all__ = ["KINDS", "Change", "describe_type", "field_diff"]
+__all__ = ["KINDS", "Change", "field_diff"]
 
 KINDS = (
     "added", "removed", "renamed", "possibly_renamed", "type_changed", "type_promoted", "default_changed", "doc_changed",
@@ -64,12 +64,6 @@ def field_diff(old: str | dict[str, Any], new: str | dict[str, Any]) -> list[Cha
     differ = _Differ(old_root.names, new_root.names)
     differ.compare(old_root, new_root, "")
     return differ.changes
-
-
-def describe_type(schema: Any) -> str:
-    """A short description of a schema for people: `string`, `[null, string]`, `bytes decimal(16,2)`,
-    `record Invoice`, `array<record InvoiceLine>`."""
-    return root(schema).describe()
 
 
 def _json(value: Any) -> str:

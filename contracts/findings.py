@@ -11,13 +11,12 @@ without error but changes meaning), CONTRACT2xx the publishing rules, CONTRACT3x
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from json.decoder import JSONObject  # type: ignore[attr-defined]
-from json.scanner import py_make_scanner  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
+
+from json_source_map import calculate  # type: ignore[import-untyped]
 
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason
 from contracts.diff import Change
@@ -194,44 +193,40 @@ def _line(path: Path, field: str | None) -> int:
 def line_of(text: str, field: str | None) -> int:
     """The line of a field, given by its dotted path (`invoice.lines.quantity`), in a schema's JSON text: the line of
     the deepest part of the path found, followed through unions, arrays, maps and named references; 1 otherwise."""
-    schema = _parse_with_lines(text)
+    schema = json.loads(text)
+    lines = _object_lines(schema, calculate(text))
     names = {key: record for record in _records_anywhere(schema) for key in _names_of(record)}
     line, types = 1, [schema]
     for name in field.split(".") if field else []:
         match = next((f for t in types for record in _records(t, names) for f in record.get("fields", [])
-                      if isinstance(f, _Located) and name in (f.get("name"), *f.get("aliases", []))), None)
+                      if isinstance(f, dict) and name in (f.get("name"), *f.get("aliases", []))), None)
         if match is None:
             break
-        line, types = match.line, [match.get("type")]
+        line, types = lines[id(match)], [match.get("type")]
     return line
 
 
-class _Located(dict):  # type: ignore[type-arg]
-    """A JSON object that knows the line of its first key."""
+def _object_lines(document: Any, where: dict[str, Any]) -> dict[int, int]:
+    """The line (1-based) of each JSON object of the parsed `document`, by the object's id: the line of its "name"
+    when it has one (a field's), else of its first character; from the source map of its text (json_source_map:
+    JSON pointer -> where each key and value starts)."""
+    found: dict[int, int] = {}
 
-    line = 1
+    def walk(node: Any, pointer: str) -> None:
+        if isinstance(node, dict):
+            named = where.get(f"{pointer}/name")
+            found[id(node)] = (named.key_start if named else where[pointer].value_start).line + 1
+            for key, value in node.items():
+                walk(value, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{pointer}/{index}")
 
-
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _parse_with_lines(text: str) -> Any:
-    """json.loads, with every object a _Located. The pure-Python scanner takes its object parser from the decoder
-    (the C one does not), so wrapping it is enough to learn where each object starts."""
-    def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[_Located, int]:
-        document, end = s_and_end
-        value, after = JSONObject(s_and_end, *args)
-        located = _Located(value)
-        located.line = document.count("\n", 0, _SPACE.match(document, end).end()) + 1  # type: ignore[union-attr]
-        return located, after
-
-    decoder = json.JSONDecoder()
-    decoder.parse_object = parse_object  # type: ignore[attr-defined]
-    decoder.scan_once = py_make_scanner(decoder)  # type: ignore[attr-defined]
-    return decoder.decode(text)
+    walk(document, "")
+    return found
 
 
-def _records(schema: Any, names: dict[str, _Located]) -> Iterator[_Located]:
+def _records(schema: Any, names: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """The records a type may hold a value of: itself, its union branches, array items, map values, or the one it names."""
     if isinstance(schema, list):
         for branch in schema:
@@ -242,20 +237,20 @@ def _records(schema: Any, names: dict[str, _Located]) -> Iterator[_Located]:
     elif isinstance(schema, dict):
         kind = schema.get("type")
         if kind in ("record", "error"):
-            yield schema  # type: ignore[misc]
+            yield schema
         elif kind in ("array", "map"):
             yield from _records(schema.get("items" if kind == "array" else "values"), names)
         else:
             yield from _records(kind, names)  # {"type": {...}} or {"type": "SomeRecord"}
 
 
-def _records_anywhere(node: Any) -> Iterator[_Located]:
+def _records_anywhere(node: Any) -> Iterator[dict[str, Any]]:
     if isinstance(node, list):
         for item in node:
             yield from _records_anywhere(item)
     elif isinstance(node, dict):
         if node.get("type") in ("record", "error") and isinstance(node.get("name"), str):
-            yield node  # type: ignore[misc]
+            yield node
         for value in node.values():
             yield from _records_anywhere(value)
 
