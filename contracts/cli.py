@@ -20,7 +20,8 @@ from contracts.manifest import ManifestError, load_manifest
 from contracts.provision import Durability, ProvisioningError, give_rights, provision
 from contracts.registry import Registry, RegistryError
 from contracts.report import FORMATS, write_reports
-from contracts.review import ReviewInputError, review
+from contracts.review import review
+from contracts.review_model import ReviewInputError
 
 __all__ = ["main"]
 

@@ -21,7 +21,7 @@ from json_source_map import calculate  # type: ignore[import-untyped]
 from contracts.compat import NEW_READS_OLD, OLD_READS_NEW, STRICTER_KINDS, STRICTER_NOTE, Reason
 from contracts.diff import Change
 from contracts.doors import KEY_VERSION, PARTITIONS, manifest_line
-from contracts.review import EDITED, REMOVED, Problem, Review, SubjectReview, VersionReview
+from contracts.review_model import EDITED, REMOVED, Problem, Review, SubjectReview, VersionReview
 
 __all__ = ["RULES", "Finding", "Rule", "findings", "line_of", "rule_for", "rule_of"]
 

@@ -11,7 +11,7 @@ from contracts import compat
 from contracts.compat import STRICTER_NOTE
 from contracts.diff import Change
 from contracts.findings import RULES, Finding, findings, rule_of
-from contracts.review import EDITED, Review, SubjectReview, VersionReview
+from contracts.review_model import EDITED, Review, SubjectReview, VersionReview
 
 __all__ = ["FORMATS", "render_github", "render_json", "render_markdown", "render_sarif", "write_reports"]
 

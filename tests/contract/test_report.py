@@ -15,7 +15,8 @@ from contracts.cli import main
 from contracts.compat import STRICTER_NOTE
 from contracts.findings import RULES, findings
 from contracts.report import FORMATS, _data, _property, render_github, render_json, render_markdown, render_sarif, write_reports
-from contracts.review import Review, review
+from contracts.review import review
+from contracts.review_model import Review
 from tests.contract.projects import publish, schema
 
 # The parts of the OASIS SARIF 2.1.0 schema (sarif-schema-2.1.0.json) a code-scanning upload relies on, written out

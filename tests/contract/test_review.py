@@ -19,14 +19,8 @@ from contracts.diff import Change, field_diff
 from contracts.findings import findings
 from contracts.registry import Registry
 from contracts.report import render_github, render_markdown, write_reports
-from contracts.review import (
-    ANY_ORDER,
-    BREAKING,
-    CONSUMERS_FIRST,
-    PRODUCER_FIRST,
-    ReviewInputError,
-    review,
-)
+from contracts.review import review
+from contracts.review_model import ANY_ORDER, BREAKING, CONSUMERS_FIRST, PRODUCER_FIRST, ReviewInputError
 from messaging.settings import Settings
 from tests.contract.projects import commit, git, publish, schema
 
