@@ -30,8 +30,8 @@ def main() -> int:
         ("dashboard.accept: one dashboard against a minimal Starlette endpoint, driven by vegeta", accept.measure),
         (f"latency: request to live update through {dashboards} dashboards at 100, 500 and 1,000 requests/s",
          lambda: latency.measure(dashboards=dashboards)),
-        ("latency: the same at 500 requests/s through two dashboards on PostgreSQL",
-         lambda: latency.measure_postgres(postgres)),
+        (f"latency: one dashboard, then two, of the bench's own on {'PostgreSQL' if postgres else 'SQLite'}, from 50"
+         " to 700 requests/s", lambda: latency.measure_scale(postgres)),
         (f"move: the invoice group from 6 to 12 partitions with {move.USERS:,} users' state, under load", move.measure),
         ("stack: make up, warm", startup.measure),
     ]

@@ -9,8 +9,10 @@ listener read the event (both clocks are this machine's wall clock); only reques
 listeners share one event loop and parse nothing heavy; the bench process's own CPU share during each attack is
 recorded to show they are not the bottleneck.
 
-Measured on the stack's dashboards (`make bench` runs `make up DASHBOARDS=2`), and again on two dashboards of the
-bench's own over PostgreSQL when BENCH_POSTGRES_URL (the dashboard's DATABASE_URL, postgresql://...) names one.
+Measured on the stack's dashboards (`make bench` runs `make up DASHBOARDS=2`), then on dashboards of the bench's own,
+one and then two sharing a reply group, over PostgreSQL when BENCH_POSTGRES_URL (the dashboard's DATABASE_URL,
+postgresql://...) names one (over a SQLite file of their own otherwise), from 50 to 700 requests/s: where the p99
+passes 250 ms for each, and the CPU per request of two against one (the dashboards' own counters, every thread).
 `python -m bench.latency --help` runs it alone.
 """
 
@@ -37,12 +39,14 @@ from bench.processes import Server
 from bench.vegeta import Target
 from contracts.manifest import load_manifest
 
-__all__ = ["measure", "measure_postgres", "percentile", "waits_ms"]
+__all__ = ["measure", "measure_scale", "percentile", "waits_ms"]
 
 TARGET_RATE, TARGET_P99_MS = 500, 100
 TARGET = f"p99 <= {TARGET_P99_MS} ms, every request accepted and answered"
 ANSWER_DEADLINE_SECONDS = 30
-POSTGRES_PORTS = (8010, 8011)
+OWN_PORTS = (8010, 8011)
+SWEEP_RATES = (50, 100, 200, 300, 400, 500, 700)
+CROSSING_MS = 250
 
 
 class Listener:
@@ -96,16 +100,19 @@ async def _answers(listeners: list[Listener], expected: int) -> None:
 
 
 async def _at_rate(listeners: list[Listener], targets: list[Target], rate: int, seconds: float,
-                   out: Path) -> dict[str, Any]:
+                   out: Path, servers: list[Server]) -> dict[str, Any]:
     for listener in listeners:
         listener.answered.clear()
     before, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    served_before = sum(processes.cpu_seconds(server.pid) for server in servers)
     attack = await asyncio.to_thread(vegeta.attack, targets, out, seconds=seconds, rate=rate)
     after, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - began
     # vegeta's report and the wait run before the per-request results are read here, which costs the
     # listeners' event loop a moment: by then every answer has arrived (or the deadline passed).
     result = vegeta.summary(await asyncio.to_thread(vegeta.report, attack.results))
     await _answers(listeners, result["accepted"])
+    # The dashboards' own CPU (every thread) from taking the requests to pushing their answers, per request.
+    served = sum(processes.cpu_seconds(server.pid) for server in servers) - served_before
     answered = {request_id: at for listener in listeners for request_id, at in listener.answered.items()}
     waits, unanswered = waits_ms(await asyncio.to_thread(vegeta.hits, attack.results), answered)
     listener_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -119,6 +126,7 @@ async def _at_rate(listeners: list[Listener], targets: list[Target], rate: int, 
         "unanswered": unanswered, "status_codes": result["status_codes"],
         "p50_ms": share(0.50), "p95_ms": share(0.95), "p99_ms": share(0.99), "http_p99_ms": result["http_p99_ms"],
         "listener_cpu_percent": round(listener_cpu / wall * 100, 1),
+        "dashboards_cpu_us_per_request": round(served / max(result["accepted"], 1) * 1e6),
         "generator_cpu_percent": round(attack.generator_cpu_seconds / wall * 100, 1),
     }
 
@@ -134,14 +142,15 @@ async def _measure(servers: list[Server], rates: tuple[int, ...], seconds: float
     folder = Path(scratch.name)
     try:
         await asyncio.wait_for(asyncio.gather(*(listener.connected.wait() for listener in listeners)), 30)
-        await _at_rate(listeners, targets, 50, 2, folder / "warm")  # connections, caches: warm, not cold
+        await _at_rate(listeners, targets, 50, 2, folder / "warm", servers)  # connections, caches: warm, not cold
         results = []
         for rate in rates:
-            result = await _at_rate(listeners, targets, rate, seconds, folder / f"rate-{rate}")
+            result = await _at_rate(listeners, targets, rate, seconds, folder / f"rate-{rate}", servers)
             print(f"  {rate} req/s offered: achieved {result['achieved_rate']}, p50 {result['p50_ms']} ms, p95"
                   f" {result['p95_ms']} ms, p99 {result['p99_ms']} ms ({result['answered']:,} answered,"
                   f" {result['unanswered']} not; codes {result['status_codes']}; listeners"
-                  f" {result['listener_cpu_percent']}% of a core)", flush=True)
+                  f" {result['listener_cpu_percent']}% of a core; dashboards"
+                  f" {result['dashboards_cpu_us_per_request']:,} us CPU per request)", flush=True)
             results.append(result)
             # The next rate starts once this one's requests are worked off, and no late answer of this one is left.
             await asyncio.to_thread(groups.settle, [server.group for server in servers if server.group])
@@ -176,39 +185,49 @@ def measure(rates: tuple[int, ...] = (100, TARGET_RATE, 1000), seconds: float = 
 
 
 @contextlib.contextmanager
-def _own_dashboards(database_url: str) -> Iterator[list[Server]]:
-    """Two dashboards of the bench's own over `database_url`, sharing a reply consumer group of their own that starts
-    at the end of the replies, as the stack's dashboards share theirs."""
-    group = f"{load_manifest().consumer_groups['dashboard']}-bench"
+def _own_dashboards(database_url: str, count: int) -> Iterator[list[Server]]:
+    """`count` dashboards of the bench's own over `database_url`, sharing a reply consumer group of their own that
+    starts at the end of the replies, as the stack's dashboards share theirs."""
+    group = f"{load_manifest().consumer_groups['dashboard']}-bench-{count}"
     groups.start_at_end(group)
     with contextlib.ExitStack() as stack:
         servers = []
-        for index, port in enumerate(POSTGRES_PORTS, start=1):
+        for index, port in enumerate(OWN_PORTS[:count], start=1):
             env = {"DASHBOARD_PORT": str(port), "DATABASE_URL": database_url, "DASHBOARD_GROUP": group,
                    "DASHBOARD_METRICS_PORT": str(port + 1000), "INSTANCE_ID": f"bench-dashboard-{index}"}
             servers.append(stack.enter_context(processes.started(["-m", "services.dashboard"], port, env)))
         yield servers
 
 
-def measure_postgres(database_url: str | None, rates: tuple[int, ...] = (TARGET_RATE,), seconds: float = 10,
-                     users: int = 4) -> list[dict[str, Any]]:
-    """The same on two dashboards over PostgreSQL; a row saying why not when there is none to measure."""
-    names = [f"latency.request_reply.postgresql.{rate}" for rate in rates]
-    if not database_url:
-        reason = "no PostgreSQL named: BENCH_POSTGRES_URL=postgresql://... gives the dashboards' DATABASE_URL"
-    elif not database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
-        reason = f"BENCH_POSTGRES_URL is not a postgresql:// URL (it starts {database_url.split(':', 1)[0]!r})"
-    else:
-        try:
-            with _own_dashboards(database_url) as servers:
+def measure_scale(database_url: str | None, rates: tuple[int, ...] = SWEEP_RATES, seconds: float = 8,
+                  users: int = 4) -> list[dict[str, Any]]:
+    """One dashboard, then two, of the bench's own over one database (`database_url`, PostgreSQL; a SQLite file of
+    their own without one), at every rate of `rates`: the p99 at each (the chart), the offered rate where the p99
+    first passes 250 ms, and two dashboards' CPU per request against one's at the same rate."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+        url = database_url or f"sqlite:///{folder}/dashboard.sqlite3"
+        runs: dict[int, list[dict[str, Any]]] = {}
+        entries = []
+        for count in (1, 2):
+            print(f"  {count} dashboard{'s' if count > 1 else ''} over {url.split(':', 1)[0]}", flush=True)
+            with _own_dashboards(url, count) as servers:
                 groups.settle([server.group for server in servers if server.group])
-                return _entries("latency.request_reply.postgresql", servers,
-                                asyncio.run(_measure(servers, rates, seconds, users)))
-        except RuntimeError as error:
-            reason = f"the dashboards did not start on it: {error}"
-    print(f"  PostgreSQL: not measured: {reason}", flush=True)
-    return [{"name": name, "unit": "ms (p99)", "value": None, "measured": False, "reason": reason,
-             "target": TARGET if name.endswith(f".{TARGET_RATE}") else ""} for name in names]
+                runs[count] = asyncio.run(_measure(servers, rates, seconds, users))
+                entries += _entries(f"latency.scale.{count}", servers, runs[count])
+    for count, results in runs.items():
+        crossing = next((r["offered_rate"] for r in results if r["p99_ms"] is None or r["p99_ms"] > CROSSING_MS), None)
+        entries.append({"name": f"latency.p99_over_{CROSSING_MS}ms.{count}", "unit": "req/s offered", "value": crossing,
+                        "note": f"the lowest offered rate of {', '.join(map(str, rates))} whose p99 passes"
+                                f" {CROSSING_MS} ms, with {count} dashboard(s)" + ("" if crossing else ": none did")})
+    for rate in rates:
+        one, two = (next(r for r in runs[n] if r["offered_rate"] == rate) for n in (1, 2))
+        if one["dashboards_cpu_us_per_request"] and rate in (100, TARGET_RATE):
+            ratio = round(two["dashboards_cpu_us_per_request"] / one["dashboards_cpu_us_per_request"], 2)
+            entries.append({"name": f"latency.cpu_per_request.{rate}", "unit": "us (2 dashboards)",
+                            "value": two["dashboards_cpu_us_per_request"],
+                            "baseline": {"name": "1 dashboard", "value": one["dashboards_cpu_us_per_request"]},
+                            "ratio": ratio, "target": "<= 1.1x", "met": ratio <= 1.1})
+    return entries
 
 
 def main() -> int:
@@ -218,12 +237,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10, help="how long each rate is offered")
     parser.add_argument("--dashboards", type=int, help="the stack's dashboards to use (default: DASHBOARDS, else 1)")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL"),
-                        help="the DATABASE_URL of two dashboards of the bench's own (default: BENCH_POSTGRES_URL)")
-    parser.add_argument("--only-postgres", action="store_true", help="skip the stack's dashboards")
+                        help="the DATABASE_URL of the scale sweep's dashboards (default: BENCH_POSTGRES_URL; without"
+                             " one, a SQLite file of their own)")
+    parser.add_argument("--only-scale", action="store_true", help="skip the stack's dashboards")
     args = parser.parse_args()
     rates = tuple(int(rate) for rate in args.rates.split(","))
-    entries = [] if args.only_postgres else measure(rates, args.seconds, dashboards=args.dashboards)
-    entries += measure_postgres(args.postgres_url, rates, args.seconds)
+    entries = [] if args.only_scale else measure(rates, args.seconds, dashboards=args.dashboards)
+    entries += measure_scale(args.postgres_url)
     print(json.dumps(entries, indent=2))
     return 0
 
