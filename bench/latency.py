@@ -78,12 +78,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def waits_ms(hits: list[vegeta.Hit], answered: dict[str, int]) -> tuple[list[float], int]:
-    """The wait from sending to the answer's event, in ms, of every accepted (202) request that was answered; and how
-    many accepted requests were not."""
+def waits_ms(hits: list[vegeta.Hit], answered: dict[str, int], since_ns: int = 0,
+             until_ns: int | None = None) -> tuple[list[float], int]:
+    """The wait from sending to the answer's event, in ms, of every accepted (202) request sent between `since_ns`
+    and `until_ns` (every one by default) that was answered; and how many such accepted requests were not."""
     waits, unanswered = [], 0
     for hit in hits:
-        if hit.code != 202:
+        if hit.code != 202 or hit.began_ns < since_ns or (until_ns is not None and hit.began_ns > until_ns):
             continue
         request_id = json.loads(hit.body)["request_id"]
         if request_id in answered:

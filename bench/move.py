@@ -14,7 +14,6 @@ move, so the new partitions' workers restore what moved to them), while requests
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import subprocess
@@ -32,7 +31,7 @@ from confluent_kafka import Producer
 
 from bench import accounts, vegeta
 from bench.accept import INVOICE
-from bench.latency import Listener, percentile
+from bench.latency import Listener, percentile, waits_ms
 from bench.processes import Server
 from bench.vegeta import Target
 from contracts.partitioning import partition_for
@@ -66,17 +65,10 @@ def _fill(scratch: Scratch, users: int) -> None:
     assert producer.flush(120) == 0, "the changelog entries were not all written"
 
 
-def _window_p99(hits: list[vegeta.Hit], answered: dict[str, int], since_ns: int, until_ns: int) -> tuple[float | None, int]:
+def _p99(hits: list[vegeta.Hit], answered: dict[str, int], since_ns: int = 0,
+         until_ns: int | None = None) -> tuple[float | None, int]:
     """p99 (ms) of the accepted requests sent in [since, until], and how many of them were never answered."""
-    waits, unanswered = [], 0
-    for hit in hits:
-        if hit.code != 202 or not since_ns <= hit.began_ns <= until_ns:
-            continue
-        request_id = json.loads(hit.body)["request_id"]
-        if request_id in answered:
-            waits.append((answered[request_id] - hit.began_ns) / 1e6)
-        else:
-            unanswered += 1
+    waits, unanswered = waits_ms(hits, answered, since_ns, until_ns)
     return (round(percentile(waits, 0.99), 1) if waits else None), unanswered
 
 
@@ -151,13 +143,13 @@ def measure(users: int = USERS) -> list[dict[str, Any]]:
         server = Server(scratch.dashboard_url, 0, "sqlite")
         people = accounts.sign_up(server.url, LISTENERS)
         hits, answered = asyncio.run(_attack(server, people, BASELINE_SECONDS, Path(folder) / "baseline", None))
-        baseline, _ = _window_p99(hits, answered, 0, time.time_ns())
+        baseline, _ = _p99(hits, answered)
         move = _Move(scratch)
         hits, answered = asyncio.run(_attack(server, people, ATTACK_SECONDS, Path(folder) / "move",
                                              threading.Thread(target=move.run)))
     if move.code != 0:
         raise RuntimeError(f"the move failed (exit {move.code}): {move.lines[-1][1] if move.lines else 'no output'}")
-    during, unanswered = _window_p99(hits, answered, move.began_ns, move.ended_ns)
+    during, unanswered = _p99(hits, answered, move.began_ns, move.ended_ns)
     scanned, read = move.scans()
     total = round((move.ended_ns - move.began_ns) / 1e9, 2)
     print(f"  moved: state in {scanned} s ({read:,} entries read), the whole command {total} s;"
