@@ -105,7 +105,7 @@ def spray(address: str, port: int, count: int) -> int:
 
 def _host_env() -> dict[str, str]:
     # The test's own connection settings (its principal, the CA), and nothing else of its environment.
-    connection = {name: value for name, value in os.environ.items() if name.startswith("KAFKA_")}
+    connection = {name: value for name, value in os.environ.items() if name.startswith(("KAFKA_", "SCHEMA_REGISTRY_"))}
     return {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), **connection}
 
 

@@ -27,7 +27,7 @@ def serve() -> int:
         return 1
     from messaging.metrics import serve_health
 
-    serve_health(int(os.environ["HEALTH_PORT"]), ready=lambda: True)
+    serve_health(int(os.environ["HEALTH_PORT"]), statuses=list)  # no clients: ready
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.Event().wait()
     return 0
