@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from contracts.acls import grants
@@ -167,7 +167,8 @@ class Operations:
         return found
 
     def _newest_headers(self, topic: str, each: int) -> list[list[tuple[str, str | bytes | None]]]:
-        consumer = self._runtime.reader(**{"group.id": self._reader_group})
+        # Told of each partition's end: one that ends with a transaction's marker is never reached by offset + 1.
+        consumer = self._runtime.reader(**{"group.id": self._reader_group, "enable.partition.eof": True})
         try:
             partitions = consumer.list_topics(topic, timeout=TIMEOUT).topics[topic].partitions
             ends = {}
@@ -180,7 +181,9 @@ class Operations:
             deadline = time.monotonic() + TIMEOUT
             while ends and time.monotonic() < deadline:
                 for message in consumer.consume(500, timeout=0.5):
-                    if message.error() is not None:
+                    if (error := message.error()) is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            ends.pop(message.partition() or 0, None)
                         continue
                     found.append(headers_of(message))
                     partition, offset = message.partition() or 0, message.offset() or 0
