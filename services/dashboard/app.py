@@ -38,6 +38,7 @@ from services.dashboard.db import Database, OffLoop
 from services.dashboard.db.pending import PendingWriter
 from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
+from services.dashboard.invoice_form import InvoiceForm
 from services.dashboard.live import Live
 from services.dashboard.openapi import document
 from services.dashboard.operations import Operations
@@ -47,6 +48,7 @@ from services.dashboard.rules import ContractRules
 from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender
 from services.dashboard.sessions import Sessions
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.templating import LOCALE
 from services.dashboard.throttle import Throttle
 from services.dashboard.traced import TracedRequests
 
@@ -151,9 +153,10 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         except OSError as error:
             raise SettingsError(f"the dashboard cannot serve its metrics on DASHBOARD_METRICS_PORT"
                                 f" {settings.metrics_port}: {error.strerror}") from None
-        attach(app, AppState(rules=rules, openapi=document(rules), db=db, pending=pending, hub=hub, sender=sender,
-                             replies=replies,
-                             live=live, credentials=credentials, sessions=sessions, catalog=Catalog(runtime),
+        attach(app, AppState(rules=rules, openapi=document(rules),
+                             invoice_form=InvoiceForm.of(runtime.manifest, rules, LOCALE), db=db, pending=pending,
+                             hub=hub, sender=sender, replies=replies, live=live, credentials=credentials,
+                             sessions=sessions, catalog=Catalog(runtime),
                              operations=Operations(runtime, group, settings.operators,
                                                    settings.trace_viewer if tracing.active else None),
                              statuses=lambda: statuses(runtime, replies, sender, live)))

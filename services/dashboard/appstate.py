@@ -16,6 +16,7 @@ from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop
 from services.dashboard.db.pending import PendingWriter
 from services.dashboard.events import Hub
+from services.dashboard.invoice_form import InvoiceForm
 from services.dashboard.live import Live
 from services.dashboard.operations import Operations
 from services.dashboard.replies import Replies
@@ -30,6 +31,7 @@ __all__ = ["AppState", "app_state", "attach"]
 class AppState:
     rules: ContractRules  # from the runtime's manifest
     openapi: dict[str, Any]  # /openapi.json, made from `rules`
+    invoice_form: InvoiceForm  # what the invoice form reads, as its locale writes it
     db: OffLoop[Database]  # the database, for the event loop
     pending: PendingWriter  # new submissions, written together
     hub: Hub

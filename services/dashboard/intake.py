@@ -11,7 +11,7 @@ rounding or a control character is refused, never dropped, cut or rounded.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import zip_longest
@@ -66,33 +66,43 @@ def _string(data: dict[str, Any], field: str, path: str, limit: int | None, erro
     return value
 
 
-def _decimal(data: dict[str, Any], field: str, rule: DecimalRule, path: str, errors: list[FieldError]) -> Decimal | None:
+# How a decimal's text is read: the API's one exact format (DecimalRule.parse), or as the form's locale writes it.
+Reader = Callable[[str, DecimalRule], Decimal]
+
+
+def _exact(text: str, rule: DecimalRule) -> Decimal:
+    return rule.parse(text)
+
+
+def _decimal(data: dict[str, Any], field: str, rule: DecimalRule, path: str, read: Reader,
+             errors: list[FieldError]) -> Decimal | None:
     raw, name = data.get(field), f"{path}{field}"
     if not isinstance(raw, str):
         # A JSON number may have been rounded by the sender's floats before it got here: only text is exact.
         errors.append(FieldError(name, 'is required and must be a string holding a decimal number, like "12.50"'))
         return None
     try:
-        return rule.parse(raw)
+        return read(raw, rule)
     except ValueError as error:
         errors.append(FieldError(name, str(error)))
         return None
 
 
-def _item(entry: Any, index: int, rules: ContractRules, errors: list[FieldError]) -> dict[str, Any]:
+def _item(entry: Any, index: int, rules: ContractRules, read: Reader, errors: list[FieldError]) -> dict[str, Any]:
     item = _object(entry, f"items[{index}]", ROW_FIELDS, errors)
     if item is None:
         return {}
     path = f"items[{index}]."
     return {
         "description": _string(item, "description", path, None, errors),
-        "quantity": _decimal(item, "quantity", rules.quantity, path, errors),
-        "unit_price": _decimal(item, "unit_price", rules.unit_price, path, errors),
+        "quantity": _decimal(item, "quantity", rules.quantity, path, read, errors),
+        "unit_price": _decimal(item, "unit_price", rules.unit_price, path, read, errors),
     }
 
 
-def parse_invoice(data: Any, rules: ContractRules) -> dict[str, Any]:
-    """{"customer": {...}, "items": [...]} with Decimal amounts at the contract's scale; InvalidInput otherwise."""
+def parse_invoice(data: Any, rules: ContractRules, read: Reader = _exact) -> dict[str, Any]:
+    """{"customer": {...}, "items": [...]} with Decimal amounts at the contract's scale, their text as `read` reads
+    it; InvalidInput otherwise."""
     errors: list[FieldError] = []
     body = _object(data, "", ("customer", "items"), errors)
     if body is None:
@@ -108,7 +118,7 @@ def parse_invoice(data: Any, rules: ContractRules) -> dict[str, Any]:
     elif (most := rules.request["items"].max_items) is not None and len(items) > most:
         errors += [FieldError("items", message) for message in rules.request["items"].problems(items)]  # not one by one
     else:
-        parsed_items = [_item(entry, index, rules, errors) for index, entry in enumerate(items)]
+        parsed_items = [_item(entry, index, rules, read, errors) for index, entry in enumerate(items)]
     parsed = {"customer": parsed_customer, "items": parsed_items}
     # The schema's constraints, on every field that parsed (one that did not is None, which they skip).
     errors += [FieldError(v.path, v.message) for v in rules.request.violations(parsed)]
@@ -134,15 +144,16 @@ def invoice_form_values(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def parse_invoice_form(pairs: Sequence[tuple[str, str]], rules: ContractRules) -> dict[str, Any]:
-    """What parse_invoice gives for the form's values; also refuses unknown, repeated and ragged fields."""
+def parse_invoice_form(pairs: Sequence[tuple[str, str]], rules: ContractRules, read: Reader) -> dict[str, Any]:
+    """What parse_invoice gives for the form's values, amounts as `read` reads them; also refuses unknown, repeated
+    and ragged fields."""
     errors = _form_shape(pairs, INVOICE_FORM_FIELDS, repeatable=ROW_FIELDS)
     counts = Counter(name for name, _ in pairs)
     if len({counts[name] for name in ROW_FIELDS}) > 1:
         got = ", ".join(f"{counts[name]} {name}" for name in ROW_FIELDS)
         errors.append(FieldError("items", f"every row needs a description, a quantity and a unit price (got {got})"))
     try:
-        parsed = parse_invoice(invoice_form_values(pairs), rules)
+        parsed = parse_invoice(invoice_form_values(pairs), rules, read)
     except InvalidInput as invalid:
         errors += invalid.errors
     if errors:

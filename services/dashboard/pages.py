@@ -29,7 +29,6 @@ from services.dashboard.intake import (
     form_fields,
     invoice_form_values,
     parse_idempotency_key,
-    parse_invoice_form,
     parse_log_in,
     parse_sign_up,
 )
@@ -160,21 +159,22 @@ async def new_invoice(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return to_login(request)
+    state = app_state(request)
+    form = state.invoice_form
     if request.method == "GET":
-        return render(request, "invoice_new.html", values={"items": [{}, {}]})
+        return render(request, "invoice_new.html", values={"items": [{}, {}]}, shown=form.shown())
     pairs = await _form(request)
     values = invoice_form_values(pairs)
-    state = app_state(request)
     try:
-        fields = parse_invoice_form(pairs, state.rules)
+        fields = form.read(pairs)
         request_id = await submit(state.db, state.pending, state.sender, user, "invoice", fields, _form_key(pairs))
     except InvalidInput as invalid:
-        return render(request, "invoice_new.html", 422, errors=invalid.errors, values=values)
+        return render(request, "invoice_new.html", 422, values=values, shown=form.shown(invalid.errors))
     except KeyConflict as conflict:
-        return render(request, "invoice_new.html", conflict.status, values=values,
+        return render(request, "invoice_new.html", conflict.status, values=values, shown=form.shown(),
                       errors=[FieldError("form", RESENT[conflict.status])])
     except Unavailable:
-        return render(request, "invoice_new.html", 503, values=values,
+        return render(request, "invoice_new.html", 503, values=values, shown=form.shown(),
                       errors=[FieldError("kafka", "the request could not be sent just now; nothing was sent, try again")])
     return RedirectResponse(f"/invoices/{request_id}", status_code=303)
 

@@ -98,14 +98,18 @@ class DecimalRule:
         if written is None:
             raise ValueError('must be a decimal number written like "12.50": only the digits 0-9, one optional'
                              ' "." and an optional leading "-" (no spaces, "+", exponents or separators)')
-        sign, whole, fraction = written.group(1), written.group(2).lstrip("0"), (written.group(3) or "").rstrip("0")
+        return self.exact(written.group(1), written.group(2), written.group(3) or "", point=".")
+
+    def exact(self, sign: str, whole: str, fraction: str, point: str) -> Decimal:
+        """The value of a number read as its sign, its digits before the point and after it (`point` is how the
+        writer marks it, for the messages); ValueError when it has more places or digits than the rule allows."""
+        whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
         if len(fraction) > self.places:
-            raise ValueError(f"has more than {self.places} decimal places")
+            raise ValueError(f'has more than {self.places} digits after the "{point}"')
         if len(whole) > self.digits - self.places:
-            raise ValueError(f"is too large: at most {self.digits - self.places} digits before the point")
+            raise ValueError(f'is too large: at most {self.digits - self.places} digits before the "{point}"')
         # Built from the digits themselves, so no decimal context (and its 28-digit rounding) is involved.
         return Decimal(f"{sign}{whole or '0'}.{fraction.ljust(self.places, '0')}")
-
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from contracts.manifest import Manifest
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 
 __all__ = [
-    "Checked", "Line", "Problem", "Rules", "Totals", "check_request", "compute_totals", "digits_of", "is_valid_cnpj",
+    "CENT", "Checked", "Line", "Problem", "Rules", "Totals", "check_request", "compute_totals", "digits_of", "is_valid_cnpj",
     "is_valid_cpf", "parse_iss_rate", "validate_request", "verification_code",
 ]
 
-_CENT = Decimal("0.01")  # money in BRL: the scale of every amount the reply carries
+CENT = Decimal("0.01")  # money in BRL: the scale of every amount the reply carries
 _RATE_STEP = Decimal("0.0001")
 
 # Wide enough that products and sums of contract-sized values are exact, whatever
@@ -53,7 +53,7 @@ class Rules:
             raise ValueError("the reply's invoice.total is not a decimal")
         # validate_request does not know the configured rate, so it assumes the highest parse_iss_rate accepts (1,
         # i.e. 100%): the total, twice the subtotal, must still fit.
-        max_subtotal = (largest_decimal(*total) / 2).quantize(_CENT, rounding=ROUND_DOWN)
+        max_subtotal = (largest_decimal(*total) / 2).quantize(CENT, rounding=ROUND_DOWN)
         quantity, price = (Decimal(1).scaleb(-request[f"items[].{name}"].scale) for name in ("quantity", "unit_price"))
         return cls(request, max_subtotal, quantity, price)
 
@@ -231,7 +231,7 @@ def compute_totals(rules: Rules, items: Sequence[Mapping[str, Any]], iss_rate: D
         lines = tuple(_line(rules, item) for item in items)
         subtotal = sum((line.total for line in lines), Decimal("0.00"))
         rate = _round(iss_rate, _RATE_STEP)
-        iss_amount = _round(subtotal * rate, _CENT)
+        iss_amount = _round(subtotal * rate, CENT)
         return Totals(lines, subtotal, rate, iss_amount, subtotal + iss_amount)
 
 
@@ -239,7 +239,7 @@ def _line(rules: Rules, item: Mapping[str, Any]) -> Line:
     # Quantity and price are already valid, so these two roundings only set the scale.
     quantity = _round(item["quantity"], rules.quantity_step)
     unit_price = _round(item["unit_price"], rules.price_step)
-    return Line(item["description"], quantity, unit_price, _round(quantity * unit_price, _CENT))
+    return Line(item["description"], quantity, unit_price, _round(quantity * unit_price, CENT))
 
 
 def _round(value: Decimal, step: Decimal) -> Decimal:

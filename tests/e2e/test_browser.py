@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from services.dashboard.formatting import locale_named, money
+from services.dashboard.formatting import locale_named, money, quantity
 from stack import procs
 
 DASHBOARD_URL = os.environ.get("DASHBOARD_URL", "http://127.0.0.1:8000")
@@ -86,10 +86,10 @@ def test_sign_up_invoice_live_update_and_score(page: Page) -> None:
     expect(rows).to_have_count(2)
     rows.nth(0).get_by_label("Description").fill("Bookkeeping, October")
     rows.nth(0).get_by_label("Quantity").fill("1")
-    rows.nth(0).get_by_label("Unit price").fill("850.00")
+    rows.nth(0).get_by_label("Unit price").fill(quantity("850.00", LOCALE))  # as its people write it
     rows.nth(1).get_by_label("Description").fill("Payroll processing")
     rows.nth(1).get_by_label("Quantity").fill("12")
-    rows.nth(1).get_by_label("Unit price").fill("35.50")
+    rows.nth(1).get_by_label("Unit price").fill(quantity("35.50", LOCALE))
     snap(page, "03-new-invoice")
     # Hold the invoice generator still, so the page is seen pending before the reply comes.
     generator = procs.running_pid("invoice")
@@ -158,14 +158,14 @@ def watch_requests(page: Page) -> list[str]:
     return asked
 
 
-def issue_invoice(page: Page, customer: str, tax_id: str, quantity: str, unit_price: str) -> None:
+def issue_invoice(page: Page, customer: str, tax_id: str, count: str, unit_price: str) -> None:
     page.goto("/invoices/new")
     page.get_by_label("Name").fill(customer)
     page.get_by_label("CPF or CNPJ").fill(tax_id)
     row = page.locator("tr.item").first  # the form's second row stays blank, which is no item
     row.get_by_label("Description").fill("Bookkeeping")
-    row.get_by_label("Quantity").fill(quantity)
-    row.get_by_label("Unit price").fill(unit_price)
+    row.get_by_label("Quantity").fill(count)
+    row.get_by_label("Unit price").fill(quantity(unit_price, LOCALE))  # as its people write it
     page.get_by_role("button", name="Issue invoice").click()
     expect(page.locator("[data-status]")).to_have_text("generated")
 

@@ -311,14 +311,14 @@ def test_the_invoice_form_refuses_ragged_rows_and_unknown_fields(user: httpx.Cli
     page = user.get("/invoices/new").text
     form = {"csrf_token": hidden(page, "csrf_token"), "idempotency_key": hidden(page, "idempotency_key"),
             "customer_name": "ACME", "customer_tax_id": "11.222.333/0001-81"}
-    ragged = [*form.items(), ("description", "One"), ("quantity", "1"), ("unit_price", "1.00"), ("description", "Two")]
+    ragged = [*form.items(), ("description", "One"), ("quantity", "1"), ("unit_price", "1"), ("description", "Two")]
     response = user.post("/invoices/new", content=urlencode(ragged), headers={"content-type": FORM})
     assert response.status_code == 422 and "every row needs a description, a quantity and a unit price" in response.text
-    unknown = [*form.items(), ("description", "One"), ("quantity", "1"), ("unit_price", "1,5"), ("discount", "9")]
+    unknown = [*form.items(), ("description", "One"), ("quantity", "1"), ("unit_price", "abc"), ("discount", "9")]
     response = user.post("/invoices/new", content=urlencode(unknown), headers={"content-type": FORM})
     assert response.status_code == 422
-    assert "<strong>discount</strong> is not a known field" in response.text
-    assert "<strong>items[0].unit_price</strong> must be a decimal number" in response.text
+    assert "<li>discount: is not a known field</li>" in response.text
+    assert "<li>Unit price, service 1: must be a number written like" in response.text  # as the page calls it
 
 
 # --- 8. safe retries ------------------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def test_a_form_sent_twice_makes_one_invoice(user: httpx.Client) -> None:
     page = user.get("/invoices/new").text
     form = {"csrf_token": hidden(page, "csrf_token"), "idempotency_key": hidden(page, "idempotency_key"),
             "customer_name": "ACME", "customer_tax_id": "11.222.333/0001-81",
-            "description": "Audit", "quantity": "1", "unit_price": "100.00"}
+            "description": "Audit", "quantity": "1", "unit_price": "100"}
     first = user.post("/invoices/new", data=form)
     again = user.post("/invoices/new", data=form)
     assert first.status_code == again.status_code == 303

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.manifest import load_manifest
 from services.dashboard import intake
+from services.dashboard.formatting import LOCALES
 from services.dashboard.intake import (
     InvalidInput,
     form_fields,
@@ -18,6 +19,7 @@ from services.dashboard.intake import (
     parse_sign_up,
 )
 from services.dashboard.rules import ContractRules
+from services.dashboard.written import WrittenNumbers
 
 RULES = ContractRules.of(load_manifest())  # as the app makes them from its runtime's manifest
 
@@ -27,7 +29,7 @@ def parse_invoice(data: Any) -> dict[str, Any]:
 
 
 def parse_invoice_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    return intake.parse_invoice_form(pairs, RULES)
+    return intake.parse_invoice_form(pairs, RULES, WrittenNumbers(LOCALES["en_US"]).read)
 
 
 ITEM = {"description": "Audit", "quantity": "1.5", "unit_price": "10"}
