@@ -77,7 +77,8 @@ def dashboard(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     finally:
         process.terminate()
         process.wait(30)
-        AdminClient({**Settings.from_env().kafka_client}).delete_consumer_groups([group])[group].exception(30)
+        admin = AdminClient({**Settings.from_env().kafka_client})  # held: a client collected mid-call never answers
+        admin.delete_consumer_groups([group])[group].exception(30)
 
 
 @pytest.fixture
