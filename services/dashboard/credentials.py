@@ -60,13 +60,19 @@ def _matches(password_hash: str, password: str) -> bool:
         return False
 
 
+def _from(email: str, address: str) -> str:
+    """An account's attempts from one client network: the key of its throttle."""
+    return f"{email} {network(address)}"  # an email holds no space (rules.EMAIL)
+
+
 class Credentials:
     """Signs people up and checks their passwords.
 
     An argon2 hash costs about 100 ms of CPU, so it runs on at most `threads` worker threads (argon2
     releases the GIL) while the event loop goes on serving everyone else. Each attempt first takes a
-    turn from its account's throttle and its client address's; a refused one raises Throttled and
-    costs no hash. A successful log-in gives its account's turn back; failed log-ins and every sign-up count.
+    turn from the throttle of its account at its client's network and from its network's; a refused one raises
+    Throttled and costs no hash. A successful log-in gives its turn back; failed log-ins and every sign-up count.
+    Never per account alone: someone guessing an account's password from elsewhere would lock its owner out.
     """
 
     def __init__(self, db: OffLoop[Database], threads: int, per_account: Throttle, per_address: Throttle) -> None:
@@ -92,18 +98,18 @@ class Credentials:
         user = await self._db.run(lambda database: database.users.by_email(email))
         if not await self._off_loop(_matches, user.password_hash if user else _DUMMY_HASH, password) or user is None:
             return None
-        self._per_account.give_back(email)
+        self._per_account.give_back(_from(email, address))
         return user
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _admit(self, email: str, address: str) -> None:
-        source = network(address)
-        wait = max(self._per_account.wait(email), self._per_address.wait(source))
+        source, attempt = network(address), _from(email, address)
+        wait = max(self._per_account.wait(attempt), self._per_address.wait(source))
         if wait:
             raise Throttled(wait)
-        self._per_account.take(email)
+        self._per_account.take(attempt)
         self._per_address.take(source)
 
     async def _off_loop(self, work: Callable[..., T], *args: str) -> T:

@@ -16,13 +16,15 @@ class Throttle:
     Every method runs on the event loop's thread, so a check and the take that follows it cannot interleave.
     """
 
-    def __init__(self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 100_000) -> None:
         if attempts < 1 or window_seconds <= 0:
             raise ValueError("a throttle needs at least one attempt per window and a window longer than zero")
         self.attempts = attempts
         self.window_seconds = window_seconds
         self._per_second = attempts / window_seconds
         self._clock = clock
+        self._max_keys = max_keys
         # key -> (tokens, when they were counted), least recently touched first.
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
@@ -52,6 +54,10 @@ class Throttle:
             _, (_, counted) = next(iter(self._buckets.items()))
             if now - counted < self.window_seconds:
                 break
+            self._buckets.popitem(last=False)
+        # And never more than `max_keys` (a few MB) even within a window: the least recently touched go first, so
+        # a flood of made-up keys forgets old buckets rather than growing the process without end.
+        while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
 
     def __len__(self) -> int:

@@ -1,4 +1,4 @@
-"""Passwords are hashed off the event loop, and attempts are throttled per account and per address."""
+"""Passwords are hashed off the event loop, and attempts are throttled per account at an address and per address."""
 
 from __future__ import annotations
 
@@ -52,12 +52,28 @@ def test_failed_logins_count_against_the_account_and_successful_ones_do_not(tmp_
         assert await checker.sign_up("ana@example.com", "right password", "10.0.0.1") is not None  # counts: 2 left
         for _ in range(3):  # successes give their turn back
             assert await checker.verify("ana@example.com", "right password", "10.0.0.1") is not None
-        for address in ("10.0.0.2", "10.0.0.3"):
-            assert await checker.verify("ana@example.com", "wrong password", address) is None
+        for _ in range(2):
+            assert await checker.verify("ana@example.com", "wrong password", "10.0.0.2") is None
+        assert await checker.verify("ana@example.com", "wrong password", "10.0.0.2") is None  # its last turn there
         with pytest.raises(Throttled) as throttled:
-            await checker.verify("ana@example.com", "right password", "10.0.0.4")  # from anywhere
+            await checker.verify("ana@example.com", "right password", "10.0.0.2")
         assert 15 <= throttled.value.retry_after <= 20  # 3 turns a minute: one back every 20 s
-        assert await checker.verify("bob@example.com", "wrong password", "10.0.0.4") is None
+        assert await checker.verify("bob@example.com", "wrong password", "10.0.0.2") is None  # another account
+
+    asyncio.run(run())
+    checker.close()
+
+
+def test_guesses_at_an_account_from_one_network_never_lock_its_owner_out_from_another(tmp_path: Path) -> None:
+    checker = credentials(tmp_path, per_account=3)
+
+    async def run() -> None:
+        assert await checker.sign_up("ana@example.com", "right password", "192.0.2.1") is not None
+        for _ in range(3):
+            assert await checker.verify("ana@example.com", "wrong password", "198.51.100.7") is None
+        with pytest.raises(Throttled):
+            await checker.verify("ana@example.com", "a guess", "198.51.100.7")
+        assert await checker.verify("ana@example.com", "right password", "192.0.2.1") is not None  # first try
 
     asyncio.run(run())
     checker.close()
@@ -89,9 +105,9 @@ def test_a_sign_up_counts_against_its_email_whether_or_not_it_made_an_account(tm
 
     async def run() -> None:
         assert await checker.sign_up("new@example.com", "a long password", "10.0.0.1") is not None
-        assert await checker.sign_up("new@example.com", "a long password", "10.0.0.2") is None  # taken
+        assert await checker.sign_up("new@example.com", "a long password", "10.0.0.1") is None  # taken
         with pytest.raises(Throttled):  # the third try, as for an email that had an account from the start
-            await checker.sign_up("new@example.com", "a long password", "10.0.0.3")
+            await checker.sign_up("new@example.com", "a long password", "10.0.0.1")
 
     asyncio.run(run())
     checker.close()

@@ -32,3 +32,10 @@ def test_hsts_only_over_https() -> None:
     assert "strict-transport-security" not in TestClient(app).get("/invoices/1").headers
     secure = TestClient(app, base_url="https://testserver").get("/invoices/1")
     assert secure.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_the_policy_lets_no_page_change_its_base_or_embed_plugins() -> None:
+    directives = {d.split()[0]: d.split()[1:] for d in
+                  TestClient(app).get("/invoices/1").headers["content-security-policy"].split("; ")}
+    assert directives["base-uri"] == directives["object-src"] == directives["frame-ancestors"] == ["'none'"]
+    assert directives["default-src"] == directives["form-action"] == ["'self'"]

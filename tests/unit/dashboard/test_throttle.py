@@ -50,6 +50,15 @@ def test_keys_quiet_for_a_window_are_forgotten_so_made_up_keys_cannot_fill_memor
     assert len(throttle) == 1
 
 
+def test_within_a_window_the_keys_are_capped_the_least_recently_touched_forgotten_first() -> None:
+    throttle = Throttle(1, 60, Clock(), max_keys=100)
+    throttle.take("ana")
+    for n in range(1000):  # a flood of made-up keys inside one window
+        throttle.take(f"made-up-{n}")
+        assert len(throttle) <= 100
+    assert throttle.wait("made-up-999") > 0 and throttle.wait("ana") == 0  # ana's bucket went first
+
+
 def test_a_throttle_needs_a_positive_rate() -> None:
     with pytest.raises(ValueError):
         Throttle(0, 60)
