@@ -9,7 +9,8 @@ __all__ = ["HSTS", "SECURITY_HEADERS", "SecurityHeaders"]
 
 # Everything the pages use is served from here: no inline scripts, nothing from other sites.
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'"),
+    (b"content-security-policy",
+     b"default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
