@@ -3,6 +3,7 @@ SessionLookup), its CSRF token for forms, and where a request comes from."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from starlette.requests import Request
@@ -14,7 +15,7 @@ from services.dashboard.db import Session, User
 from services.dashboard.sessions import Sessions
 
 __all__ = ["COOKIE", "SessionLookup", "client_address", "csrf_token", "current_session", "current_user", "log_in",
-           "log_out", "signed_in_still", "valid_csrf"]
+           "log_out", "session_key", "signed_in_still", "valid_csrf"]
 
 COOKIE = "session"
 
@@ -64,6 +65,11 @@ def current_session(request: Request) -> Session | None:
     """The session this request's cookie names, as SessionLookup found it when the request came in."""
     found = getattr(request.state, "session", None)
     return found if isinstance(found, Session) else None
+
+
+def session_key(request: Request) -> str:
+    """A name for this request's session that is not its token (to count things per session in memory)."""
+    return hashlib.sha256(request.cookies.get(COOKIE, "").encode()).hexdigest()
 
 
 def current_user(request: Request) -> User | None:

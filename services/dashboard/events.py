@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-__all__ = ["Hub", "stream"]
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["MAX_STREAMS_PER_SESSION", "Hub", "LiveStream", "stream"]
 
 KEEPALIVE_SECONDS = 15.0
+# A person's open tabs. Each stream holds a connection and a queue of up to 1000 events, so one session cannot open
+# them without end (a script's loop, a page reloading itself).
+MAX_STREAMS_PER_SESSION = 8
 
 
 class Hub:
@@ -18,6 +24,7 @@ class Hub:
 
     def __init__(self) -> None:
         self._queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self.streams: Counter[str] = Counter()  # the streams open per session (LiveStream counts them)
 
     def subscribe(self, user_id: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
@@ -45,6 +52,25 @@ class Hub:
     @property
     def subscribers(self) -> int:
         return sum(len(queues) for queues in self._queues.values())
+
+
+class LiveStream(StreamingResponse):
+    """An event stream, counted against its session in `hub.streams` from when it is made until it ends however it
+    ends (counted at once, so a burst of opens cannot all pass the check before any is counted)."""
+
+    def __init__(self, body: AsyncIterator[str], hub: Hub, session: str) -> None:
+        # Cache-Control: no-store comes with every private response (headers.py).
+        super().__init__(body, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        self._hub, self._session = hub, session
+        hub.streams[session] += 1
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._hub.streams[self._session] -= 1
+            if self._hub.streams[self._session] <= 0:
+                del self._hub.streams[self._session]
 
 
 async def stream(hub: Hub, user_id: str, missed: Callable[[], Awaitable[list[dict[str, Any]]]]) -> AsyncIterator[str]:

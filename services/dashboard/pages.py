@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from contracts.compat import check
@@ -22,7 +22,7 @@ from services.dashboard.appstate import app_state
 from services.dashboard.charts import drawn
 from services.dashboard.credentials import Throttled
 from services.dashboard.db.engine import now_ms
-from services.dashboard.events import stream
+from services.dashboard.events import MAX_STREAMS_PER_SESSION, LiveStream, stream
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
@@ -264,6 +264,10 @@ async def events(request: Request) -> Response:
     user = auth.current_user(request)
     if user is None:
         return Response("sign in first\n", status_code=401)
+    hub, session = app_state(request).hub, auth.session_key(request)
+    if hub.streams[session] >= MAX_STREAMS_PER_SESSION:
+        return Response(f"at most {MAX_STREAMS_PER_SESSION} live-update streams per session are open at once: close a"
+                        " tab of this site, then reload\n", status_code=429, headers={"Retry-After": "5"})
     known = request.headers.get("last-event-id") or request.query_params.get("since") or ""
     after = int(known) if known.isdigit() and len(known) < 16 else None
     live = app_state(request).live
@@ -271,11 +275,7 @@ async def events(request: Request) -> Response:
     async def missed() -> list[dict[str, Any]]:
         return [] if after is None else await asyncio.to_thread(live.since, user.id, after)
 
-    return StreamingResponse(
-        _while_signed_in(request, stream(app_state(request).hub, user.id, missed)),
-        media_type="text/event-stream",
-        headers={"X-Accel-Buffering": "no"},  # Cache-Control: no-store comes with every private response
-    )
+    return LiveStream(_while_signed_in(request, stream(hub, user.id, missed)), hub, session)
 
 
 routes = [

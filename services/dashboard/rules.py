@@ -104,6 +104,7 @@ class DecimalRule:
         """The value of a number read as its sign, its digits before the point and after it (`point` is how the
         writer marks it, for the messages); ValueError when it has more places or digits than the rule allows."""
         whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+        sign = sign if whole or fraction else ""  # -0 is 0: stored, shown and compared as the same number
         if len(fraction) > self.places:
             raise ValueError(f'has more than {self.places} digits after the "{point}"')
         if len(whole) > self.digits - self.places:

@@ -33,6 +33,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, text
 
 from services.dashboard.db import engine
+from services.dashboard.events import MAX_STREAMS_PER_SESSION
 from services.dashboard.settings import DashboardSettings
 from tests.integration.accounts import PASSWORD, new_email, sign_up
 from tests.integration.conftest import DASHBOARD_URL, TWO_ITEMS, wait_for_answer
@@ -511,6 +512,29 @@ def test_every_private_response_is_no_store_and_none_names_the_server(user: http
     for response in [*responses, user.get("/static/app.css")]:
         assert "server" not in response.headers, (response.request.url, response.headers["server"])
         assert "uvicorn" not in str(response.headers).lower()
+
+
+def test_a_session_holds_at_most_so_many_live_streams_and_one_closed_frees_its_place(user: httpx.Client) -> None:
+    read = httpx.Timeout(10, read=60)
+    with contextlib.ExitStack() as held:
+        for _ in range(MAX_STREAMS_PER_SESSION):
+            assert held.enter_context(user.stream("GET", "/events", timeout=read)).status_code == 200
+        refused = user.get("/events")
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "5", refused.text
+        assert "close a tab" in refused.text
+        with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as other:
+            sign_up(other, email())
+            with other.stream("GET", "/events", timeout=read) as theirs:
+                assert theirs.status_code == 200  # another session has places of its own
+    # The server lets a place go when it sees the stream gone, at its next write at the latest (a keepalive: 15 s).
+    def opened() -> int:
+        with user.stream("GET", "/events", timeout=read) as stream:
+            return stream.status_code
+
+    deadline = time.monotonic() + 40
+    while (status := opened()) == 429 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert status == 200
 
 
 def test_metrics_are_served_on_their_own_port_not_the_users() -> None:

@@ -94,3 +94,9 @@ def test_the_contracts_text_pattern_refuses_controls_and_bidi_overrides_and_noth
 def test_email_syntax(address: str, valid: bool) -> None:
     assert EMAIL.matches(address) is valid
     assert matches(EMAIL.pattern, address) is valid
+
+
+@pytest.mark.parametrize("text", ["-0", "-0.00", "-000.0", "0"])
+def test_a_negative_zero_is_zero(text: str) -> None:
+    value = UNIT_PRICE.parse(text)
+    assert str(value) == "0.00" and not value.is_signed()
