@@ -31,7 +31,7 @@ from messaging.offsets import headers_of
 from messaging.runtime import Runtime
 from messaging.tracing import CONVERSATION
 
-__all__ = ["Ends", "Forwarded", "Group", "Lag", "Operations", "Shelf"]
+__all__ = ["Ends", "Forwarded", "Group", "Lag", "NotReplayed", "Operations", "Shelf", "checked_source"]
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0
@@ -93,6 +93,24 @@ class Shelf:
     source: str
     letters: list[DeadLetter]
     replayable: bool
+
+
+class NotReplayed(LookupError):
+    """Why a replay was refused: `code`, one of operator_view's fixed notes, and a sentence for the log."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def checked_source(letter: DeadLetter, source: str) -> DeadLetter:
+    """`letter` when it says it came from `source`, the topic the operator chose and the view checked; a letter's
+    headers are whatever its writer wrote, so it is never sent to a topic it names alone."""
+    named = letter.header(DEAD_LETTER.SOURCE_TOPIC.name)
+    if named != source:
+        raise NotReplayed("wrong-source", f"{letter.topic}:{letter.partition}:{letter.offset} names {named!r} as its"
+                                          f" source, not {source!r}")
+    return letter
 
 
 class Operations:
@@ -238,11 +256,13 @@ class Operations:
         """Send one dead letter of `source` back to it; LookupError when this view may not or there is none."""
         topic = next((t for t in self.manifest.topics if t.name == source and t.dead_letter_topic), None)
         if topic is None or topic.producer != "dashboard" or topic.dead_letter_topic is None:
-            raise LookupError(f"{source}: this view replays only the dead letters of the topics the dashboard produces")
+            raise NotReplayed("not-replayable", f"{source}: this view replays only the dead letters of the topics the"
+                                                " dashboard produces")
         letter = read_at(self._settings, topic.dead_letter_topic, partition, offset, group=self._reader_group)
         if letter is None:
-            raise LookupError(f"{topic.dead_letter_topic} has no dead letter at partition {partition}, offset {offset}")
-        replay(self._settings, [letter])
+            raise NotReplayed("no-letter", f"{topic.dead_letter_topic} has no dead letter at partition {partition},"
+                                           f" offset {offset}")
+        replay(self._settings, [checked_source(letter, source)])
         log.info("operator replayed a dead letter", extra={
             "operator": operator, "dead_letter": f"{letter.topic}:{letter.partition}:{letter.offset}", "to": source,
             "reason": letter.header(DEAD_LETTER.ERROR_MESSAGE.name)})
