@@ -14,19 +14,31 @@ from services.dashboard.appstate import app_state
 from services.dashboard.db import Session, User
 from services.dashboard.sessions import Sessions
 
-__all__ = ["COOKIE", "SessionLookup", "client_address", "csrf_token", "current_session", "current_user", "log_in",
-           "log_out", "session_key", "signed_in_still", "valid_csrf"]
+__all__ = ["COOKIE", "SECURE_COOKIE", "SessionLookup", "client_address", "cookie_name", "csrf_token", "current_session",
+           "current_user", "log_in", "log_out", "session_key", "session_token", "signed_in_still", "valid_csrf"]
 
 COOKIE = "session"
+# Over HTTPS the cookie is __Host-session: a browser keeps one so named only if it is Secure, for the whole site
+# (Path=/) and set for no domain, so neither a sibling subdomain nor a plain-HTTP page can plant or overwrite it.
+SECURE_COOKIE = "__Host-session"
 
 
 def _sessions(request: Request) -> Sessions:
     return app_state(request).sessions
 
 
+def cookie_name(request: Request) -> str:
+    """The session cookie's name: __Host-session when the request came over HTTPS, as a trusted proxy says
+    (uvicorn's FORWARDED_ALLOW_IPS), else session."""
+    return SECURE_COOKIE if request.url.scheme == "https" else COOKIE
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(request))
+
+
 def _cookie(request: Request, response: Response, token: str, max_age: int) -> None:
-    # Secure when the request came over HTTPS, as a trusted proxy says (uvicorn's FORWARDED_ALLOW_IPS).
-    response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="lax",
+    response.set_cookie(cookie_name(request), token, max_age=max_age, path="/", httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")
 
 
@@ -41,7 +53,7 @@ class SessionLookup:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/static/"):
             request = Request(scope)
-            token = request.cookies.get(COOKIE)
+            token = session_token(request)
             request.state.session = await _sessions(request).find(token) if token else None
         await self.app(scope, receive, send)
 
@@ -49,14 +61,14 @@ class SessionLookup:
 async def log_in(request: Request, response: Response, user: User) -> None:
     """Start a session for `user`, its cookie set on `response`; the one this browser had ends (no fixation)."""
     sessions = _sessions(request)
-    if old := request.cookies.get(COOKIE):
+    if old := session_token(request):
         await sessions.end(old)
     _cookie(request, response, await sessions.start(user), sessions.lifetime_seconds)
 
 
 async def log_out(request: Request, response: Response) -> None:
     """End this browser's session at once, everywhere, and have `response` drop its cookie."""
-    if token := request.cookies.get(COOKIE):
+    if token := session_token(request):
         await _sessions(request).end(token)
     _cookie(request, response, "", 0)
 
@@ -69,7 +81,7 @@ def current_session(request: Request) -> Session | None:
 
 def session_key(request: Request) -> str:
     """A name for this request's session that is not its token (to count things per session in memory)."""
-    return hashlib.sha256(request.cookies.get(COOKIE, "").encode()).hexdigest()
+    return hashlib.sha256((session_token(request) or "").encode()).hexdigest()
 
 
 def current_user(request: Request) -> User | None:
@@ -79,7 +91,7 @@ def current_user(request: Request) -> User | None:
 
 async def signed_in_still(request: Request) -> bool:
     """Whether the session this request began with is still live now (a long request, like /events, asks)."""
-    token = request.cookies.get(COOKIE)
+    token = session_token(request)
     return token is not None and await _sessions(request).find(token) is not None
 
 

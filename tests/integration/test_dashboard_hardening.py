@@ -368,9 +368,9 @@ def test_a_form_sent_twice_makes_one_invoice(user: httpx.Client) -> None:
 # --- 9. sessions on the server, no requests from other sites, HTTPS, no caching, metrics apart -------------------
 
 
-def session_cookie(response: httpx.Response) -> str:
-    """The `session` Set-Cookie line of a response."""
-    found = [line for line in response.headers.get_list("set-cookie") if line.startswith("session=")]
+def session_cookie(response: httpx.Response, name: str = "session") -> str:
+    """The Set-Cookie line of the session cookie `name` in a response."""
+    found = [line for line in response.headers.get_list("set-cookie") if line.startswith(f"{name}=")]
     assert len(found) == 1, response.headers.get_list("set-cookie")
     return found[0]
 
@@ -481,12 +481,17 @@ def proxied(local_address: str) -> httpx.Client:
                         headers={"x-forwarded-proto": "https", "x-forwarded-for": address()})
 
 
-def test_behind_a_trusted_proxy_https_brings_a_secure_cookie_and_hsts() -> None:
+def test_behind_a_trusted_proxy_https_brings_a_host_prefixed_secure_cookie_and_hsts() -> None:
     account = {"email": email(), "password": PASSWORD}
     with proxied("127.0.0.1") as proxy:  # in FORWARDED_ALLOW_IPS by default
         assert proxy.post("/api/users", json=account).status_code == 202
         signed_in = proxy.post("/api/session", json=account)
-        assert "; secure" in session_cookie(signed_in).lower() and "; httponly" in session_cookie(signed_in).lower()
+        line = session_cookie(signed_in, "__Host-session").lower()  # kept by a browser only as the prefix demands:
+        assert "; secure" in line and "; path=/" in line and "domain=" not in line and "; httponly" in line
+        assert not [c for c in signed_in.headers.get_list("set-cookie") if c.startswith("session=")]
+        token = session_cookie(signed_in, "__Host-session").split(";")[0].split("=", 1)[1]
+        assert proxy.get("/api/invoices", headers={"cookie": f"__Host-session={token}"}).status_code == 200
+        assert proxy.get("/api/invoices", headers={"cookie": f"session={token}"}).status_code == 401  # not read on HTTPS
         assert proxy.get("/login").headers["strict-transport-security"] == "max-age=31536000"
     with proxied("127.0.0.2") as stranger:  # not a trusted proxy: its X-Forwarded-Proto is ignored
         signed_in = stranger.post("/api/session", json=account)
