@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from services.dashboard.formatting import LOCALES, Locale, money, quantity
 from services.invoice.billing import Rules, compute_totals
 from stack.paths import REPO
 from tests.e2e.test_browser import DASHBOARD_URL, LOCALE, browser, sign_up_and_in, snap  # noqa: F401 - browser is a fixture
+from tests.ports import free_port
 
 RULES = Rules.of(load_manifest())  # the generator's, from the same manifest
 
@@ -35,12 +35,6 @@ RULES = Rules.of(load_manifest())  # the generator's, from the same manifest
 class Dashboard:
     url: str
     locale: Locale
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _ready(url: str) -> bool:
@@ -59,9 +53,9 @@ def dashboard(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield Dashboard(DASHBOARD_URL, locale)
         return
     folder = tmp_path_factory.mktemp(f"dashboard-{locale.name}")
-    port, group = _free_port(), f"dashboard-form-{locale.name}-{uuid.uuid4().hex[:6]}"
+    port, group = free_port(), f"dashboard-form-{locale.name}-{uuid.uuid4().hex[:6]}"
     env = {**os.environ, **principal_env("dashboard"), "DASHBOARD_PORT": str(port), "DASHBOARD_LOCALE": locale.name,
-           "DASHBOARD_METRICS_PORT": str(_free_port()), "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}",
+           "DASHBOARD_METRICS_PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}",
            "DASHBOARD_GROUP": group, "INSTANCE_ID": group}
     log = folder / "dashboard.log"
     with log.open("wb") as output:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,23 +24,18 @@ from messaging.runtime import Runtime
 from tests.e2e.test_browser import browser, sign_up_and_in, snap  # noqa: F401 - browser is a fixture
 from tests.integration.kafka_tools import Tail
 from tests.integration.test_services_over_kafka import invoice_request
+from tests.ports import free_port
 
 OPERATOR = f"operator-{uuid.uuid4().hex[:8]}@example.com"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A dashboard of its own (its database, ports and consumer group), as the dashboard's principal."""
     folder = tmp_path_factory.mktemp("operator-dashboard")
-    port, log = _free_port(), folder / "dashboard.log"
+    port, log = free_port(), folder / "dashboard.log"
     env = {**os.environ, **principal_env("dashboard"), "DASHBOARD_PORT": str(port),
-           "DASHBOARD_METRICS_PORT": str(_free_port()), "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}",
+           "DASHBOARD_METRICS_PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{folder / 'dashboard.sqlite3'}",
            "DASHBOARD_GROUP": f"dashboard-operator-{uuid.uuid4().hex[:6]}", "OPERATOR_EMAILS": OPERATOR}
     with log.open("wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "services.dashboard"], env=env, stdout=output, stderr=output)

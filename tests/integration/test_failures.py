@@ -4,7 +4,6 @@ and a dead letter sent back after a fix."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,20 +20,15 @@ from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED
 from messaging.runtime import Runtime
 from tests.integration.conftest import TWO_ITEMS, sign_up
 from tests.integration.kafka_tools import Tail
+from tests.ports import free_port
 
 UNUSED = "127.0.0.1:1"  # nothing listens on port 1
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("module", ["services.invoice", "services.score", "services.dashboard"])
 def test_a_service_started_without_its_registry_fails_fast_in_one_sentence(module: str) -> None:
     env = {**os.environ, "SCHEMA_REGISTRY_URL": f"http://{UNUSED}/apis/ccompat/v7",
-           "HEALTH_PORT": str(_free_port()), "DASHBOARD_PORT": str(_free_port())}
+           "HEALTH_PORT": str(free_port()), "DASHBOARD_PORT": str(free_port())}
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -46,7 +40,7 @@ def test_a_service_started_without_its_registry_fails_fast_in_one_sentence(modul
 @pytest.fixture
 def cut_off_dashboard(tmp_path: Path) -> Iterator[str]:
     """A dashboard whose broker is unreachable (the real registry, its own database and port)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": UNUSED, "DASHBOARD_PORT": str(port),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"}
     process = subprocess.Popen([sys.executable, "-m", "services.dashboard"], env=env,

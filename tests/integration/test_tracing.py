@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,15 +39,10 @@ from stack.paths import REPO
 from tests.integration.accounts import sign_up
 from tests.integration.conftest import TWO_ITEMS, wait_for_answer
 from tests.integration.kafka_tools import Tail
+from tests.ports import free_port
 
 Span = dict[str, Any]
 CONVERSATION = "messaging.message.conversation_id"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _ready(url: str) -> bool:
@@ -152,7 +146,7 @@ def tracing_env(viewer_port: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     folder = tmp_path_factory.mktemp("traced")
-    viewer_port, health_port, web_port, metrics_port = (_free_port() for _ in range(4))
+    viewer_port, health_port, web_port, metrics_port = (free_port() for _ in range(4))
     run = uuid.uuid4().hex[:8]
     invoice_group, dashboard_group = f"invoice-generator-trace-{run}", f"dashboard-trace-{run}"
     operator = f"operator-{run}@example.com"

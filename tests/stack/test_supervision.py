@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,7 @@ import httpx
 import pytest
 
 from stack import procs
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 def _alive(pid: int) -> bool:
@@ -68,7 +62,7 @@ class Stack:
         return subprocess.run([sys.executable, "-m", *argv], env=env, capture_output=True, text=True, timeout=90)
 
     def start(self, name: str, mode: str = "serve") -> tuple[Fake, subprocess.CompletedProcess[str]]:
-        fake = Fake(name, _free_port(), self.state / f"{name}.starts")
+        fake = Fake(name, free_port(), self.state / f"{name}.starts")
         return fake, self.run("tests.stack.fakes", "start", name, str(fake.port), mode, str(fake.starts))
 
     def pid(self, name: str) -> int | None:

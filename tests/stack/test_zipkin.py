@@ -5,18 +5,13 @@ never touched."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 def _listening(port: int) -> set[str]:
@@ -32,7 +27,7 @@ def _listening(port: int) -> set[str]:
 
 
 def test_the_trace_viewer_runs_on_loopback_takes_spans_and_stops_with_the_stack(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "STACK_STATE": str(tmp_path), "STACK_ZIPKIN_PORT": str(port)}
     started = subprocess.run([sys.executable, "-c", "from stack import zipkin; zipkin.start()"], env=env,
                              capture_output=True, text=True, timeout=300)

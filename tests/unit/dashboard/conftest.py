@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,18 +18,13 @@ from psycopg import sql
 
 from stack import procs
 from stack.postgres import Cluster, owner
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Cluster]:
     home = Path(tempfile.mkdtemp(prefix="pg-"))  # a short path: a Unix socket's may have at most 107 bytes
-    cluster = Cluster(home, _free_port())
+    cluster = Cluster(home, free_port())
     cluster.init()
     log = home / "server.log"
     with log.open("wb") as output:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,18 +13,14 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture
 def stack_env() -> Iterator[dict[str, str]]:
     state = Path(tempfile.mkdtemp(prefix="stack-"))  # a short path: the server's socket lives in it
     state.chmod(0o755)  # as var/ is: the server may run as another user (postgres, when we are root)
-    env = {**os.environ, "STACK_STATE": str(state), "STACK_POSTGRES_PORT": str(_free_port()), "DB": "postgres"}
+    env = {**os.environ, "STACK_STATE": str(state), "STACK_POSTGRES_PORT": str(free_port()), "DB": "postgres"}
     yield env
     subprocess.run([sys.executable, "-m", "stack", "down"], env=env, capture_output=True, timeout=120)
     shutil.rmtree(state, ignore_errors=True)
