@@ -71,7 +71,7 @@ class Load:
             if kind == "invoice":
                 response = await client.post("/api/invoices", json=INVOICE)
             else:
-                response = await client.post("/api/scores")
+                response = await client.post("/api/scores", json={})
         except httpx.HTTPError:
             self.sent.append(Sent(kind, user, at, 0))
             return

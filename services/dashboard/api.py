@@ -19,6 +19,7 @@ from services.dashboard.db import State, Submission, User
 from services.dashboard.intake import (
     FieldError,
     InvalidInput,
+    parse_empty,
     parse_idempotency_key,
     parse_invoice,
     parse_log_in,
@@ -121,6 +122,7 @@ async def create_session(request: Request) -> Response:
 
 
 async def delete_session(request: Request) -> Response:
+    parse_empty(await read_json(request))
     response = Response(status_code=204)
     await auth.log_out(request, response)
     return response
@@ -159,6 +161,7 @@ async def get_invoice(request: Request, user: User) -> Response:
 
 
 async def create_score(request: Request, user: User) -> Response:
+    parse_empty(await read_json(request))
     state = app_state(request)
     request_id = await submit(state.db, state.pending, state.sender, user, "score", {}, _idempotency_key(request))
     url = f"/api/scores/{request_id}"

@@ -21,7 +21,8 @@ from services.dashboard import passwords
 from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASSWORD, ContractRules, DecimalRule
 
 __all__ = [
-    "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_idempotency_key", "parse_invoice",
+    "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_empty", "parse_idempotency_key",
+    "parse_invoice",
     "parse_invoice_form", "parse_log_in", "parse_sign_up",
 ]
 
@@ -209,6 +210,15 @@ def parse_log_in(data: Any) -> tuple[str, str]:
     if errors:
         raise InvalidInput(errors)
     return str(email).lower(), str(password)
+
+
+def parse_empty(data: Any) -> None:
+    """A write that says nothing but itself (ask for my score, sign out) still comes as JSON, `{}`: a body with that
+    content type is what no other site's form can send. InvalidInput for anything else."""
+    if not isinstance(data, dict):
+        raise InvalidInput([FieldError("body", "must be an empty JSON object: {}")])
+    if data:
+        raise InvalidInput([FieldError(field, "is not a known field") for field in data])
 
 
 def parse_idempotency_key(value: str | None, field: str) -> str | None:

@@ -45,6 +45,8 @@ def _closed(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
     """An object that takes exactly these fields: any other is refused with an error naming it."""
     return {"type": "object", "required": required, "additionalProperties": False, "properties": properties}
 
+# A write that says nothing but itself still sends JSON, {}: a body of that type is what no other site's form can send.
+EMPTY = {"type": "object", "additionalProperties": False, "maxProperties": 0}
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -189,8 +191,8 @@ def document(rules: ContractRules) -> dict[str, Any]:
                 "post": {"summary": "Sign in", "security": [], "requestBody": _body(LOG_IN),
                          "responses": {"200": _json(USER, "Signed in"), **_errors(400, 401, 403, 408, 413, 415, 422),
                                        **_throttled()}},
-                "delete": {"summary": "Sign out: the session ends at once", "security": [],
-                           "responses": {"204": {"description": "Signed out"}, **_errors(403)}},
+                "delete": {"summary": "Sign out: the session ends at once", "security": [], "requestBody": _body(EMPTY),
+                           "responses": {"204": {"description": "Signed out"}, **_errors(400, 403, 408, 413, 415, 422)}},
             },
             "/api/invoices": {
                 "post": {"summary": "Ask for an invoice", "requestBody": _body(invoice_input), "parameters": [IDEMPOTENCY],
@@ -203,9 +205,9 @@ def document(rules: ContractRules) -> dict[str, Any]:
             },
             "/api/invoices/{request_id}": {"get": {"summary": "One of my invoices", "parameters": request_id,
                                                    "responses": {"200": _json(INVOICE, "The invoice"), **_errors(401, 404)}}},
-            "/api/scores": {"post": {"summary": "Ask for my score", "parameters": [IDEMPOTENCY],
+            "/api/scores": {"post": {"summary": "Ask for my score", "parameters": [IDEMPOTENCY], "requestBody": _body(EMPTY),
                                      "responses": {"202": _json(ACCEPTED, "Durably in Kafka; the answer follows"),
-                                                   **_errors(401, 403, 409, 413, 422, 503)}}},
+                                                   **_errors(400, 401, 403, 408, 409, 413, 415, 422, 503)}}},
             "/api/scores/latest": {"get": {"summary": "My latest calculated score",
                                            "responses": {"200": _json(score, "The score"), **_errors(401, 404)}}},
             "/api/scores/{request_id}": {"get": {"summary": "One score request of mine", "parameters": request_id,

@@ -94,7 +94,7 @@ def test_a_user_cannot_read_another_users_invoice(client: httpx.Client) -> None:
 def test_a_score_reflects_the_users_invoices(client: httpx.Client) -> None:
     wait_for_answer(client, client.post("/api/invoices", json=TWO_ITEMS).json()["url"])
     assert client.get("/api/scores/latest").status_code == 404
-    view = wait_for_answer(client, client.post("/api/scores").json()["url"])
+    view = wait_for_answer(client, client.post("/api/scores", json={}).json()["url"])
     assert view["status"] == "calculated"
     assert 0 < view["score"] <= 1000
     assert [factor["name"] for factor in view["factors"]] == [

@@ -339,7 +339,8 @@ def test_a_retried_request_with_its_idempotency_key_gets_the_first_answer(user: 
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
     assert "already used for a different request" in other.json()["error"]
     score_key = {"Idempotency-Key": str(uuid.uuid4())}
-    assert user.post("/api/scores", headers=score_key).json() == user.post("/api/scores", headers=score_key).json()
+    first_ask, again = (user.post("/api/scores", json={}, headers=score_key) for _ in range(2))
+    assert first_ask.json() == again.json()
     assert user.post("/api/invoices", json=INVOICE, headers={"Idempotency-Key": "has spaces"}).status_code == 422
 
 
@@ -384,10 +385,10 @@ def test_signing_out_ends_the_session_at_once_and_its_old_cookie_is_refused(user
     token = user.cookies["session"]
     with with_cookie(token) as copy:
         assert copy.get("/api/invoices").status_code == 200
-        signed_out = user.delete("/api/session")
+        signed_out = user.request("DELETE", "/api/session", json={})
         assert signed_out.status_code == 204 and "max-age=0" in session_cookie(signed_out).lower()
         assert copy.get("/api/invoices").status_code == 401  # the same cookie, kept by someone: refused
-        assert copy.post("/api/scores").status_code == 401
+        assert copy.post("/api/scores", json={}).status_code == 401
         assert copy.get("/", follow_redirects=False).headers["location"].startswith("/login")
 
 
@@ -433,7 +434,7 @@ def test_a_live_stream_gets_nothing_once_its_session_is_signed_out() -> None:
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         assert opened.wait(10)
-        assert first.delete("/api/session").status_code == 204
+        assert first.request("DELETE", "/api/session", json={}).status_code == 204
         answered = wait_for_answer(second, second.post("/api/invoices", json=INVOICE).json()["url"])
         listener.join(10)
         assert not listener.is_alive(), "the stream of the signed-out session is still open"
@@ -470,7 +471,7 @@ def test_a_post_from_another_site_is_refused_and_makes_nothing() -> None:
         assert invoices_of(user_id, "invoice") == invoices_of(user_id, "score") == 0
         assert client.get("/api/invoices").json()["invoices"] == []  # and still signed in
         same_origin = {"Sec-Fetch-Site": "same-origin", "Origin": DASHBOARD_URL}
-        assert client.post("/api/scores", headers=same_origin).status_code == 202  # this site's own pages
+        assert client.post("/api/scores", json={}, headers=same_origin).status_code == 202  # this site's own pages
         assert client.post("/api/invoices", json=INVOICE).status_code == 202  # a script: no browser headers
         assert invoices_of(user_id, "invoice") == invoices_of(user_id, "score") == 1
 
@@ -517,6 +518,21 @@ def test_every_private_response_is_no_store_and_none_names_the_server(user: http
     for response in [*responses, user.get("/static/app.css")]:
         assert "server" not in response.headers, (response.request.url, response.headers["server"])
         assert "uvicorn" not in str(response.headers).lower()
+
+
+def test_every_api_write_takes_a_json_body_even_one_that_says_nothing(user: httpx.Client) -> None:
+    # A body of this type is what no other site's form can send: the check stands beside the origin check.
+    for method, path in (("POST", "/api/scores"), ("DELETE", "/api/session")):
+        bare = user.request(method, path)
+        assert bare.status_code == 415 and bare.json()["error"] == "send the body as application/json", bare.text
+        form = user.request(method, path, content=b"", headers={"content-type": "application/x-www-form-urlencoded"})
+        assert form.status_code == 415
+        extra = user.request(method, path, json={"user_id": "someone else"})
+        assert extra.status_code == 422 and extra.json()["errors"] == [
+            {"field": "user_id", "message": "is not a known field"}]
+        assert user.request(method, path, json=[]).status_code == 422
+    assert user.post("/api/scores", json={}).status_code == 202
+    assert user.request("DELETE", "/api/session", json={}).status_code == 204
 
 
 def test_a_session_holds_at_most_so_many_live_streams_and_one_closed_frees_its_place(user: httpx.Client) -> None:

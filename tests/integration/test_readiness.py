@@ -66,7 +66,7 @@ def watch(service: str, until: threading.Event) -> list[tuple[int, list[dict[str
 def answered(client: httpx.Client, service: str) -> None:
     """A request the service takes part in gets its answer (through the dashboard)."""
     if service == "score":
-        sent = client.post("/api/scores")
+        sent = client.post("/api/scores", json={})
         assert sent.status_code == 202, sent.text
         view = wait_for_answer(client, f"/api/scores/{sent.json()['request_id']}", timeout=60)
         assert view["status"] == "calculated"
