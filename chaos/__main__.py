@@ -8,7 +8,7 @@ import os
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,16 +72,28 @@ async def scenario(name: str, fault: Fault, runtime: Runtime, url: str = DASHBOA
 
 def _tally(name: str, fault: Fault, marker: str, load: Load, accepted: dict, states: dict[str, str],
            observer: Observer, seconds: float) -> dict[str, Any]:
+    # Refused with 503 but kept, since Kafka may have had them: one Kafka had (its reply seen) must show answered too.
+    kept = {s.request_id: s for s in load.sent if s.status == 503 and s.request_id}
     lost = [request_id for request_id in accepted if states.get(request_id) not in ANSWERED]
+    lost += [request_id for request_id in kept if observer.replies.get(request_id) and states.get(request_id) not in ANSWERED]
     # Duplicates: one request answered with two different invoices, or one number given to two requests.
     duplicated = sum(1 for replies in observer.replies.values() if len({r.number for r in replies}) > 1)
     numbers: dict[str, list[int]] = defaultdict(list)
     for request_id, replies in observer.replies.items():
-        if request_id in accepted and replies[0].number is not None:
+        if (request_id in accepted or request_id in kept) and replies[0].number is not None:
             numbers[replies[0].user_id].append(replies[0].number)
-    for used in numbers.values():
+    anomalies: list[str] = []
+    for user_id, used in numbers.items():
         duplicated += len(used) - len(set(used))  # a number used twice
         duplicated += max(used) - len(set(used))  # a number skipped (each user starts at 1)
+        repeated = sorted(n for n, count in Counter(used).items() if count > 1)
+        skipped = sorted(set(range(1, max(used) + 1)) - set(used))
+        if repeated or skipped:  # and where a skipped number went: a request the dashboard did not accept?
+            elsewhere = sorted((replies[0].number, request_id) for request_id, replies in observer.replies.items()
+                               if replies[0].user_id == user_id and request_id not in accepted
+                               and request_id not in kept and replies[0].number in skipped)
+            anomalies.append(f"user {user_id}: numbers repeated {repeated}, skipped {skipped}; given to requests"
+                             f" the dashboard did not accept: {elsewhere}")
     waits = [observer.replies[r][0].at - s.at for r, s in accepted.items() if observer.replies.get(r)]
     # A score asked after the user was told of an invoice (its reply committed) must count it.
     told: dict[str, list[float]] = defaultdict(list)
@@ -100,6 +112,8 @@ def _tally(name: str, fault: Fault, marker: str, load: Load, accepted: dict, sta
         "sent": len(load.sent),
         "accepted": len(accepted),
         "refused_503": sum(s.status == 503 for s in load.sent),
+        "kept_503": len(kept),
+        "kept_answered": sum(1 for request_id in kept if states.get(request_id) in ANSWERED),
         "errors": sum(s.status not in (202, 503) for s in load.sent),
         "answered": len(accepted) - len(lost),
         "lost": len(lost),
@@ -109,6 +123,7 @@ def _tally(name: str, fault: Fault, marker: str, load: Load, accepted: dict, sta
         "dead_lettered": lettered,
         "longest_recovery_s": round(max(waits, default=0.0), 2),
         "seconds": round(seconds, 1),
+        **({"anomalies": anomalies} if anomalies else {}),
     }
 
 
@@ -117,9 +132,9 @@ def _passed(row: dict[str, Any]) -> bool:
             and row["dead_lettered"] >= row["poison_sent"] and not row["unsettled"])
 
 
-COLUMNS = [("scenario", 48), ("sent", 6), ("accepted", 9), ("refused_503", 8), ("answered", 9), ("lost", 5),
+COLUMNS = [("scenario", 48), ("sent", 6), ("accepted", 9), ("refused_503", 8), ("kept_503", 9), ("answered", 9), ("lost", 5),
            ("duplicated", 11), ("uncounted", 10), ("dead_lettered", 14), ("longest_recovery_s", 10), ("seconds", 8)]
-HEADERS = {"refused_503": "503s", "dead_lettered": "dead-lettered", "longest_recovery_s": "max wait"}
+HEADERS = {"refused_503": "503s", "kept_503": "kept/ans.", "dead_lettered": "dead-lettered", "longest_recovery_s": "max wait"}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -130,11 +145,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             value = row[column]
             if column == "dead_lettered":
                 value = f"{value}/{row['poison_sent']}" if row["poison_sent"] else str(value)
+            if column == "kept_503":  # 503s kept since Kafka may have had them, and how many of those were answered
+                value = f"{row.get('kept_503', 0)}/{row.get('kept_answered', 0)}"
             if column == "longest_recovery_s":
                 value = f"{value} s"
             cells.append(str(value).ljust(width) if column == "scenario" else str(value).rjust(width))
         lines.append("  ".join(cells) + ("" if _passed(row) else "  FAILED"))
         lines += [f"    not settled: {problem}" for problem in row["unsettled"]]
+        lines += [f"    {anomaly}" for anomaly in row.get("anomalies", [])]
         lines += [f"    {said}" for said in row.get("explanations", [])]
     return "\n".join(lines)
 

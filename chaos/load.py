@@ -75,7 +75,8 @@ class Load:
         except httpx.HTTPError:
             self.sent.append(Sent(kind, user, at, 0))
             return
-        request_id = response.json().get("request_id") if response.status_code == 202 else None
+        # A 503 names its request when Kafka did not confirm it but may have it: kept, and answered if Kafka has it.
+        request_id = response.json().get("request_id") if response.status_code in (202, 503) else None
         self.sent.append(Sent(kind, user, at, response.status_code, request_id))
 
     async def states(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from services.dashboard.db import Database, OffLoop, User
 from services.dashboard.db.pending import PendingWriter
-from services.dashboard.sender import DELIVERY_TIMEOUT_MS, Sender, Unavailable
+from services.dashboard.sender import DELIVERY_TIMEOUT_MS, NotSent, Sender, Unconfirmed
 from services.dashboard.views import jsonable
 
 __all__ = ["IDEMPOTENCY_HEADER", "IDEMPOTENCY_TTL_SECONDS", "BadBody", "KeyConflict", "read_json", "submit"]
@@ -97,7 +97,7 @@ async def _earlier(db: OffLoop[Database], user: User, kind: str, fields: dict[st
 async def submit(db: OffLoop[Database], pending: PendingWriter, sender: Sender, user: User, kind: str,
                  fields: dict[str, Any], key: str | None = None) -> str:
     """Record the request as pending (with the others arriving at once: `pending`) and put it on Kafka; its id once
-    Kafka has it, Unavailable if not.
+    Kafka has it. NotSent (the record is forgotten) or Unconfirmed (kept, naming the request) if not.
 
     With an idempotency `key` (scoped to the user) a repeat returns the first request's id instead of
     making another; KeyConflict when the key was used for something else or its first request is in flight.
@@ -114,9 +114,13 @@ async def submit(db: OffLoop[Database], pending: PendingWriter, sender: Sender, 
     await pending.add(str(request_id), kind, user.id, jsonable(fields))
     try:
         await sender.ask(kind, user.id, str(request_id), value)
-    except Unavailable:
+    except NotSent:
         await db.run(lambda database: database.submissions.forget(str(request_id)))
         raise
+    except Unconfirmed as unconfirmed:
+        # Kept: if the broker has it, it is answered and the user sees it; if not, it times out. An idempotency key
+        # stays claimed, so a retry with it gets this request (once its send deadline passed), not a second one.
+        raise Unconfirmed(str(unconfirmed), kind, str(request_id)) from None
     if key is not None:
         await db.run(lambda database: database.keys.accepted(str(request_id)))
     return str(request_id)

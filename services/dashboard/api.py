@@ -25,7 +25,7 @@ from services.dashboard.intake import (
     parse_log_in,
     parse_sign_up,
 )
-from services.dashboard.sender import Unavailable
+from services.dashboard.sender import Unavailable, Unconfirmed
 from services.dashboard.views import invoice_view, score_view
 
 __all__ = ["routes"]
@@ -50,6 +50,12 @@ async def _answered(work: Awaitable[Response]) -> Response:
         return error(bad.status, str(bad))
     except InvalidInput as invalid:
         return error(422, "the request is invalid", [{"field": e.field, "message": e.message} for e in invalid.errors])
+    except Unconfirmed as unconfirmed:
+        url = f"/api/{'invoices' if unconfirmed.kind == 'invoice' else 'scores'}/{unconfirmed.request_id}"
+        return JSONResponse({"error": f"Kafka did not confirm the request ({unconfirmed}), but it may have it: the"
+                                      f" request is kept at {url}, answered if Kafka has it and timed out if not. Look"
+                                      " there, or retry with the same Idempotency-Key, before asking again",
+                             "request_id": unconfirmed.request_id, "url": url}, 503, {"Retry-After": "5"})
     except Unavailable as unavailable:
         return error(503, f"the request was not accepted, try again shortly ({unavailable})", retry_after=5)
     except Throttled as throttled:

@@ -52,6 +52,10 @@ ERROR = {
     "required": ["error"],
     "properties": {
         "error": {"type": "string", "description": "What is wrong, for people."},
+        "request_id": {"type": "string", "format": "uuid",
+                       "description": "With a 503 whose request Kafka did not confirm but may have: the request, kept"
+                                      " (answered if Kafka has it, else timed out)."},
+        "url": {"type": "string", "description": "Where that request is shown."},
         "errors": {
             "type": "array",
             "items": {
@@ -150,7 +154,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
             403: "Sent by a browser from another site (Sec-Fetch-Site other than same-origin or none, or an Origin"
                  " that is not this host); nothing was done",
             408: "The body did not arrive in time", 409: "Conflict", 413: "Body too large", 415: "Not JSON",
-            422: "Invalid fields, each named", 503: "Kafka unavailable; nothing was sent"}
+            422: "Invalid fields, each named",
+            503: "Kafka did not confirm the request: nothing was sent, or (with request_id) it was kept, Kafka may have it"}
     return {str(status): _json(ERROR, text[status]) for status in statuses}
 
 

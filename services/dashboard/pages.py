@@ -32,7 +32,7 @@ from services.dashboard.intake import (
     parse_log_in,
     parse_sign_up,
 )
-from services.dashboard.sender import Unavailable
+from services.dashboard.sender import Unavailable, Unconfirmed
 from services.dashboard.templating import LOCALE, templates
 from services.dashboard.views import invoice_view, score_view
 
@@ -173,6 +173,8 @@ async def new_invoice(request: Request) -> Response:
     except KeyConflict as conflict:
         return render(request, "invoice_new.html", conflict.status, values=values, shown=form.shown(),
                       errors=[FieldError("form", RESENT[conflict.status])])
+    except Unconfirmed as unconfirmed:  # Kafka may have it: its page shows it answered, or timed out
+        return RedirectResponse(f"/invoices/{unconfirmed.request_id}", status_code=303)
     except Unavailable:
         return render(request, "invoice_new.html", 503, values=values, shown=form.shown(),
                       errors=[FieldError("kafka", "the request could not be sent just now; nothing was sent, try again")])
@@ -205,6 +207,8 @@ async def score(request: Request) -> Response:
         except KeyConflict as conflict:
             return render(request, "score.html", conflict.status, scores=[],
                           errors=[FieldError("form", RESENT[conflict.status])])
+        except Unconfirmed:  # Kafka may have it: the list shows it answered, or timed out
+            return RedirectResponse("/score", status_code=303)
         except Unavailable:
             return render(request, "score.html", 503, scores=[],
                           errors=[FieldError("kafka", "the request could not be sent just now; try again")])

@@ -16,16 +16,35 @@ from messaging import tracing
 from messaging.records import Outgoing
 from messaging.runtime import Runtime
 
-__all__ = ["DELIVERY_TIMEOUT_MS", "Sender", "Unavailable"]
+__all__ = ["DELIVERY_TIMEOUT_MS", "NotSent", "Sender", "Unavailable", "Unconfirmed"]
 
-# librdkafka gives every message a final delivery report within message.timeout.ms, so waiting that
-# long tells "durably in Kafka" from "not sent" - never a request that might still arrive later.
+# librdkafka gives every message a final delivery report within message.timeout.ms. A success means durably in Kafka;
+# a failure does not mean "not sent": a request already on its way when the broker went quiet (killed before it
+# answered, say) may be in its log, and is then handled once the broker is back (Unconfirmed).
 DELIVERY_TIMEOUT_MS = 5000
 PROBE_SECONDS = 2.0
+# While no broker answers, asked four times as often (and waited for less), so requests are taken again soon after
+# it is back: until then they are refused at once (NotSent).
+PROBE_SECONDS_UNREACHABLE = 0.5
 
 
 class Unavailable(Exception):
-    """Kafka did not take the request; nothing was sent."""
+    """Kafka did not confirm the request (a 503)."""
+
+
+class NotSent(Unavailable):
+    """The producer refused the request before it left (a full queue, no such topic): nothing was sent."""
+
+
+class Unconfirmed(Unavailable):
+    """The request left for the broker but no acknowledgement came: the broker may have it, and then it is
+    answered as usual. Its submission stays pending (answered, or timed out), never forgotten: `kind` and
+    `request_id` name it once actions.submit knows them."""
+
+    def __init__(self, message: str, kind: str = "", request_id: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.request_id = request_id
 
 
 class Sender:
@@ -36,11 +55,12 @@ class Sender:
         self.runtime = runtime
         invoices, scores = runtime.manifest.topic(GENERATE_INVOICE), runtime.manifest.topic(CALCULATE_SCORE)
         self.topics: dict[str, Topic[UserKey, Mapping[str, object]]] = {"invoice": invoices, "score": scores}
-        self.broker_reachable = True
+        self.broker_reachable = False  # until the first probe (start) says otherwise
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="deliveries", daemon=True)
 
     def start(self) -> None:
+        self._probe()  # before the first request, so one made while Kafka is not there is refused, not left unconfirmed
         self._thread.start()
 
     def stop(self) -> None:
@@ -56,15 +76,18 @@ class Sender:
         while not self._stop.is_set():
             self.runtime.producer.poll(0.1)
             if time.monotonic() >= next_probe:
-                next_probe = time.monotonic() + PROBE_SECONDS
-                try:
-                    self.runtime.producer.list_topics(timeout=2)
-                    self.broker_reachable = True
-                except KafkaException:
-                    self.broker_reachable = False
+                self._probe()
+                next_probe = time.monotonic() + (PROBE_SECONDS if self.broker_reachable else PROBE_SECONDS_UNREACHABLE)
+
+    def _probe(self) -> None:
+        try:
+            self.runtime.producer.list_topics(timeout=2 if self.broker_reachable else PROBE_SECONDS_UNREACHABLE)
+            self.broker_reachable = True
+        except KafkaException:
+            self.broker_reachable = False
 
     async def ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
-        """Produce a request and return once the broker has it (acks=all); Unavailable otherwise."""
+        """Produce a request and return once the broker has it (acks=all); NotSent or Unconfirmed otherwise."""
         with tracing.sending(self.topics[kind].name, request_id):  # tracing: a span until the broker's answer
             await self._ask(kind, user_id, request_id, value)
 
@@ -79,13 +102,17 @@ class Sender:
         def report(error: KafkaError | None, _: Message) -> None:  # on the delivery thread
             loop.call_soon_threadsafe(settle, error)
 
+        if not self.broker_reachable:
+            # Refused before it leaves: handed over now it would wait out its timeout and stay unconfirmed (Kafka might
+            # get it once back), where this says for sure that nothing was sent. The probe notices the broker's return.
+            raise NotSent("Kafka is not answering")
         topic = self.topics[kind]
         # The intake checked the newest version's constraints: the codec need not check them again when it writes it.
         checked = self.runtime.codec(topic.value).version == topic.value.latest.version
         try:
             self.runtime.produce(Outgoing(topic, {"user_id": user_id}, value, request_id), report, checked=checked)
         except (BufferError, KafkaException) as refused:
-            raise Unavailable(f"Kafka is not taking requests: {refused}") from None
+            raise NotSent(f"Kafka is not taking requests: {refused}") from None
         outcome: KafkaError | None
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT_MS / 1000 + 5):
@@ -96,4 +123,4 @@ class Sender:
         if outcome is None:
             self.runtime.delivered()
         else:
-            raise Unavailable(f"Kafka did not acknowledge the request: {outcome.str()}")
+            raise Unconfirmed(f"Kafka did not acknowledge the request: {outcome.str()}")

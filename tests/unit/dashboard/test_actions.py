@@ -14,7 +14,7 @@ from starlette.requests import Request
 from services.dashboard.actions import BadBody, KeyConflict, read_json, submit
 from services.dashboard.db import Database, OffLoop, User
 from services.dashboard.db.pending import PendingWriter
-from services.dashboard.sender import Sender, Unavailable
+from services.dashboard.sender import NotSent, Sender, Unconfirmed
 
 
 def read(body: bytes, content_type: str = "application/json") -> Any:
@@ -48,19 +48,23 @@ def test_what_is_not_plain_utf8_json_is_refused() -> None:
 
 
 class FakeSender:
-    """Takes requests like the real one; `failing` refuses them, `held` keeps them in flight until set."""
+    """Takes requests like the real one; `failing` refuses them before they leave, `unconfirmed` sends them without
+    an acknowledgement coming back, `held` keeps them in flight until set."""
 
     def __init__(self) -> None:
         self.asked: list[str] = []
         self.failing = False
+        self.unconfirmed = False
         self.held: asyncio.Event | None = None
 
     async def ask(self, kind: str, user_id: str, request_id: str, value: dict[str, Any]) -> None:
         if self.held is not None:
             await self.held.wait()
         if self.failing:
-            raise Unavailable("no broker")
+            raise NotSent("no broker")
         self.asked.append(request_id)
+        if self.unconfirmed:
+            raise Unconfirmed("Local: Message timed out")
 
 
 def send(db: OffLoop[Database], bus: FakeSender, user: User, kind: str, fields: dict[str, Any], key: str | None) -> str:
@@ -122,12 +126,29 @@ def test_a_key_reused_for_another_request_is_refused(db: OffLoop[Database]) -> N
 def test_a_request_kafka_refused_frees_its_key_for_the_retry(db: OffLoop[Database]) -> None:
     bus, ana = FakeSender(), user(db)
     bus.failing = True
-    with pytest.raises(Unavailable):
+    with pytest.raises(NotSent):
         send(db, bus, ana, "invoice", FIELDS, "k")
     bus.failing = False
     request_id = send(db, bus, ana, "invoice", FIELDS, "k")
     stored = asyncio.run(db.run(lambda database: database.submissions.find(ana.id, request_id, "invoice")))
     assert bus.asked == [request_id] and stored is not None
+
+
+def test_a_request_kafka_did_not_confirm_is_kept_pending_and_its_key_leads_back_to_it(db: OffLoop[Database]) -> None:
+    # The broker may have it (killed before it answered): forgotten, its answer would have nowhere to go, and a retry
+    # would make a second invoice.
+    bus, ana = FakeSender(), user(db)
+    bus.unconfirmed = True
+    with pytest.raises(Unconfirmed) as unconfirmed:
+        send(db, bus, ana, "invoice", FIELDS, "k")
+    request_id = unconfirmed.value.request_id
+    assert bus.asked == [request_id] and unconfirmed.value.kind == "invoice"
+    stored = asyncio.run(db.run(lambda database: database.submissions.find(ana.id, request_id, "invoice")))
+    assert stored is not None and stored.status == "pending"
+    bus.unconfirmed = False
+    with pytest.raises(KeyConflict) as conflict:  # its key still names it: no second request
+        send(db, bus, ana, "invoice", FIELDS, "k")
+    assert conflict.value.status == 409 and bus.asked == [request_id]
 
 
 def test_a_repeat_while_the_first_is_in_flight_is_told_to_retry(db: OffLoop[Database]) -> None:
