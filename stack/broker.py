@@ -165,12 +165,22 @@ def bootstrap_servers(count: int) -> str:
 
 
 def _cluster_id(count: int) -> str:
-    """One id for every node of a cluster, made once and kept with its state."""
+    """One id for every node of a cluster, made once and kept with its state.
+
+    Never one that starts with "-", as Kafka's own Uuid.randomUuid ensures: the storage tool would read it as an
+    option (one id in 64 did, and failed a fresh `make up`). A stored one that does could never have formatted
+    anything, so it is replaced."""
     path = (STATE / "kafka" if count == 1 else STATE / "kafka-cluster") / "cluster.id"
-    if not path.exists():
+    if not path.exists() or path.read_text().startswith("-"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        path.write_text(_new_cluster_id())
     return path.read_text().strip()
+
+
+def _new_cluster_id() -> str:
+    while (made := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return made
 
 
 def _log_config() -> list[str]:
