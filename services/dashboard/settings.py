@@ -38,7 +38,7 @@ class DashboardSettings:
     max_body_bytes: int = 64 * 1024
     header_timeout_seconds: int = 10
     body_timeout_seconds: int = 15
-    password_threads: int = 1
+    password_threads: int = 2
     database_pool_size: int = 4
     account_attempts: int = 10
     account_window_seconds: int = 900

@@ -13,13 +13,13 @@ from services.dashboard.db import Database, OffLoop
 from services.dashboard.throttle import Throttle
 
 
-def credentials(tmp_path: Path, per_account: int = 100, per_address: int = 100) -> Credentials:
+def credentials(tmp_path: Path, per_account: int = 100, per_address: int = 100, threads: int = 1) -> Credentials:
     db = OffLoop(Database(f"sqlite:///{tmp_path / 'dashboard.sqlite3'}"), threads=1)
-    return Credentials(db, 1, Throttle(per_account, 60), Throttle(per_address, 60))
+    return Credentials(db, threads, Throttle(per_account, 60), Throttle(per_address, 60))
 
 
 def test_the_event_loop_keeps_ticking_while_passwords_are_checked(tmp_path: Path) -> None:
-    checker = credentials(tmp_path)
+    checker = credentials(tmp_path, threads=4)
 
     async def run() -> list[float]:
         gaps: list[float] = []
@@ -42,6 +42,33 @@ def test_the_event_loop_keeps_ticking_while_passwords_are_checked(tmp_path: Path
     # Four hashes take ~100 ms of CPU each: had one run on the loop, most of the few ticks would wait that long.
     # The median, not the maximum, so a moment of another process's load on a shared machine does not count.
     assert len(gaps) > 20 and gaps[len(gaps) // 2] < 0.02, gaps
+    checker.close()
+
+
+def test_attempts_beyond_the_hashing_threads_are_refused_at_once_not_queued(tmp_path: Path) -> None:
+    checker = credentials(tmp_path, per_address=2, threads=2)
+
+    async def run() -> None:
+        first = asyncio.create_task(checker.verify("a@example.com", "wrong password", "10.0.0.1"))
+        second = asyncio.create_task(checker.verify("b@example.com", "wrong password", "10.0.0.2"))
+        await asyncio.sleep(0)  # both under way, each hashing for ~100 ms
+        began = time.perf_counter()
+        with pytest.raises(Throttled) as busy:  # a third network: no thread free
+            await checker.verify("c@example.com", "wrong password", "10.0.0.3")
+        with pytest.raises(Throttled) as same_network:  # the first's network: one at a time
+            await checker.verify("d@example.com", "wrong password", "10.0.0.1")
+        refused_in = time.perf_counter() - began
+        assert await first is None and await second is None
+        assert refused_in < 0.05, "refused attempts must not wait for a thread"
+        assert busy.value.retry_after == same_network.value.retry_after == 1
+        assert "checking other passwords" in str(busy.value)
+        assert "another attempt from your network" in str(same_network.value)
+        # Refused for want of a thread, they spent no turn: 10.0.0.1 and 10.0.0.3 still have theirs.
+        assert await checker.verify("d@example.com", "wrong password", "10.0.0.1") is None
+        assert await checker.verify("c@example.com", "wrong password", "10.0.0.3") is None
+        assert await checker.verify("e@example.com", "wrong password", "10.0.0.3") is None
+
+    asyncio.run(run())
     checker.close()
 
 
