@@ -8,7 +8,9 @@ change nothing on the wire), in JSON Schema's words so that the OpenAPI and Asyn
 
 Keywords, by the field's type (an optional field's constraints apply to its value when there is one):
 - text: `minLength`, `maxLength` (in characters), `pattern` (a regular expression for the WHOLE value, written
-  so that it means the same in Python and ECMA 262; the documents anchor it), `patternDescription` (what the
+  so that it means the same in Python and ECMA 262 in its Unicode mode, as JSON Schema reads it; the documents
+  anchor it: a character beyond U+FFFF is written as itself, JSON's escape of its surrogate pair in the file,
+  since the two dialects escape such characters differently), `patternDescription` (what the
   pattern means, for people: errors say "must be <it>"), `enum` (the allowed values);
 - arrays: `minItems`, `maxItems`;
 - numbers and decimals: `minimum`, `exclusiveMinimum`, `maximum`, `exclusiveMaximum` (a decimal's bound may be

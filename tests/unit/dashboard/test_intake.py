@@ -102,9 +102,16 @@ def test_an_amount_written_any_other_way_than_the_pattern_is_refused(written: st
     assert fields(with_item(quantity=written)) == {"items[0].quantity"}
 
 
-def test_control_characters_and_bidirectional_overrides_are_refused_in_text() -> None:
+def test_control_characters_and_invisible_format_characters_are_refused_in_text() -> None:
     assert fields({**VALID, "customer": {"name": "ACME\x00", "tax_id": "1"}}) == {"customer.name"}
     assert fields(with_item(description="Audit \u202eTXT.exe")) == {"items[0].description"}
+    for hidden in ("\u200b", "\u200d", "\u2028", "\u2029", "\ufeff", "\u00ad", "\u2060", "\U000e0041"):
+        assert fields({**VALID, "customer": {"name": f"ACME{hidden}", "tax_id": "1"}}) == {"customer.name"}, hidden
+    with pytest.raises(InvalidInput) as zero_width:
+        parse_invoice(with_item(description="Audit\u200b"))
+    assert [e.message for e in zero_width.value.errors] == [
+        "must be one line of visible text: no control characters, line or paragraph separators, or invisible format"
+        " characters (zero-width and directional marks, soft hyphens, byte order marks, tags) (found U+200B)"]
     assert fields({**VALID, "customer": {"name": "\ud972", "tax_id": "1"}}) == {"customer.name"}
     parse_invoice(with_item(description="Consultoria ✓ 😀 عربى"))  # other text, other scripts: fine
 

@@ -287,6 +287,15 @@ def test_name_and_description_lengths_are_limited() -> None:
     ]
 
 
+def test_the_generator_refuses_invisible_format_characters_as_the_dashboard_does() -> None:
+    # A record from another producer (or one written under invoice_request v2, which allowed them) is read with the
+    # newest version's constraints: zero-width characters, separators and tags never reach an invoice.
+    problems = validate_request(RULES, {**CUSTOMER, "name": "ACME\u200b"}, [item("Audit\u2028hidden")])
+    assert [(p.field, p.message.rsplit(" (found ", 1)[1]) for p in problems] == [
+        ("customer.name", "U+200B)"), ("items[0].description", "U+2028)")]
+    assert validate_request(RULES, {**CUSTOMER, "name": "Zoë Ltda 🎉"}, [item("Consultoria ✓ عربى")]) == []
+
+
 def test_quantity_and_unit_price_are_limited_to_their_avro_decimal_types() -> None:
     assert validate_request(RULES, CUSTOMER, [item(quantity="999999999.999", unit_price="0.01")]) == []
     assert validate_request(RULES, CUSTOMER, [item(quantity="1", unit_price="999999999999.99")]) == []
