@@ -27,7 +27,8 @@ def test_the_asyncapi_document_is_served_to_anyone_as_json(manifest: Manifest, s
     assert served["channels"].keys() == expected["channels"].keys()
 
 
-def test_the_contracts_page_links_to_the_document_and_shows_each_services_operations(client: httpx.Client) -> None:
+def test_the_contracts_page_links_to_the_document_and_shows_each_services_operations(client: httpx.Client,
+                                                                                    manifest: Manifest) -> None:
     page = client.get("/contracts")
     assert page.status_code == 200
     served = client.get("/asyncapi.json").json()
@@ -38,6 +39,10 @@ def test_the_contracts_page_links_to_the_document_and_shows_each_services_operat
     rows = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
             for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
     assert len(rows) == len(served["operations"])
-    assert ["invoice", "receive", "generate-invoice", "invoice_request.v1, invoice_request.v2", "invoice-generator",
+    def received(topic: str) -> str:  # a consumer reads every version of the topic's values
+        value = manifest.named(topic).value
+        return ", ".join(f"{value.family}.v{version.version}" for version in value.versions)
+
+    assert ["invoice", "receive", "generate-invoice", received("generate-invoice"), "invoice-generator",
             "invoice-generated"] in rows
-    assert ["dashboard", "receive", "invoice-generated", "invoice_reply.v1, invoice_reply.v2", "dashboard", "—"] in rows
+    assert ["dashboard", "receive", "invoice-generated", received("invoice-generated"), "dashboard", "—"] in rows
