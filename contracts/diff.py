@@ -69,7 +69,7 @@ def field_diff(old: str | dict[str, Any], new: str | dict[str, Any]) -> list[Cha
 def _json(value: Any) -> str:
     """JSON as people read it: other scripts as themselves, but an invisible character (a control, a format
     character, a separator) escaped, as the schema file writes it, so that a review never hides one."""
-    return "".join(char if char.isprintable() or char == " " else json.dumps(char)[1:-1]
+    return "".join(char if char.isprintable() else json.dumps(char)[1:-1]
                    for char in json.dumps(value, ensure_ascii=False))
 
 
