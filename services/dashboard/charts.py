@@ -4,7 +4,7 @@ steps. Each has a <title> and a <desc> for screen readers; the page puts a table
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,16 +67,13 @@ def months_back(now: datetime, months: int = 12) -> datetime:
     return datetime(year, month + 1, 1, tzinfo=UTC)
 
 
-def invoicing_per_month(invoices: Iterable[Submission], now: datetime, months: int = 12) -> list[MonthTotal]:
-    """The generated invoices among `invoices` per month of issue, oldest first: the `months` months that end with
-    `now`'s, those without invoices included. Invoices issued outside them are left out."""
+def invoicing_per_month(invoices: Iterable[Mapping[str, Any]], now: datetime, months: int = 12) -> list[MonthTotal]:
+    """`invoices` (as the invoice-generated contract has them) per month of issue, oldest first: the `months` months
+    that end with `now`'s, those without invoices included. Invoices issued outside them are left out."""
     first = _month_index(months_back(now, months))
     counts = [0] * months
     totals = [Decimal(0)] * months
-    for submission in invoices:
-        invoice = (submission.reply or {}).get("invoice")
-        if submission.status != State.GENERATED or not invoice:
-            continue
+    for invoice in invoices:
         slot = _month_index(datetime.fromisoformat(invoice["issued_at"]).astimezone(UTC)) - first
         if 0 <= slot < months:
             counts[slot] += 1

@@ -153,9 +153,9 @@ def test_requests_are_listed_newest_first_a_page_at_a_time(db: Database) -> None
     assert [r.request_id for r in db.submissions.newest(USER, "invoice")] == ["r4", "r3", "r2", "r1", "r0"]
     assert [r.request_id for r in db.submissions.newest(USER, "invoice", limit=2, offset=1)] == ["r3", "r2"]
     assert db.submissions.newest(USER, "score") == []
-    answer(db, "r1", "invoice", "generated", {})
-    answer(db, "r3", "invoice", "rejected", {})
-    assert [r.request_id for r in db.submissions.generated_invoices(USER, ms(-60))] == ["r1"]
+    answer(db, "r1", "invoice", "generated", {"invoice": {"number": 1}})
+    answer(db, "r3", "invoice", "rejected", {"invoice": None})
+    assert db.submissions.generated_invoices(USER, ms(-60)) == [{"number": 1}]  # only generated ones
 
 
 def test_the_latest_score_is_the_newest_calculated_one(db: Database) -> None:
