@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 ASYNCAPI_PARSER := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: up down status logs test unit-test contract-test avro-oracle browser postgresql provision dead-letters chaos repartition bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
+.PHONY: up down status logs test unit-test contract-test avro-oracle browser postgresql provision dead-letters operator mail chaos repartition bench scaleout-test clean distclean schema-review asyncapi-check lint codegen
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "): install it or run make PYTHON=python3.11")'
@@ -64,6 +64,16 @@ provision: $(VENV)/.installed
 # make dead-letters [SOURCE=<topic>]: what consumers set aside; replay with .venv/bin/dead-letters replay
 dead-letters: $(VENV)/.installed
 	@$(CONNECT) $(PY) -m messaging.deadletters list $(if $(SOURCE),--source $(SOURCE))
+
+# make operator EMAIL=<address> [REVOKE=1]: give a verified account the operator view (or take it back), each change
+# audited in the database; make operator LIST=1 prints them all. Over the stack's PostgreSQL with DB=postgres.
+operator: $(VENV)/.installed
+	@$(if $(filter postgres,$(DB)),DATABASE_URL=$$($(PY) -c 'from stack import postgres; print(postgres.url())')) \
+	$(PY) -m services.dashboard.operators $(if $(LIST),list,$(if $(REVOKE),revoke,grant) "$(EMAIL)")
+
+# make mail: the newest messages the local stack's mail catcher kept (in var/mail/, one .eml file each)
+mail: $(VENV)/.installed
+	@$(PY) -m stack.mail
 
 # make schema-review [BASE=<git ref>] [FORMAT=markdown|json|github|sarif]: explain every schema change since BASE
 # (default: the previous commit, fetched when a shallow clone lacks it), printed in FORMAT (default: markdown)

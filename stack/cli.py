@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from contracts.manifest import load_manifest
 from contracts.provision import give_rights
-from stack import broker, postgres, procs, registry, security, supervision, supervisor, zipkin
+from stack import broker, mail, postgres, procs, registry, security, supervision, supervisor, zipkin
 from stack.errors import StackError
 from stack.paths import STATE
 from stack.services import Service, services
@@ -63,7 +63,8 @@ class Shape:
         nodes = [Component(n.name, n.start, n.healthy, n.address) for n in self.nodes()]
         database = [POSTGRES] if self.database == "postgres" else []
         viewer = [ZIPKIN] if self.tracing else []
-        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address), *database, *viewer]
+        return [*nodes, Component(registry.NAME, registry.start, registry.healthy, registry.address), MAIL, *database,
+                *viewer]
 
     def processes(self) -> list[Service]:
         """The services to run; the dashboards' database is the stack's PostgreSQL with DB=postgres."""
@@ -76,6 +77,7 @@ class Shape:
 DATABASES = ("sqlite", "postgres")
 POSTGRES = Component(postgres.NAME, postgres.start, postgres.healthy, postgres.address)
 ZIPKIN = Component(zipkin.NAME, zipkin.start, zipkin.healthy, zipkin.address)
+MAIL = Component(mail.NAME, mail.start, mail.healthy, mail.address)
 
 
 SUPERVISOR = Component(supervisor.NAME, supervisor.start, supervisor.healthy, lambda: "-")
@@ -107,6 +109,8 @@ def up(_: argparse.Namespace) -> int:
         _show(zipkin.NAME, zipkin.start(), zipkin.address())
         os.environ.update({"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin.endpoint()})
         os.environ.setdefault("TRACING_UI_URL", zipkin.address())
+    _show(mail.NAME, mail.start(), mail.address())
+    os.environ["SMTP_PORT"] = str(mail.PORT)  # the dashboards mail the catcher (STACK_SMTP_PORT moves both)
     folder = security.write_credentials(bootstrap, registry.address())
     print(f"client settings for {', '.join(security.principals())} in {folder} ({security.protocol()})")
     print("provisioning principals, rights, topics and schemas from contracts/topics.toml")
@@ -137,7 +141,7 @@ def down(_: argparse.Namespace) -> int:
     running = procs.running_names()
     brokers = [name for name in running if name.startswith("kafka")]
     for name in sorted(set(running) - set(brokers),
-                       key=lambda name: (name in (postgres.NAME, registry.NAME, zipkin.NAME), name)):
+                       key=lambda name: (name in (postgres.NAME, registry.NAME, zipkin.NAME, mail.NAME), name)):
         procs.stop(name, timeout=60)
         print(f"{name:<12} stopped")
     # The brokers of a quorum stop together: one left alone waits for a majority that is gone.

@@ -107,13 +107,14 @@ def _paging(request: Request) -> tuple[int, int]:
 
 # What every sign-up is told, whether its email was new or already had an account: which emails have one
 # is nobody's business. Signing in is the next step either way.
-SIGNED_UP = {"message": "sign-up received: sign in with POST /api/session, with this password if the email was new"
+SIGNED_UP = {"message": "sign-up received: a link to confirm the address is mailed to it; sign in with POST /api/session,"
+                        " with this password if the email was new"
                         " (an account it already had keeps its own password)"}
 
 
 async def create_user(request: Request) -> Response:
     email, password = parse_sign_up(await read_json(request))
-    await app_state(request).credentials.sign_up(email, password, auth.client_address(request))
+    await app_state(request).accounts.sign_up(email, password, auth.client_address(request))
     return JSONResponse(SIGNED_UP, status_code=202)
 
 

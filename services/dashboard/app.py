@@ -26,7 +26,8 @@ from messaging.metrics import serve_health
 from messaging.runtime import Runtime
 from messaging.serde import SchemaNotRegistered
 from messaging.settings import SettingsError
-from services.dashboard import api, operator_view, pages
+from services.dashboard import account_pages, api, operator_view, pages
+from services.dashboard.accounts import Accounts
 from services.dashboard.actions import IDEMPOTENCY_TTL_SECONDS, BadBody
 from services.dashboard.appstate import AppState, app_state, attach
 from services.dashboard.asyncapi import asyncapi
@@ -40,6 +41,7 @@ from services.dashboard.events import Hub
 from services.dashboard.headers import SecurityHeaders
 from services.dashboard.invoice_form import InvoiceForm
 from services.dashboard.live import Live
+from services.dashboard.mailer import Mailer
 from services.dashboard.openapi import document
 from services.dashboard.operations import Operations
 from services.dashboard.origins import SameOriginOnly
@@ -86,9 +88,10 @@ async def bad_body(request: Request, error: Exception) -> Response:
 
 async def forget_expired(db: OffLoop[Database], sessions: Sessions) -> None:
     """Every hour, forget idempotency keys older than their lifetime (a retry that late is a new request) and
-    expired sessions (which already sign no one in)."""
+    expired sessions (which already sign no one in) and mailed links."""
     while True:
         await db.run(lambda database: database.keys.forget_older_than(int((time.time() - IDEMPOTENCY_TTL_SECONDS) * 1000)))
+        await db.run(lambda database: database.tokens.forget_expired())
         await sessions.forget_expired()
         await asyncio.sleep(3600)
 
@@ -148,6 +151,9 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
             per_address=Throttle(settings.address_attempts, settings.address_window_seconds),
         )
         sessions = Sessions(db, settings.session_max_age_seconds)
+        mailer = Mailer(settings.mail)
+        accounts = Accounts(db, credentials, sessions, mailer, settings.public_url, settings.operators)
+        await accounts.bootstrap_operators()
         try:
             health = serve_health(settings.metrics_port, lambda: statuses(runtime, replies, sender, live))
         except OSError as error:
@@ -157,8 +163,8 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
                              invoice_form=InvoiceForm.of(runtime.manifest, rules, LOCALE), db=db, pending=pending,
                              hub=hub, sender=sender, replies=replies, live=live, credentials=credentials,
                              sessions=sessions, catalog=Catalog(runtime),
-                             operations=Operations(runtime, group, settings.operators,
-                                                   settings.trace_viewer if tracing.active else None),
+                             accounts=accounts,
+                             operations=Operations(runtime, group, settings.trace_viewer if tracing.active else None),
                              statuses=lambda: statuses(runtime, replies, sender, live)))
         sender.start()
         live.start(asyncio.get_running_loop())
@@ -172,6 +178,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
                 chore.cancel()
             health.shutdown()
             health.server_close()
+            await mailer.drain()
             credentials.close()
             await asyncio.to_thread(replies.stop)
             await asyncio.to_thread(live.stop)
@@ -184,6 +191,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
     return Starlette(
         routes=[
             *pages.routes,
+            *account_pages.routes,
             *operator_view.routes,
             *api.routes,
             Route("/healthz", healthz),

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from messaging.health import ClientStatus
+from services.dashboard.accounts import Accounts
 from services.dashboard.catalog import Catalog
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop
@@ -40,6 +41,7 @@ class AppState:
     live: Live
     credentials: Credentials
     sessions: Sessions
+    accounts: Accounts
     catalog: Catalog
     operations: Operations
     statuses: Callable[[], list[ClientStatus]]  # each Kafka client's health, for /readyz

@@ -112,6 +112,12 @@ class Credentials:
         self._per_account.give_back(_from(email, address))
         return user
 
+    async def new_hash(self, email: str, password: str, address: str) -> str:
+        """The hash of `email`'s new password (a reset or a change), made as a sign-up's is: a turn of the account's
+        at this network and of the network's, on one of the bounded threads. Throttled when none is left."""
+        with self._attempt(email, address):
+            return await self._off_loop(_hasher.hash, password)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -23,7 +23,7 @@ from services.dashboard.rules import EMAIL, IDEMPOTENCY_KEY, MAX_EMAIL, MAX_PASS
 __all__ = [
     "FieldError", "InvalidInput", "form_fields", "invoice_form_values", "parse_empty", "parse_idempotency_key",
     "parse_invoice",
-    "parse_invoice_form", "parse_log_in", "parse_sign_up",
+    "parse_invoice_form", "parse_log_in", "parse_new_password", "parse_email", "parse_sign_up",
 ]
 
 ROW_FIELDS = ("description", "quantity", "unit_price")
@@ -200,6 +200,29 @@ def parse_sign_up(data: Any) -> tuple[str, str]:
     if errors:
         raise InvalidInput(errors)
     return str(email).lower(), str(password)
+
+
+def parse_new_password(password: Any, email: str, field: str) -> str:
+    """A new password for `email`'s account (a reset or a change), as a sign-up's is judged; InvalidInput naming
+    `field` otherwise."""
+    errors: list[FieldError] = []
+    value = _string({field: password}, field, "", MAX_PASSWORD, errors)
+    if value is not None:
+        errors += [FieldError(field, problem) for problem in passwords.problems(value, email)]
+    if errors:
+        raise InvalidInput(errors)
+    return str(value)
+
+
+def parse_email(email: Any) -> str:
+    """An email address, in lower case; InvalidInput otherwise."""
+    errors: list[FieldError] = []
+    value = _string({"email": email}, "email", "", MAX_EMAIL, errors)
+    if value is not None and not EMAIL.matches(value):
+        errors.append(FieldError("email", "is not an email address like name@example.com"))
+    if errors:
+        raise InvalidInput(errors)
+    return str(value).lower()
 
 
 def parse_log_in(data: Any) -> tuple[str, str]:

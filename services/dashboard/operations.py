@@ -114,9 +114,8 @@ def checked_source(letter: DeadLetter, source: str) -> DeadLetter:
 
 
 class Operations:
-    def __init__(self, runtime: Runtime, group: str, operators: frozenset[str], viewer: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, group: str, viewer: str | None = None) -> None:
         self.manifest: Manifest = runtime.manifest
-        self.operators = operators
         self._runtime = runtime
         self.viewer = viewer  # the trace viewer's address, when the services are traced
         self._settings = runtime.settings
@@ -124,9 +123,6 @@ class Operations:
         self._reader_group = f"{group}-dead-letters"  # under the dashboard's own groups
         self._previous: tuple[float, dict[str, int]] | None = None
         self._moved: dict[str, tuple[int, float]] = {}  # group -> (its committed offsets' sum, when it last changed)
-
-    def allows(self, email: str) -> bool:
-        return email.lower() in self.operators
 
     def lag(self, ends: Ends) -> list[Lag]:
         """Every service group's committed offset against the end of each partition it reads in its group (a

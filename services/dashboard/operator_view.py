@@ -23,7 +23,7 @@ __all__ = ["NOTES", "note_for", "routes"]
 def _operator(request: Request) -> tuple[User | None, Operations]:
     operations = app_state(request).operations
     user = auth.current_user(request)
-    return (user if user is not None and operations.allows(user.email) else None), operations
+    return (user if user is not None and user.operator else None), operations
 
 
 async def operator(request: Request) -> Response:

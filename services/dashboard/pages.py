@@ -43,7 +43,7 @@ def render(request: Request, name: str, status: int = 200, headers: dict[str, st
            **context: Any) -> Response:
     user, state = auth.current_user(request), app_state(request)
     base = {"user": user, "csrf": auth.csrf_token(request), "kafka_ok": state.sender.broker_reachable,
-            "operator": user is not None and state.operations.allows(user.email),
+            "operator": user is not None and user.operator,
             "invoice_rules": state.rules.request,  # the form's limits
             # A fresh key each time a form is shown: sending that form twice (a double click, a resent
             # POST after a lost answer) makes one request, the way an Idempotency-Key does for the API.
@@ -93,10 +93,19 @@ def _throttled(request: Request, template: str, throttled: Throttled, email: str
                   errors=[FieldError("email", str(throttled))], email=email)
 
 
+# What the sign-in page says after another page sent people to it: fixed sentences, never text from the link.
+LOGIN_NOTICES = {
+    "signed_up": "Sign-up received: we mailed a link to confirm your address; you can sign in now. If this email"
+                 " already had an account, it keeps its own password (and its owner got a note).",
+    "reset": "Password changed, and every session of the account ended: sign in with the new one.",
+    "everywhere": "Every session of your account has ended, this one too.",
+}
+
+
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        return render(request, "login.html", next=_safe_next(request.query_params.get("next")),
-                      signed_up="signed_up" in request.query_params)
+        notice = next((text for code, text in LOGIN_NOTICES.items() if code in request.query_params), None)
+        return render(request, "login.html", next=_safe_next(request.query_params.get("next")), notice=notice)
     form, credentials = await _credentials(request, "login.html", {"next", "email", "password"}, parse_log_in)
     if isinstance(credentials, Response):
         return credentials
@@ -120,7 +129,7 @@ async def signup(request: Request) -> Response:
         return credentials
     email, password = credentials
     try:
-        await app_state(request).credentials.sign_up(email, password, auth.client_address(request))
+        await app_state(request).accounts.sign_up(email, password, auth.client_address(request))
     except Throttled as throttled:
         return _throttled(request, "signup.html", throttled, email)
     # The same answer whether the email was new or had an account (which is nobody's business): sign in next.

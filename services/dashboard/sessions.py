@@ -34,6 +34,11 @@ class Sessions:
         await self._db.run(lambda database: database.sessions.add(token_hash, user.id, csrf, expires_at_ms))
         return token
 
+    @staticmethod
+    def token_hash(token: str) -> str:
+        """What the database keeps of a session's token."""
+        return _hash(token)
+
     async def find(self, token: str) -> Session | None:
         """The live session `token` names; None when it never existed, was ended or has expired."""
         return await self._db.run(lambda database: database.sessions.find(_hash(token)))

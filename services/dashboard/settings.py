@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from contracts.manifest import Manifest
 from messaging.settings import SettingsError, env_int
+from services.dashboard.mailer import MailSettings
 
 __all__ = ["DashboardSettings"]
 
@@ -16,6 +17,15 @@ def _database_url(url: str) -> str:
         raise SettingsError("DATABASE_URL must be sqlite:///<path> or postgresql://<user>:<password>@<host>:<port>/<database>,"
                             f" got {url.partition('://')[0]}://...")
     return url
+
+
+def _public_url(url: str) -> str:
+    # The mailed links start with it: taken from the request's Host header instead, a forged one would send
+    # someone's reset link to the forger's site.
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"DASHBOARD_PUBLIC_URL must be the dashboard's address as people reach it, http(s)://...,"
+                            f" got {url!r}")
+    return url.rstrip("/")
 
 
 def _positive(value: int, name: str) -> int:
@@ -44,7 +54,10 @@ class DashboardSettings:
     account_window_seconds: int = 900
     address_attempts: int = 60
     address_window_seconds: int = 60
-    operators: frozenset[str] = frozenset()  # OPERATOR_EMAILS: the accounts that see the operator view
+    # OPERATOR_EMAILS: verified accounts made operators at start (and on verification); the rest by `make operator`
+    operators: frozenset[str] = frozenset()
+    public_url: str = ""  # DASHBOARD_PUBLIC_URL: where people reach the dashboard, for the links in its mail
+    mail: MailSettings = MailSettings()
     trace_viewer: str = "http://127.0.0.1:16686"  # TRACING_UI_URL: where the operator view links a request's trace
 
     def reply_group(self, manifest: Manifest) -> str:
@@ -63,6 +76,8 @@ class DashboardSettings:
             port=port,
             metrics_port=metrics_port,
             operators=frozenset(e.strip().lower() for e in os.environ.get("OPERATOR_EMAILS", "").split(",") if e.strip()),
+            public_url=_public_url(os.environ.get("DASHBOARD_PUBLIC_URL") or f"http://127.0.0.1:{port}"),
+            mail=MailSettings.from_env(),
             trace_viewer=os.environ.get("TRACING_UI_URL", cls.trace_viewer).rstrip("/"),
             database_url=_database_url(os.environ.get("DATABASE_URL", "sqlite:///var/db/dashboard.sqlite3")),
             request_timeout_seconds=env_int("REQUEST_TIMEOUT_SECONDS", 30),

@@ -182,11 +182,12 @@ def healthcheck_text(service: dict[str, Any]) -> str:
 
 
 def image_is_pinned(image: str) -> bool:
-    """An exact release: name:MAJOR.MINOR.PATCH[-variant] or a digest; never latest or no tag."""
+    """An exact release: name:[v]MAJOR.MINOR.PATCH[-variant] (Mailpit's tags start with v) or a digest; never latest
+    or no tag."""
     if re.fullmatch(r"[\w./-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}", image):
         return True
     match = re.fullmatch(r"[\w./-]+:(?P<tag>[\w.-]+)", image)
-    return bool(match) and re.fullmatch(r"\d+\.\d+\.\d+(-[\w.-]+)?", match["tag"]) is not None
+    return bool(match) and re.fullmatch(r"v?\d+\.\d+\.\d+(-[\w.-]+)?", match["tag"]) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,8 +385,10 @@ def test_services_start_in_order_of_health(config: dict[str, Any]) -> None:
     assert waits("registry-rights") == every_broker
     assert waits("schema-registry") == {**every_broker, "registry-rights": "service_completed_successfully"}
     assert waits("provision") == {**every_broker, "schema-registry": "service_healthy"}
-    for name in ("invoice", "score", "dashboard"):
+    for name in ("invoice", "score"):
         assert waits(name) == {"provision": "service_completed_successfully"}, name
+    # The dashboard mails links at sign-up: the mail catcher first.
+    assert waits("dashboard") == {"provision": "service_completed_successfully", "mailpit": "service_healthy"}
 
 
 def test_provisioning_runs_once_and_every_service_adopts_it(config: dict[str, Any]) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
-__all__ = ["PASSWORD", "new_email", "sign_up"]
+from tests.integration.mailbox import link, path_of
+
+__all__ = ["PASSWORD", "new_email", "sign_up", "verify"]
 
 PASSWORD = "a long password"  # 15 characters and not a common one: the shortest the dashboard accepts
 
@@ -25,3 +27,9 @@ def sign_up(client: httpx.Client, email: str | None = None, password: str = PASS
     signed_in = client.post("/api/session", json=account)
     assert signed_in.status_code == 200, signed_in.text
     return dict(signed_in.json())
+
+
+def verify(client: httpx.Client, email: str) -> None:
+    """Open the verification link the dashboard mailed to `email` at sign-up."""
+    opened = client.get(path_of(link(email, "Confirm your email address")))
+    assert opened.status_code == 200 and "is confirmed as yours" in opened.text, opened.text

@@ -421,7 +421,7 @@ def test_signing_out_through_the_page_ends_the_session_too() -> None:
     account = {"email": email(), "password": PASSWORD}
     with httpx.Client(base_url=DASHBOARD_URL, timeout=30, headers={"x-forwarded-for": address()}) as browser:
         assert browser.post("/signup", data=account).headers["location"] == "/login?signed_up"
-        assert "Sign-up received: now sign in" in browser.get("/login?signed_up").text
+        assert "Sign-up received: we mailed a link" in browser.get("/login?signed_up").text
         assert browser.post("/login", data={**account, "next": "/score"}).headers["location"] == "/score"
         token = browser.cookies["session"]
         page = browser.get("/score").text

@@ -36,7 +36,7 @@ from messaging.runtime import Runtime
 from messaging.settings import Settings
 from stack import zipkin
 from stack.paths import REPO
-from tests.integration.accounts import sign_up
+from tests.integration.accounts import sign_up, verify
 from tests.integration.conftest import TWO_ITEMS, wait_for_answer
 from tests.integration.kafka_tools import Tail
 from tests.ports import free_port
@@ -307,6 +307,7 @@ def test_the_operator_view_links_a_request_and_a_dead_letter_to_their_traces(tra
     request_id = str(uuid.uuid4())
     with httpx.Client(base_url=traced.dashboard, timeout=30) as client:
         sign_up(client, traced.operator)
+        verify(client, traced.operator)  # only a verified account named in OPERATOR_EMAILS is an operator
         page = client.get("/operator", params={"request_id": request_id}).text
     viewer = zipkin.address(traced.viewer_port)
     assert f'href="{viewer}/?annotationQuery={CONVERSATION}%3D{request_id}' in page

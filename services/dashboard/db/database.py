@@ -6,8 +6,10 @@ from __future__ import annotations
 from services.dashboard.db.engine import Sql, engine
 from services.dashboard.db.idempotency_keys import IdempotencyKeyRepository
 from services.dashboard.db.migrations import upgrade
+from services.dashboard.db.operators import OperatorRepository
 from services.dashboard.db.sessions import SessionRepository
 from services.dashboard.db.submissions import SubmissionRepository
+from services.dashboard.db.tokens import TokenRepository
 from services.dashboard.db.users import UserRepository
 
 __all__ = ["Database"]
@@ -28,6 +30,8 @@ class Database:
         self.sessions = SessionRepository(sql)
         self.submissions = SubmissionRepository(sql)
         self.keys = IdempotencyKeyRepository(sql)
+        self.tokens = TokenRepository(sql)
+        self.operators = OperatorRepository(sql)
 
     def close(self) -> None:
         self._engine.dispose()

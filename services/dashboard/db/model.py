@@ -25,6 +25,8 @@ class User:
     id: str
     email: str
     password_hash: str
+    verified: bool  # its owner opened a link mailed to the address
+    operator: bool  # granted the operator view (db/operators.py)
 
 
 @dataclass(frozen=True)

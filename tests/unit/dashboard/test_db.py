@@ -23,8 +23,8 @@ from services.dashboard.db.changes import CHANNEL, parse
 from services.dashboard.db.submissions import Answer
 
 T = TypeVar("T")
-TABLES = {"users", "requests", "idempotency_keys", "sessions"}
-HEAD = "0002"  # the newest migration (services/dashboard/db/migrations/versions/)
+TABLES = {"users", "requests", "idempotency_keys", "sessions", "account_tokens", "operators", "operator_audit"}
+HEAD = "0003"  # the newest migration (services/dashboard/db/migrations/versions/)
 USER = "7d1e0c5e-0000-4000-8000-000000000001"
 
 
@@ -251,3 +251,40 @@ def test_on_postgresql_a_change_is_announced_with_the_transaction_that_made_it(p
         heard = [parse(notice.payload) for notice in listener.notifies(timeout=2, stop_after=2)]
     db.close()
     assert heard == [(USER, "r1"), (USER, "r2")]
+
+
+def test_a_mailed_link_works_once_until_it_expires_and_a_newer_one_replaces_it(db: Database) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    db.tokens.issue("first", USER, "verify", ms(60))
+    db.tokens.issue("second", USER, "verify", ms(60))  # the first stops working
+    db.tokens.issue("reset", USER, "reset", ms(60))  # another purpose: both live
+    assert db.tokens.use("first", "verify") is None
+    assert db.tokens.use("second", "reset") is None  # for its own purpose only
+    assert db.tokens.holder("second", "verify") == USER  # looking does not use it
+    assert db.tokens.use("second", "verify") == USER
+    assert db.tokens.use("second", "verify") is None  # once
+    db.tokens.issue("old", USER, "reset", ms(-1))
+    assert db.tokens.use("old", "reset") is None  # expired
+
+
+def test_only_a_verified_account_is_granted_the_operator_view_and_each_change_is_audited(db: Database) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    assert not db.operators.grant(USER, "ana@example.com", "tests")
+    db.users.verify(USER)
+    assert db.operators.grant(USER, "ana@example.com", "tests")
+    assert not db.operators.grant(USER, "ana@example.com", "tests")  # once
+    user = db.users.by_id(USER)
+    assert user is not None and user.verified and user.operator
+    assert db.operators.revoke(USER, "ana@example.com", "tests")
+    assert [(e.email, e.action, e.actor) for e in db.operators.audit()] == [
+        ("ana@example.com", "grant", "tests"), ("ana@example.com", "revoke", "tests")]
+
+
+def test_ending_every_session_of_a_user_can_keep_one(db: Database) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    for token in ("a", "b", "c"):
+        db.sessions.add(token, USER, "csrf", ms(60))
+    db.sessions.end_all(USER, keep="b")
+    assert [t for t in "abc" if db.sessions.find(t)] == ["b"]
+    db.sessions.end_all(USER)
+    assert db.sessions.find("b") is None

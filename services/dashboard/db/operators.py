@@ -1,0 +1,52 @@
+"""Who may use the operator view: verified accounts granted the right by a command (or bootstrapped from
+OPERATOR_EMAILS), each grant and revocation kept in operator_audit with who made it and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.dashboard.db.engine import Sql, now_ms, statement
+
+__all__ = ["AuditEntry", "OperatorRepository"]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: int  # epoch milliseconds, UTC
+    email: str
+    action: str  # "grant" or "revoke"
+    actor: str  # who ran the command, or OPERATOR_EMAILS
+
+
+class OperatorRepository:
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
+
+    def grant(self, user_id: str, email: str, by: str) -> bool:
+        """Make the verified account `user_id` an operator, audited; False when it was one already, or is not
+        verified (nobody becomes an operator by signing up with someone else's address)."""
+        now = now_ms()
+        with self._sql.transaction() as connection:
+            granted = connection.execute(statement(
+                "INSERT INTO operators (user_id, granted_at, granted_by) SELECT id, :now, :by FROM users"
+                " WHERE id = :user_id AND verified_at IS NOT NULL ON CONFLICT DO NOTHING"),
+                {"user_id": user_id, "now": now, "by": by}).rowcount
+            if granted:
+                connection.execute(statement("INSERT INTO operator_audit (at, email, action, actor) VALUES"
+                                             " (:now, :email, 'grant', :by)"), {"now": now, "email": email, "by": by})
+        return bool(granted)
+
+    def revoke(self, user_id: str, email: str, by: str) -> bool:
+        """Take the operator's right from `user_id`, audited; False when it had none."""
+        now = now_ms()
+        with self._sql.transaction() as connection:
+            revoked = connection.execute(statement("DELETE FROM operators WHERE user_id = :user_id"),
+                                         {"user_id": user_id}).rowcount
+            if revoked:
+                connection.execute(statement("INSERT INTO operator_audit (at, email, action, actor) VALUES"
+                                             " (:now, :email, 'revoke', :by)"), {"now": now, "email": email, "by": by})
+        return bool(revoked)
+
+    def audit(self) -> list[AuditEntry]:
+        """Every grant and revocation, oldest first."""
+        return [AuditEntry(*row) for row in self._sql.rows("SELECT at, email, action, actor FROM operator_audit ORDER BY at")]
