@@ -8,6 +8,7 @@ placed by its key: partition p holds the state of its source's partition p.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,17 +36,15 @@ def murmur2(data: bytes) -> int:
     """Kafka's 32-bit murmur2 of `data`, as the signed int Java computes."""
     length = len(data)
     h = (_SEED ^ length) & _MASK
-    whole = length - length % 4
-    for i in range(0, whole, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
+    whole = length // 4
+    # The 4-byte blocks unpacked at once: the re-partitioning command hashes every changelog key it reads.
+    for k in struct.unpack_from(f"<{whole}I", data):
         k = (k * _M) & _MASK
         k ^= k >> 24
-        k = (k * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    tail = data[whole:]
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    tail = data[whole * 4:]
     if tail:
-        for index in range(len(tail) - 1, -1, -1):
-            h ^= tail[index] << (8 * index)
+        h ^= int.from_bytes(tail, "little")
         h = (h * _M) & _MASK
     h ^= h >> 13
     h = (h * _M) & _MASK

@@ -38,6 +38,7 @@ from contracts.moves import COPYING, DONE, SWITCHING, TOMBSTONING, Move
 from contracts.partitioning import partition_for
 from messaging.offsets import unread
 from messaging.runtime import Runtime
+from messaging.serde import Codec
 
 __all__ = ["Mover", "RepartitionError", "main"]
 
@@ -73,6 +74,9 @@ class Mover:
             for service in manifest.forwarders(topic):
                 self.keepers.setdefault(manifest.consumer_groups[service], set()).add(topic.name)
         self._owners: dict[bytes, int] = {}
+        self._user_owners: dict[object, int] = {}
+        # Each changelog's key codec, and its source's (the user's key, which places the user): made when first used.
+        self._placing: dict[str, tuple[Codec[Any], Codec[Any]]] = {}
 
     # -- what is there, and what would be done ----------------------------------------------------------
 
@@ -229,16 +233,22 @@ class Mover:
         return Move(move.group, move.old, move.new, step, progress)
 
     def _owner(self, changelog: str, key: bytes | None) -> int | None:
-        """The new partition of the user a changelog entry belongs to (its key names the user); None without a key."""
+        """The new partition of the user a changelog entry belongs to (its key names the user); None without a key.
+        Kept per key (the tombstones' pass reads the copy's keys again) and per user (a user has many entries)."""
         if key is None:
             return None
         owner = self._owners.get(key)
         if owner is None:
-            topic = next(t for t in self.changelogs if t.name == changelog)
-            source = self.runtime.manifest.named(str(topic.changelog_of))
-            user = cast(Mapping[str, object], self.runtime.codec(topic.key).decode(key))
-            user_key = self.runtime.codec(source.key).encode({"user_id": user["user_id"]})
-            owner = self._owners[key] = partition_for(user_key, self.new)
+            if changelog not in self._placing:
+                topic = next(t for t in self.changelogs if t.name == changelog)
+                source = self.runtime.manifest.named(str(topic.changelog_of))
+                self._placing[changelog] = (self.runtime.codec(topic.key), self.runtime.codec(source.key))
+            entry_keys, user_keys = self._placing[changelog]
+            user = cast(Mapping[str, object], entry_keys.decode(key))["user_id"]
+            owner = self._user_owners.get(user)
+            if owner is None:
+                owner = self._user_owners[user] = partition_for(user_keys.encode({"user_id": user}), self.new)
+            self._owners[key] = owner
         return owner
 
     def _await_workers(self, move: Move, grown_at: float) -> None:
