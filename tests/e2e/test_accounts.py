@@ -1,5 +1,6 @@
 """An account's care in a real browser, with the mail the stack's catcher kept: confirming the address from the mailed
-link, a forgotten password reset by mail, a changed password that signs out the other browser, sign out everywhere."""
+link, a forgotten password reset by mail, a changed password that signs out the other browser, sign out everywhere;
+the operator view given by `make operator` to a verified account only, and taken back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_browser import DASHBOARD_URL, PASSWORD, browser, page, sign_up_and_in, snap  # noqa: F401 - fixtures
 from tests.integration.mailbox import link, path_of
+from tests.integration.test_accounts import operators
 
 NEW_PASSWORD = "another long passphrase"
 
@@ -89,3 +91,20 @@ def test_changing_the_password_signs_the_other_browser_out_and_sign_out_everywhe
     other.reload()
     expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
     other.context.close()
+
+
+def test_make_operator_gives_a_verified_account_the_operator_view_and_takes_it_back(page: Page) -> None:  # noqa: F811
+    address = email()
+    sign_up_and_in(page, address)
+    refused = operators("grant", address)
+    assert refused.returncode != 0 and "has not confirmed its email address" in refused.stderr
+    page.goto(path_of(link(address, "Confirm your email address")))
+    assert operators("grant", address).returncode == 0
+    page.goto("/")
+    page.get_by_role("link", name="Operator").click()
+    expect(page.get_by_role("heading", name="Operator view")).to_be_visible()
+    assert operators("revoke", address).returncode == 0
+    page.goto("/")
+    expect(page.get_by_role("link", name="Operator")).to_have_count(0)
+    page.goto("/operator")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
