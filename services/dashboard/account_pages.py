@@ -19,6 +19,10 @@ BAD_LINK = ("This link is unknown, used already or expired. Each link works once
             " (from your account page, or with “Forgot your password?”).")
 
 
+def _bad_link(request: Request) -> Response:
+    return render(request, "notice.html", 400, title="Link not valid", message=BAD_LINK)
+
+
 def _throttled(request: Request, template: str, throttled: Throttled, **context: object) -> Response:
     return render(request, template, 429, headers={"Retry-After": str(throttled.retry_after)},
                   errors=[FieldError("password", str(throttled))], **context)
@@ -27,7 +31,7 @@ def _throttled(request: Request, template: str, throttled: Throttled, **context:
 async def verify(request: Request) -> Response:
     user = await app_state(request).accounts.verify(request.query_params.get("token", ""))
     if user is None:
-        return render(request, "notice.html", 400, title="Link not valid", message=BAD_LINK)
+        return _bad_link(request)
     return render(request, "notice.html", title="Email address confirmed",
                   message=f"{user.email} is confirmed as yours.")
 
@@ -59,23 +63,23 @@ async def reset(request: Request) -> Response:
         token = request.query_params.get("token", "")
         holder = await accounts.reset_holder(token)
         if holder is None:
-            return render(request, "notice.html", 400, title="Link not valid", message=BAD_LINK)
+            return _bad_link(request)
         return render(request, "reset.html", token=token, email=holder.email)
-    form = dict(await _form(request, signed_in=False))
-    token = form.get("token", "")
+    pairs = await _form(request, signed_in=False)
+    token = dict(pairs).get("token", "")
     holder = await accounts.reset_holder(token)
     if holder is None:
-        return render(request, "notice.html", 400, title="Link not valid", message=BAD_LINK)
+        return _bad_link(request)
     try:
-        form_fields(list(form.items()), {"token", "password"})
+        form = form_fields(pairs, {"token", "password"})  # the pairs, so that a field sent twice is refused
         password = parse_new_password(form.get("password"), holder.email, "password")
-        done = await accounts.reset(token, password, auth.client_address(request))
+        done = await accounts.reset(holder, token, password, auth.client_address(request))
     except InvalidInput as invalid:
         return render(request, "reset.html", 422, errors=invalid.errors, token=token, email=holder.email)
     except Throttled as throttled:
         return _throttled(request, "reset.html", throttled, token=token, email=holder.email)
     if done is None:
-        return render(request, "notice.html", 400, title="Link not valid", message=BAD_LINK)
+        return _bad_link(request)
     response = RedirectResponse("/login?reset", status_code=303)
     await auth.log_out(request, response)  # whatever session this browser had ended with the others
     return response

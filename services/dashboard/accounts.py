@@ -10,7 +10,6 @@ gives nothing, and the real owner takes the account back with a reset link.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import time
@@ -18,7 +17,7 @@ import time
 from services.dashboard.credentials import Credentials
 from services.dashboard.db import Database, OffLoop, User
 from services.dashboard.mailer import Mailer
-from services.dashboard.sessions import Sessions
+from services.dashboard.sessions import token_hash
 from services.dashboard.throttle import Throttle
 
 __all__ = ["LINK_HOURS", "Accounts", "OPERATOR_BOOTSTRAP"]
@@ -30,16 +29,11 @@ MAILS_PER_HOUR = 5  # per address: a stranger cannot fill someone's mailbox with
 OPERATOR_BOOTSTRAP = "OPERATOR_EMAILS"  # the operator_audit's actor for a grant that variable made
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class Accounts:
-    def __init__(self, db: OffLoop[Database], credentials: Credentials, sessions: Sessions, mailer: Mailer,
-                 public_url: str, operator_emails: frozenset[str]) -> None:
+    def __init__(self, db: OffLoop[Database], credentials: Credentials, mailer: Mailer, public_url: str,
+                 operator_emails: frozenset[str]) -> None:
         self._db = db
         self._credentials = credentials
-        self._sessions = sessions
         self._mailer = mailer
         self._public_url = public_url.rstrip("/")
         self._operator_emails = operator_emails
@@ -48,7 +42,7 @@ class Accounts:
     async def _link(self, user: User, purpose: str, path: str) -> str:
         token = secrets.token_urlsafe(32)
         expires = int((time.time() + LINK_HOURS * 3600) * 1000)
-        await self._db.run(lambda database: database.tokens.issue(_hash(token), user.id, purpose, expires))
+        await self._db.run(lambda database: database.tokens.issue(token_hash(token), user.id, purpose, expires))
         return f"{self._public_url}{path}?token={token}"
 
     def _may_mail(self, email: str) -> bool:
@@ -68,10 +62,7 @@ class Accounts:
         if not self._may_mail(email):
             return
         if user is not None:
-            link = await self._link(user, "verify", "/verify")
-            self._mailer.send(email, "Confirm your email address",
-                              f"Welcome. Open this link to confirm that {email} is yours (it works once, for"
-                              f" {LINK_HOURS} hours):\n\n{link}\n\nIf you did not sign up, ignore this message.")
+            await self._mail_verification(user)
         else:
             self._mailer.send(email, "Someone tried to sign up with your address",
                               f"Someone tried to make an account for {email}, which has one already. If it was you,"
@@ -80,15 +71,18 @@ class Accounts:
 
     async def resend_verification(self, user: User) -> None:
         if not user.verified and self._may_mail(user.email):
-            link = await self._link(user, "verify", "/verify")
-            self._mailer.send(user.email, "Confirm your email address",
-                              f"Open this link to confirm that {user.email} is yours (it works once, for"
-                              f" {LINK_HOURS} hours):\n\n{link}")
+            await self._mail_verification(user)
+
+    async def _mail_verification(self, user: User) -> None:
+        link = await self._link(user, "verify", "/verify")
+        self._mailer.send(user.email, "Confirm your email address",
+                          f"Open this link to confirm that {user.email} is yours (it works once, for {LINK_HOURS}"
+                          f" hours):\n\n{link}\n\nIf you did not sign up, ignore this message.")
 
     async def verify(self, token: str) -> User | None:
         """Use a verification link: the account it verified, None for an unknown, used or expired link."""
         def run(database: Database) -> User | None:
-            user_id = database.tokens.use(_hash(token), "verify")
+            user_id = database.tokens.use(token_hash(token), "verify")
             if user_id is None:
                 return None
             database.users.verify(user_id)
@@ -131,21 +125,18 @@ class Accounts:
     async def reset_holder(self, token: str) -> User | None:
         """The account a live reset link is for, leaving it unused (to show its form); None otherwise."""
         def run(database: Database) -> User | None:
-            user_id = database.tokens.holder(_hash(token), "reset")
+            user_id = database.tokens.holder(token_hash(token), "reset")
             return database.users.by_id(user_id) if user_id else None
         return await self._db.run(run)
 
-    async def reset(self, token: str, password: str, address: str) -> User | None:
-        """Set a new password with a reset link: the account, verified, with every session ended; None for an
-        unknown, used or expired link. Throttled as a log-in is."""
-        user = await self.reset_holder(token)
-        if user is None:
-            return None
+    async def reset(self, user: User, token: str, password: str, address: str) -> User | None:
+        """Set `user`'s new password with a reset link (`reset_holder` found `user` for it): the account, verified,
+        with every session ended; None when the link is no longer `user`'s to use. Throttled as a log-in is."""
         password_hash = await self._credentials.new_hash(user.email, password, address)
 
         def run(database: Database) -> User | None:
-            if database.tokens.use(_hash(token), "reset") is None:
-                return None  # used meanwhile, by another click
+            if database.tokens.use(token_hash(token), "reset") != user.id:
+                return None  # used meanwhile, by another click, or expired
             database.users.set_password(user.id, password_hash)
             database.users.verify(user.id)
             database.sessions.end_all(user.id)
@@ -163,7 +154,7 @@ class Accounts:
         if await self._credentials.verify(user.email, current, address) is None:
             return False
         password_hash = await self._credentials.new_hash(user.email, new, address)
-        keep = self._sessions.token_hash(keep_token)
+        keep = token_hash(keep_token)
 
         def run(database: Database) -> None:
             database.users.set_password(user.id, password_hash)

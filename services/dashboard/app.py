@@ -152,7 +152,7 @@ def create_app(settings: DashboardSettings, connected: Callable[[], Runtime] = c
         )
         sessions = Sessions(db, settings.session_max_age_seconds)
         mailer = Mailer(settings.mail)
-        accounts = Accounts(db, credentials, sessions, mailer, settings.public_url, settings.operators)
+        accounts = Accounts(db, credentials, mailer, settings.public_url, settings.operators)
         await accounts.bootstrap_operators()
         try:
             health = serve_health(settings.metrics_port, lambda: statuses(runtime, replies, sender, live))

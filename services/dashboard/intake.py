@@ -190,25 +190,35 @@ def parse_sign_up(data: Any) -> tuple[str, str]:
     The email is kept in lower case: addresses are compared without regard to case.
     """
     body, errors = _credentials(data)
-    email = _string(body, "email", "", MAX_EMAIL, errors)
-    if email is not None and not EMAIL.matches(email):
-        errors.append(FieldError("email", "is not an email address like name@example.com"))
-        email = None
-    password = _string(body, "password", "", MAX_PASSWORD, errors)
-    if password is not None:
-        errors += [FieldError("password", problem) for problem in passwords.problems(password, email or "")]
+    email = _email(body, errors)
+    password = _new_password(body, "password", email or "", errors)
     if errors:
         raise InvalidInput(errors)
     return str(email).lower(), str(password)
+
+
+def _email(data: dict[str, Any], errors: list[FieldError]) -> str | None:
+    """The `email` field when it is an address; None after an error."""
+    email = _string(data, "email", "", MAX_EMAIL, errors)
+    if email is not None and not EMAIL.matches(email):
+        errors.append(FieldError("email", "is not an email address like name@example.com"))
+        return None
+    return email
+
+
+def _new_password(data: dict[str, Any], field: str, email: str, errors: list[FieldError]) -> str | None:
+    """The field when it is a password passwords.problems accepts for `email`'s account; None after a type error."""
+    password = _string(data, field, "", MAX_PASSWORD, errors)
+    if password is not None:
+        errors += [FieldError(field, problem) for problem in passwords.problems(password, email)]
+    return password
 
 
 def parse_new_password(password: Any, email: str, field: str) -> str:
     """A new password for `email`'s account (a reset or a change), as a sign-up's is judged; InvalidInput naming
     `field` otherwise."""
     errors: list[FieldError] = []
-    value = _string({field: password}, field, "", MAX_PASSWORD, errors)
-    if value is not None:
-        errors += [FieldError(field, problem) for problem in passwords.problems(value, email)]
+    value = _new_password({field: password}, field, email, errors)
     if errors:
         raise InvalidInput(errors)
     return str(value)
@@ -217,9 +227,7 @@ def parse_new_password(password: Any, email: str, field: str) -> str:
 def parse_email(email: Any) -> str:
     """An email address, in lower case; InvalidInput otherwise."""
     errors: list[FieldError] = []
-    value = _string({"email": email}, "email", "", MAX_EMAIL, errors)
-    if value is not None and not EMAIL.matches(value):
-        errors.append(FieldError("email", "is not an email address like name@example.com"))
+    value = _email({"email": email}, errors)
     if errors:
         raise InvalidInput(errors)
     return str(value).lower()

@@ -8,10 +8,12 @@ import time
 
 from services.dashboard.db import Database, OffLoop, Session, User
 
-__all__ = ["Sessions"]
+__all__ = ["Sessions", "token_hash"]
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the database keeps of a random token (a session's, a mailed link's): its SHA-256, so that a copy of the
+    table signs no one in."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -30,21 +32,16 @@ class Sessions:
         """A new session for `user`: the token for its cookie."""
         token = secrets.token_urlsafe(32)
         expires_at_ms = int((time.time() + self.lifetime_seconds) * 1000)
-        token_hash, csrf = _hash(token), secrets.token_urlsafe(24)
-        await self._db.run(lambda database: database.sessions.add(token_hash, user.id, csrf, expires_at_ms))
+        hashed, csrf = token_hash(token), secrets.token_urlsafe(24)
+        await self._db.run(lambda database: database.sessions.add(hashed, user.id, csrf, expires_at_ms))
         return token
-
-    @staticmethod
-    def token_hash(token: str) -> str:
-        """What the database keeps of a session's token."""
-        return _hash(token)
 
     async def find(self, token: str) -> Session | None:
         """The live session `token` names; None when it never existed, was ended or has expired."""
-        return await self._db.run(lambda database: database.sessions.find(_hash(token)))
+        return await self._db.run(lambda database: database.sessions.find(token_hash(token)))
 
     async def end(self, token: str) -> None:
-        await self._db.run(lambda database: database.sessions.end(_hash(token)))
+        await self._db.run(lambda database: database.sessions.end(token_hash(token)))
 
     async def forget_expired(self) -> None:
         await self._db.run(lambda database: database.sessions.forget_expired())

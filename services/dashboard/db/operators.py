@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from services.dashboard.db.engine import Sql, now_ms, statement
 
 __all__ = ["AuditEntry", "OperatorRepository"]
@@ -16,6 +18,12 @@ class AuditEntry:
     email: str
     action: str  # "grant" or "revoke"
     actor: str  # who ran the command, or OPERATOR_EMAILS
+
+
+def _audit(connection: Connection, at: int, email: str, action: str, actor: str) -> None:
+    """The line operator_audit keeps of a change, in the change's own transaction."""
+    connection.execute(statement("INSERT INTO operator_audit (at, email, action, actor) VALUES (:at, :email, :action, :actor)"),
+                       {"at": at, "email": email, "action": action, "actor": actor})
 
 
 class OperatorRepository:
@@ -32,8 +40,7 @@ class OperatorRepository:
                 " WHERE id = :user_id AND verified_at IS NOT NULL ON CONFLICT DO NOTHING"),
                 {"user_id": user_id, "now": now, "by": by}).rowcount
             if granted:
-                connection.execute(statement("INSERT INTO operator_audit (at, email, action, actor) VALUES"
-                                             " (:now, :email, 'grant', :by)"), {"now": now, "email": email, "by": by})
+                _audit(connection, now, email, "grant", by)
         return bool(granted)
 
     def revoke(self, user_id: str, email: str, by: str) -> bool:
@@ -43,8 +50,7 @@ class OperatorRepository:
             revoked = connection.execute(statement("DELETE FROM operators WHERE user_id = :user_id"),
                                          {"user_id": user_id}).rowcount
             if revoked:
-                connection.execute(statement("INSERT INTO operator_audit (at, email, action, actor) VALUES"
-                                             " (:now, :email, 'revoke', :by)"), {"now": now, "email": email, "by": by})
+                _audit(connection, now, email, "revoke", by)
         return bool(revoked)
 
     def audit(self) -> list[AuditEntry]:
