@@ -5,8 +5,10 @@ The dashboards share one reply consumer group, so a reply is stored by one of th
   their own (`_listen`);
 - from this process directly (`changed`: the reply thread and the expiry chore), which is all SQLite has within one
   process;
-- and every POLL_SECONDS by asking the table for what changed lately for the users with a page open here: what
+- and every POLL_SECONDS by asking the table which submissions changed lately for the users with a page open here: what
   another process changed on SQLite, or a notification lost while the listening connection was down.
+A notification and a glance at the table name a change without its content: only the changes not pushed yet (by the
+request's id and the time it changed) are read, together, so that the work per change stays the same at any rate.
 This component's thread draws each change (the parts of the pages that show it, fragments.py) for the users with a
 page open here and pushes it to the hub. An event's id is when its submission changed: a page that reconnects says
 the last one it saw (Last-Event-ID) and gets what changed since (`since`).
@@ -27,7 +29,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from services.dashboard import reads
-from services.dashboard.db import Database, State, Submission
+from services.dashboard.db import Change, Database, State, Submission
 from services.dashboard.db.changes import CHANNEL, parse
 from services.dashboard.db.engine import now_ms
 from services.dashboard.events import Hub
@@ -43,6 +45,7 @@ POLL_SECONDS = 1.0
 LOOK_BACK_MS = 10_000
 CLOCK_MARGIN_MS = 2_000
 CHARTS_SECONDS = 2.0  # a user's charts are drawn at most this often (they read the user's whole year)
+BATCH = 1_000  # changes taken from the queue at once: the notified ones among them are read in one statement
 REMEMBERED = 50_000  # pushes remembered, so that a change learned twice (notified and polled) is pushed once
 
 
@@ -54,7 +57,7 @@ class Live:
         self.hub = hub
         self.scale = scale
         self._listen_url = _libpq(database_url)
-        self._changes: queue.SimpleQueue[Submission | tuple[str, str] | None] = queue.SimpleQueue()
+        self._changes: queue.SimpleQueue[Submission | Change | None] = queue.SimpleQueue()
         self._pushed: OrderedDict[str, int] = OrderedDict()  # request id -> the change pushed (its updated_at)
         self._charted: dict[str, float] = {}  # user -> when their charts were last drawn
         self._owed: set[str] = set()  # users whose charts missed a change (drawn at the next poll after the wait)
@@ -94,22 +97,38 @@ class Live:
     def _draw(self) -> None:
         next_poll = time.monotonic() + POLL_SECONDS
         while not self._stop.is_set():
+            changes = self._next(max(0.0, next_poll - time.monotonic()))
             try:
-                change = self._changes.get(timeout=max(0.0, next_poll - time.monotonic()))
-            except queue.Empty:
-                change = None
-            try:
-                if isinstance(change, Submission):
-                    self._push([change])
-                elif isinstance(change, tuple):
-                    self._push(self.db.submissions.changed_since([change[0]], now_ms() - LOOK_BACK_MS))
+                self._push([change for change in changes if isinstance(change, Submission)])
+                self._push(self._unseen([change for change in changes if isinstance(change, Change)]))
                 if time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + POLL_SECONDS
                     listening = self.hub.listeners()
-                    self._push(self.db.submissions.changed_since(listening, now_ms() - LOOK_BACK_MS))
+                    self._push(self._unseen(self.db.submissions.changes_since(listening, now_ms() - LOOK_BACK_MS)))
                     self._pay_charts()
             except Exception:  # one bad change or a database hiccup must not end live updates for everyone
                 log.exception("could not push a live update")
+
+    def _next(self, timeout: float) -> list[Submission | Change]:
+        """The changes waiting (at most BATCH), once the first has come or `timeout` has passed."""
+        try:
+            first = self._changes.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        taken = [first]
+        while len(taken) < BATCH:
+            try:
+                taken.append(self._changes.get_nowait())
+            except queue.Empty:
+                break
+        return [change for change in taken if change is not None]  # None: stop() woke the thread
+
+    def _unseen(self, changes: Sequence[Change]) -> list[Submission]:
+        """The submissions of the changes not pushed yet whose users have a page open here, read in one go: a change
+        learned twice, or made here, is not read again."""
+        wanted = {change.request_id for change in changes
+                  if self.hub.listening(change.user_id) and self._pushed.get(change.request_id) != change.updated_at}
+        return self.db.submissions.many(sorted(wanted)) if wanted else []
 
     def _push(self, submissions: Sequence[Submission]) -> None:
         loop = self._loop

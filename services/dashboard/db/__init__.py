@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.dashboard.db.database import Database
 from services.dashboard.db.engine import engine
-from services.dashboard.db.model import Claim, Session, State, Submission, User
+from services.dashboard.db.model import Change, Claim, Session, State, Submission, User
 from services.dashboard.db.offloop import OffLoop
 
-__all__ = ["Claim", "Database", "OffLoop", "Session", "State", "Submission", "User", "engine"]
+__all__ = ["Change", "Claim", "Database", "OffLoop", "Session", "State", "Submission", "User", "engine"]

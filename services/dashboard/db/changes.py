@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
-from services.dashboard.db.model import Submission
+from services.dashboard.db.model import Change, Submission
 
 __all__ = ["CHANNEL", "announce", "parse"]
 
@@ -17,14 +17,16 @@ CHANNEL = "dashboard_changes"
 
 
 def announce(connection: Connection, changed: Sequence[Submission]) -> None:
-    """Within the transaction that changed them: one notification per submission, "<user id> <request id>"."""
+    """Within the transaction that changed them: one notification per submission, "<user id> <request id> <updated
+    at>", so a dashboard that pushed that change already (it made it) need not read it again."""
     if connection.dialect.name != "postgresql" or not changed:
         return
     connection.execute(text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"),
-                       {"channel": CHANNEL, "payloads": [f"{s.user_id} {s.request_id}" for s in changed]})
+                       {"channel": CHANNEL, "payloads": [f"{s.user_id} {s.request_id} {s.updated_at}"
+                                                            for s in changed]})
 
 
-def parse(payload: str) -> tuple[str, str]:
-    """(user id, request id) from a notification's payload."""
-    user_id, _, request_id = payload.partition(" ")
-    return user_id, request_id
+def parse(payload: str) -> Change:
+    """The change a notification's payload names (an older dashboard's has no time: None, read it to be sure)."""
+    user_id, request_id, *updated_at = payload.split(" ")
+    return Change(user_id, request_id, int(updated_at[0]) if updated_at else None)

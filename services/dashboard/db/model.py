@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Claim", "Session", "State", "Submission", "User"]
+__all__ = ["Change", "Claim", "Session", "State", "Submission", "User"]
 
 
 class State(StrEnum):
@@ -60,3 +60,12 @@ class Claim:
     request_id: str
     state: str  # 'sending' until Kafka has the request, then 'accepted'
     created_at: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """That a submission changed, without its content: what a notification or a glance at the table tells."""
+
+    user_id: str
+    request_id: str
+    updated_at: int | None  # None: not known (read the submission to see)

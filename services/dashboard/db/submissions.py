@@ -11,12 +11,13 @@ from sqlalchemy import text
 
 from services.dashboard.db.changes import announce
 from services.dashboard.db.engine import Sql, now_ms
-from services.dashboard.db.model import State, Submission
+from services.dashboard.db.model import Change, State, Submission
 
 __all__ = ["Answer", "SubmissionRepository"]
 
 # The columns of a submission, in the order _submission reads them.
 COLUMNS = "request_id, kind, user_id, status, created_at, updated_at, request, reply"
+MANY = 500  # ids in one statement at most (a statement's parameters are bounded, SQLite's the lowest)
 
 
 def _submission(row: tuple[Any, ...]) -> Submission:
@@ -113,6 +114,27 @@ class SubmissionRepository:
             f"SELECT {COLUMNS} FROM requests WHERE user_id IN ({marks}) AND updated_at > :after ORDER BY updated_at",
             after=after_ms, **{f"u{i}": user for i, user in enumerate(user_ids)},
         )
+
+    def changes_since(self, user_ids: Sequence[str], after_ms: int) -> list[Change]:
+        """That these users' submissions changed after `after_ms`, without reading them (see `many`)."""
+        if not user_ids:
+            return []
+        marks = ", ".join(f":u{i}" for i in range(len(user_ids)))
+        rows = self._sql.rows(
+            f"SELECT user_id, request_id, updated_at FROM requests WHERE user_id IN ({marks}) AND updated_at > :after",
+            after=after_ms, **{f"u{i}": user for i, user in enumerate(user_ids)},
+        )
+        return [Change(*row) for row in rows]
+
+    def many(self, request_ids: Sequence[str]) -> list[Submission]:
+        """The submissions of these ids that exist, oldest change first."""
+        found: list[Submission] = []
+        for start in range(0, len(request_ids), MANY):
+            chunk = request_ids[start:start + MANY]
+            marks = ", ".join(f":r{i}" for i in range(len(chunk)))
+            found += self._all(f"SELECT {COLUMNS} FROM requests WHERE request_id IN ({marks})",
+                               **{f"r{i}": request_id for i, request_id in enumerate(chunk)})
+        return sorted(found, key=lambda submission: submission.updated_at)
 
     def find(self, user_id: str, request_id: str, kind: str) -> Submission | None:
         """One submission of this user's; None when it does not exist or belongs to someone else."""

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
-from services.dashboard.db import Claim, Database, Submission, engine
+from services.dashboard.db import Change, Claim, Database, Submission, engine
 from services.dashboard.db.changes import CHANNEL, parse
 from services.dashboard.db.submissions import Answer
 
@@ -236,6 +236,14 @@ def test_what_changed_for_some_users_after_a_moment(db: Database) -> None:
     assert [s.request_id for s in db.submissions.changed_since([USER], before)] == ["r1"]
     assert {s.request_id for s in db.submissions.changed_since([USER, "someone else"], before)} == {"r1", "r2"}
     assert db.submissions.changed_since([USER], ms(60)) == [] and db.submissions.changed_since([], before) == []
+    # The same, told without the submissions' content; then those read by id, in one go.
+    told = db.submissions.changes_since([USER, "someone else"], before)
+    assert {(c.user_id, c.request_id) for c in told} == {(USER, "r1"), ("someone else", "r2")}
+    assert all(c.updated_at is not None and c.updated_at > before for c in told)
+    assert db.submissions.changes_since([USER], ms(60)) == [] and db.submissions.changes_since([], before) == []
+    read = db.submissions.many(["r2", "r1", "missing"])
+    assert {s.request_id for s in read} == {"r1", "r2"} and read == sorted(read, key=lambda s: s.updated_at)
+    assert [s.status for s in read] == ["generated", "generated"] and db.submissions.many([]) == []
 
 
 def test_on_postgresql_a_change_is_announced_with_the_transaction_that_made_it(postgresql_url: str) -> None:
@@ -245,12 +253,14 @@ def test_on_postgresql_a_change_is_announced_with_the_transaction_that_made_it(p
     db.submissions.add("r2", "invoice", USER, {})
     with psycopg.connect(postgresql_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
-        answer(db, "r1", "invoice", "generated", {})
+        answered = answer(db, "r1", "invoice", "generated", {})
         answer(db, "unknown", "invoice", "generated", {})  # answers nothing, announces nothing
-        db.submissions.expire(ms(60))
+        expired = db.submissions.expire(ms(60))
         heard = [parse(notice.payload) for notice in listener.notifies(timeout=2, stop_after=2)]
     db.close()
-    assert heard == [(USER, "r1"), (USER, "r2")]
+    assert answered is not None
+    assert heard == [Change(USER, "r1", answered.updated_at), Change(USER, "r2", expired[0].updated_at)]
+    assert parse(f"{USER} r1") == Change(USER, "r1", None)  # an older dashboard's: no time, read to be sure
 
 
 def test_a_mailed_link_works_once_until_it_expires_and_a_newer_one_replaces_it(db: Database) -> None:
