@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
 
+from services.dashboard.db.sessions import FOUND_SECONDS
 from stack import mail
 from tests.integration.accounts import PASSWORD, new_email, sign_up, verify
 from tests.integration.conftest import DASHBOARD_URL
@@ -39,8 +41,12 @@ def signed_in(email: str, password: str = PASSWORD) -> httpx.Client:
 
 
 def operators(action: str, email: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.dashboard.operators", action, *([email] if email else [])],
+    """`make operator`'s command, run; once it is over, the running dashboard has seen its change (another process's
+    change to a user is seen within FOUND_SECONDS: a session found is kept that long)."""
+    done = subprocess.run([sys.executable, "-m", "services.dashboard.operators", action, *([email] if email else [])],
                           capture_output=True, text=True, env=os.environ, timeout=60)
+    time.sleep(FOUND_SECONDS)
+    return done
 
 
 def test_a_sign_up_mails_a_one_use_link_that_verifies_the_address() -> None:

@@ -26,12 +26,12 @@ class Database:
         self._engine = engine(url, connections)
         upgrade(self._engine)
         sql = Sql(self._engine)
-        self.users = UserRepository(sql)
         self.sessions = SessionRepository(sql)
+        self.users = UserRepository(sql, changed=self.sessions.forget)
         self.submissions = SubmissionRepository(sql)
         self.keys = IdempotencyKeyRepository(sql)
         self.tokens = TokenRepository(sql)
-        self.operators = OperatorRepository(sql)
+        self.operators = OperatorRepository(sql, changed=self.sessions.forget)
 
     def close(self) -> None:
         self._engine.dispose()

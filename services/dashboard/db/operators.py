@@ -3,6 +3,7 @@ OPERATOR_EMAILS), each grant and revocation kept in operator_audit with who made
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -27,8 +28,9 @@ def _audit(connection: Connection, at: int, email: str, action: str, actor: str)
 
 
 class OperatorRepository:
-    def __init__(self, sql: Sql) -> None:
+    def __init__(self, sql: Sql, changed: Callable[[str], None]) -> None:
         self._sql = sql
+        self._changed = changed  # told each user granted or revoked (sessions keep users: SessionRepository.forget)
 
     def grant(self, user_id: str, email: str, by: str) -> bool:
         """Make the verified account `user_id` an operator, audited; False when it was one already, or is not
@@ -41,6 +43,7 @@ class OperatorRepository:
                 {"user_id": user_id, "now": now, "by": by}).rowcount
             if granted:
                 _audit(connection, now, email, "grant", by)
+        self._changed(user_id)
         return bool(granted)
 
     def revoke(self, user_id: str, email: str, by: str) -> bool:
@@ -51,6 +54,7 @@ class OperatorRepository:
                                          {"user_id": user_id}).rowcount
             if revoked:
                 _audit(connection, now, email, "revoke", by)
+        self._changed(user_id)
         return bool(revoked)
 
     def audit(self) -> list[AuditEntry]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from services.dashboard.db.engine import Sql, now_ms
@@ -20,8 +21,9 @@ def user(row: tuple[Any, ...]) -> User:
 
 
 class UserRepository:
-    def __init__(self, sql: Sql) -> None:
+    def __init__(self, sql: Sql, changed: Callable[[str], None]) -> None:
         self._sql = sql
+        self._changed = changed  # told each user changed (sessions keep users: SessionRepository.forget)
 
     def create(self, user_id: str, email: str, password_hash: str) -> User | None:
         """The new user, not verified yet; None when the email is taken."""
@@ -43,6 +45,8 @@ class UserRepository:
     def verify(self, user_id: str) -> None:
         """Its owner proved the address theirs (the first time counts)."""
         self._sql.change("UPDATE users SET verified_at = :now WHERE id = :id AND verified_at IS NULL", id=user_id, now=now_ms())
+        self._changed(user_id)
 
     def set_password(self, user_id: str, password_hash: str) -> None:
         self._sql.change("UPDATE users SET password_hash = :hash WHERE id = :id", id=user_id, hash=password_hash)
+        self._changed(user_id)

@@ -20,6 +20,7 @@ from sqlalchemy import inspect, text
 
 from services.dashboard.db import Change, Claim, Database, Submission, engine
 from services.dashboard.db.changes import CHANNEL, parse
+from services.dashboard.db.sessions import FOUND_SECONDS
 from services.dashboard.db.submissions import Answer
 
 T = TypeVar("T")
@@ -298,3 +299,36 @@ def test_ending_every_session_of_a_user_can_keep_one(db: Database) -> None:
     assert [t for t in "abc" if db.sessions.find(t)] == ["b"]
     db.sessions.end_all(USER)
     assert db.sessions.find("b") is None
+
+
+def test_a_session_found_is_kept_a_moment_and_whatever_this_process_changes_ends_that_at_once(
+        db: Database, database_url: str) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    db.sessions.add("a", USER, "csrf", ms(60))
+    other = Database(database_url)  # another dashboard, or `make operator`, on the same database
+    try:
+        found = db.sessions.find("a")
+        assert found is not None and not found.user.operator and not found.user.verified
+        other.sessions.end("a")
+        assert db.sessions.find("a") == found  # kept: another process's change is seen within FOUND_SECONDS
+        time.sleep(FOUND_SECONDS)
+        assert db.sessions.find("a") is None
+        db.sessions.add("b", USER, "csrf", ms(60))
+        assert db.sessions.find("b") is not None
+        # Each change this process makes is seen by the very next lookup.
+        db.users.verify(USER)
+        found = db.sessions.find("b")
+        assert found is not None and found.user.verified
+        db.operators.grant(USER, "ana@example.com", "tests")
+        found = db.sessions.find("b")
+        assert found is not None and found.user.operator
+        db.operators.revoke(USER, "ana@example.com", "tests")
+        found = db.sessions.find("b")
+        assert found is not None and not found.user.operator
+        db.users.set_password(USER, "another hash")
+        found = db.sessions.find("b")
+        assert found is not None and found.user.password_hash == "another hash"
+        db.sessions.end_all(USER)
+        assert db.sessions.find("b") is None
+    finally:
+        other.close()
