@@ -11,7 +11,8 @@ recorded to show they are not the bottleneck.
 
 Measured on the stack's dashboards (`make bench` runs `make up DASHBOARDS=2`), then on dashboards of the bench's own,
 one and then two sharing a reply group, over PostgreSQL when BENCH_POSTGRES_URL (the dashboard's DATABASE_URL,
-postgresql://...) names one (over a SQLite file of their own otherwise), from 50 to 700 requests/s: where the p99
+postgresql://...) names one (in a schema of their own there, so that the stack's dashboards do not store their replies
+too; over a SQLite file of their own otherwise), from 50 to 700 requests/s: where the p99
 passes 250 ms for each, and the CPU per request of two against one (the dashboards' own counters, every thread).
 `python -m bench.latency --help` runs it alone.
 """
@@ -31,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy import make_url
 
 from bench import accounts, groups, processes, vegeta
 from bench.accept import INVOICE
@@ -200,13 +204,28 @@ def _own_dashboards(database_url: str, count: int) -> Iterator[list[Server]]:
         yield servers
 
 
+@contextlib.contextmanager
+def _own_schema(database_url: str) -> Iterator[str]:
+    """`database_url` (PostgreSQL) with a schema of the sweep's own, dropped after it: the stack's dashboards, which
+    may share that database, must not store the sweep's replies too (they read every reply in their own group)."""
+    schema = f"bench_scale_{os.getpid()}"
+    with psycopg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            yield make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False)
+        finally:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
 def measure_scale(database_url: str | None, rates: tuple[int, ...] = SWEEP_RATES, seconds: float = 8,
                   users: int = 4) -> list[dict[str, Any]]:
     """One dashboard, then two, of the bench's own over one database (`database_url`, PostgreSQL; a SQLite file of
     their own without one), at every rate of `rates`: the p99 at each (the chart), the offered rate where the p99
     first passes 250 ms, and two dashboards' CPU per request against one's at the same rate."""
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
-        url = database_url or f"sqlite:///{folder}/dashboard.sqlite3"
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder, contextlib.ExitStack() as scratch:
+        url = scratch.enter_context(_own_schema(database_url)) if database_url else f"sqlite:///{folder}/dashboard.sqlite3"
         runs: dict[int, list[dict[str, Any]]] = {}
         entries = []
         for count in (1, 2):
