@@ -38,7 +38,9 @@ class Sessions:
 
     async def find(self, token: str) -> Session | None:
         """The live session `token` names; None when it never existed, was ended or has expired."""
-        return await self._db.run(lambda database: database.sessions.find(token_hash(token)))
+        hashed = token_hash(token)
+        kept = self._db.at_once(lambda database: database.sessions.kept(hashed))  # most requests: no thread, no query
+        return kept if kept is not None else await self._db.run(lambda database: database.sessions.find(hashed))
 
     async def end(self, token: str) -> None:
         await self._db.run(lambda database: database.sessions.end(token_hash(token)))

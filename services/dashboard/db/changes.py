@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from services.dashboard.db.engine import statement
 from services.dashboard.db.model import Change, Submission
 
 __all__ = ["CHANNEL", "announce", "parse"]
@@ -21,7 +22,7 @@ def announce(connection: Connection, changed: Sequence[Submission]) -> None:
     at>", so a dashboard that pushed that change already (it made it) need not read it again."""
     if connection.dialect.name != "postgresql" or not changed:
         return
-    connection.execute(text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"),
+    connection.execute(statement("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"),
                        {"channel": CHANNEL, "payloads": [f"{s.user_id} {s.request_id} {s.updated_at}"
                                                             for s in changed]})
 

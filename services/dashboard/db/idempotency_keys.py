@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
-from services.dashboard.db.engine import Sql, now_ms
+from services.dashboard.db.engine import Sql, now_ms, statement
 from services.dashboard.db.model import Claim
 
 __all__ = ["IdempotencyKeyRepository"]
@@ -22,15 +20,15 @@ class IdempotencyKeyRepository:
         """
         key_params = {"user_id": user_id, "key": key}
         with self._sql.transaction() as connection:
-            connection.execute(text("DELETE FROM idempotency_keys WHERE user_id = :user_id AND key = :key"
+            connection.execute(statement("DELETE FROM idempotency_keys WHERE user_id = :user_id AND key = :key"
                                     " AND created_at < :expired"), {**key_params, "expired": expired_before_ms})
-            inserted = connection.execute(text(
+            inserted = connection.execute(statement(
                 "INSERT INTO idempotency_keys (user_id, key, fingerprint, request_id, state, created_at)"
                 " VALUES (:user_id, :key, :fingerprint, :request_id, 'sending', :now) ON CONFLICT DO NOTHING"),
                 {**key_params, "fingerprint": fingerprint, "request_id": request_id, "now": now_ms()}).rowcount
             if inserted:
                 return None
-            row = connection.execute(text("SELECT fingerprint, request_id, state, created_at FROM idempotency_keys"
+            row = connection.execute(statement("SELECT fingerprint, request_id, state, created_at FROM idempotency_keys"
                                           " WHERE user_id = :user_id AND key = :key"), key_params).first()
         # Gone between the insert and the select (given up by a failed send): try again.
         return Claim(*row) if row else self.claim(user_id, key, fingerprint, request_id, expired_before_ms)

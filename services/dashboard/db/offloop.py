@@ -30,6 +30,11 @@ class OffLoop(Generic[T]):
         call = functools.partial(work, self._held, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
+    def at_once(self, work: Callable[Concatenate[T, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """`work(held, *args, **kwargs)` here, on the loop: only for a call that reads memory and never waits (a
+        session kept by its repository), where the hop to a thread would cost more than the call."""
+        return work(self._held, *args, **kwargs)
+
     def close(self) -> None:
         """Let the calls under way finish, then stop the threads (what they held stays open: its owner closes it)."""
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -32,12 +32,19 @@ class SessionRepository:
             token_hash=token_hash, user_id=user_id, csrf=csrf, expires=expires_at_ms,
         )
 
+    def kept(self, token_hash: str) -> Session | None:
+        """The session as kept in memory, if it was found less than FOUND_SECONDS ago and has not expired; None
+        otherwise (not known: `find` it). Reads no database."""
+        kept = self._found.get(token_hash)
+        if kept is not None and time.monotonic() - kept[1] < FOUND_SECONDS and now_ms() < kept[2]:
+            return kept[0]
+        return None
+
     def find(self, token_hash: str) -> Session | None:
         """The session and its user; None when there is none, or it has expired."""
         now, forgets = time.monotonic(), self._forgets
-        kept = self._found.get(token_hash)
-        if kept is not None and now - kept[1] < FOUND_SECONDS and now_ms() < kept[2]:
-            return kept[0]
+        if (kept := self.kept(token_hash)) is not None:
+            return kept
         row = self._sql.row(
             f"SELECT sessions.expires_at, sessions.csrf, {USER_COLUMNS} FROM sessions"
             " JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = :token_hash AND sessions.expires_at > :now",

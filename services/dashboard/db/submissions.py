@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
-
 from services.dashboard.db.changes import announce
-from services.dashboard.db.engine import Sql, now_ms
+from services.dashboard.db.engine import Sql, now_ms, statement
 from services.dashboard.db.model import Change, State, Submission
 
 __all__ = ["Answer", "SubmissionRepository"]
@@ -37,6 +36,18 @@ class Answer:
     reply: dict[str, Any]
 
 
+@lru_cache(maxsize=16)
+def _answering(size: int) -> str:
+    """The statement storing `size` answers (see SubmissionRepository.answer)."""
+    rows = ", ".join(f"(:id{i}, :kind{i}, :user{i}, :status{i}, :reply{i})" for i in range(size))
+    returned = ", ".join(f"requests.{column.strip()}" for column in COLUMNS.split(","))
+    return (f"WITH answers (request_id, kind, user_id, status, reply) AS (VALUES {rows})"
+            " UPDATE requests SET status = answers.status, reply = answers.reply, updated_at = :now FROM answers"
+            " WHERE requests.request_id = answers.request_id AND requests.kind = answers.kind"
+            " AND requests.user_id = answers.user_id AND requests.status IN (:pending, :timed_out)"
+            f" RETURNING {returned}")
+
+
 class SubmissionRepository:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
@@ -56,7 +67,7 @@ class SubmissionRepository:
         """New submissions, pending, in one transaction: (request id, kind, user id, what was asked) each."""
         now = now_ms()
         with self._sql.transaction() as connection:
-            connection.execute(text(
+            connection.execute(statement(
                 f"INSERT INTO requests ({COLUMNS}) VALUES (:request_id, :kind, :user_id, :pending, :now, :now, :request, NULL)"),
                 [{"request_id": request_id, "kind": kind, "user_id": user_id, "pending": State.PENDING, "now": now,
                   "request": json.dumps(request)} for request_id, kind, user_id, request in submissions])
@@ -65,8 +76,8 @@ class SubmissionRepository:
         """Drop a submission that never reached Kafka (the client was told 503) and, in the same transaction, free
         the idempotency key that made it, so that a retry with that key makes it again."""
         with self._sql.transaction() as connection:
-            connection.execute(text("DELETE FROM idempotency_keys WHERE request_id = :id"), {"id": request_id})
-            connection.execute(text("DELETE FROM requests WHERE request_id = :id AND status = :pending"),
+            connection.execute(statement("DELETE FROM idempotency_keys WHERE request_id = :id"), {"id": request_id})
+            connection.execute(statement("DELETE FROM requests WHERE request_id = :id AND status = :pending"),
                                {"id": request_id, "pending": State.PENDING})
 
     def answer(self, answers: Sequence[Answer]) -> list[Submission]:
@@ -77,28 +88,24 @@ class SubmissionRepository:
         if not answers:
             return []
         # One statement for the batch: the answers as a table of values, joined to the rows they answer (each request
-        # once: a repeated reply in one batch is the same answer).
+        # once: a repeated reply in one batch is the same answer). Its rows are padded to a power of two with copies of
+        # the last answer (changing nothing more), so that a handful of statements serve every batch size, each
+        # compiled once: compiling one of its own for every size was half of storing a batch.
         unique = list({a.request_id: a for a in answers}.values())
-        rows = ", ".join(f"(:id{i}, :kind{i}, :user{i}, :status{i}, :reply{i})" for i in range(len(unique)))
+        size = 1 << (len(unique) - 1).bit_length()
         params: dict[str, Any] = {"now": now_ms(), "pending": State.PENDING, "timed_out": State.TIMED_OUT}
-        for i, a in enumerate(unique):
+        for i, a in enumerate(unique + unique[-1:] * (size - len(unique))):
             params |= {f"id{i}": a.request_id, f"kind{i}": a.kind, f"user{i}": a.user_id, f"status{i}": a.status,
                        f"reply{i}": json.dumps(a.reply)}
-        returned = ", ".join(f"requests.{column.strip()}" for column in COLUMNS.split(","))
         with self._sql.transaction() as connection:
-            answered = [_submission(tuple(row)) for row in connection.execute(text(
-                f"WITH answers (request_id, kind, user_id, status, reply) AS (VALUES {rows})"
-                " UPDATE requests SET status = answers.status, reply = answers.reply, updated_at = :now FROM answers"
-                " WHERE requests.request_id = answers.request_id AND requests.kind = answers.kind"
-                " AND requests.user_id = answers.user_id AND requests.status IN (:pending, :timed_out)"
-                f" RETURNING {returned}"), params)]
+            answered = [_submission(tuple(row)) for row in connection.execute(statement(_answering(size)), params)]
             announce(connection, answered)
         return answered
 
     def expire(self, older_than_ms: int) -> list[Submission]:
         """Mark submissions pending since before `older_than_ms` as timed out, telling every dashboard; returns them."""
         with self._sql.transaction() as connection:
-            expired = [_submission(tuple(row)) for row in connection.execute(text(
+            expired = [_submission(tuple(row)) for row in connection.execute(statement(
                 "UPDATE requests SET status = :timed_out, updated_at = :now WHERE status = :pending AND created_at < :before"
                 f" RETURNING {COLUMNS}"),
                 {"timed_out": State.TIMED_OUT, "pending": State.PENDING, "now": now_ms(), "before": older_than_ms})]

@@ -225,6 +225,18 @@ def test_a_reply_answers_only_an_unanswered_submission_of_its_own_kind_and_user(
     assert late is not None and late.status == "generated"
 
 
+@pytest.mark.parametrize("count", [1, 3, 5, 17])
+def test_a_batch_of_answers_of_any_size_answers_each_of_its_submissions_once(db: Database, count: int) -> None:
+    db.users.create(USER, "ana@example.com", "hash")
+    ids = [f"r{i}" for i in range(count)]
+    db.submissions.add_all([(request_id, "invoice", USER, {}) for request_id in ids])
+    batch = [Answer(request_id, "invoice", USER, "generated", {"n": n}) for n, request_id in enumerate(ids)]
+    repeated = Answer(ids[0], "invoice", USER, "generated", {"n": 0})  # a reply read twice in one batch
+    answered = db.submissions.answer([*batch, repeated, Answer("unknown", "invoice", USER, "generated", {})])
+    assert sorted(s.request_id for s in answered) == sorted(ids)  # each once, whatever the statement's padding
+    assert [db.submissions.find(USER, r, "invoice").reply for r in ids] == [{"n": n} for n in range(count)]  # type: ignore[union-attr]
+
+
 def test_what_changed_for_some_users_after_a_moment(db: Database) -> None:
     db.users.create(USER, "ana@example.com", "hash")
     db.users.create("someone else", "bia@example.com", "hash")
