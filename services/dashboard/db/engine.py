@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, event, make_url, text
 
 __all__ = ["Sql", "engine", "now_ms", "statement"]
+
+SQLITE_WAIT_SECONDS = 30
 
 
 def now_ms() -> int:
@@ -24,7 +27,18 @@ def _url(url: str) -> URL:
 
 
 def _sqlite_settings(connection: Any, _: Any) -> None:
-    connection.execute("PRAGMA journal_mode=WAL")  # readers go on while one connection writes
+    # Readers go on while one connection writes. Turning WAL on takes the file's lock for a moment, and SQLite says
+    # "locked" at once, without its busy wait, to a connection that finds another (a dashboard starting at the same
+    # time) holding it: asked again, for as long as a write would wait.
+    deadline = time.monotonic() + SQLITE_WAIT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     # The request itself is durable in Kafka before the 202; this database is the dashboard's view of it, so
     # it syncs at checkpoints (survives a process crash, not a power cut) to keep writes cheap.
     connection.execute("PRAGMA synchronous=NORMAL")
@@ -39,8 +53,8 @@ def engine(url: str, connections: int = 1) -> Engine:
         return create_engine(parsed, pool_size=connections, max_overflow=0)
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # A writer waits up to 30 s for another connection's write to end.
-    made = create_engine(parsed, pool_size=connections, max_overflow=0, connect_args={"timeout": 30})
+    # A writer waits up to SQLITE_WAIT_SECONDS for another connection's write to end.
+    made = create_engine(parsed, pool_size=connections, max_overflow=0, connect_args={"timeout": SQLITE_WAIT_SECONDS})
     event.listen(made, "connect", _sqlite_settings)
     return made
 
