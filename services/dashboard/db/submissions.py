@@ -36,6 +36,18 @@ class Answer:
     reply: dict[str, Any]
 
 
+def _powers_of_two(count: int) -> list[int]:
+    """`count` as a sum of distinct powers of two, the largest first: 13 -> [8, 4, 1]."""
+    return [1 << bit for bit in reversed(range(count.bit_length())) if count >> bit & 1]
+
+
+@lru_cache(maxsize=16)
+def _inserting(size: int) -> str:
+    """The statement adding `size` pending submissions (see SubmissionRepository.add_all)."""
+    rows = ", ".join(f"(:id{i}, :kind{i}, :user{i}, :pending, :now, :now, :request{i}, NULL)" for i in range(size))
+    return f"INSERT INTO requests ({COLUMNS}) VALUES {rows}"
+
+
 @lru_cache(maxsize=16)
 def _answering(size: int) -> str:
     """The statement storing `size` answers (see SubmissionRepository.answer)."""
@@ -64,13 +76,18 @@ class SubmissionRepository:
         self.add_all([(request_id, kind, user_id, request)])
 
     def add_all(self, submissions: Sequence[tuple[str, str, str, dict[str, Any]]]) -> None:
-        """New submissions, pending, in one transaction: (request id, kind, user id, what was asked) each."""
-        now = now_ms()
+        """New submissions, pending, in one transaction: (request id, kind, user id, what was asked) each. Written as
+        a few statements of many rows each, of power-of-two sizes (13 rows: 8, 4 and 1), so that a handful of
+        statements, each compiled once, serve every count, and PostgreSQL gets one round trip per statement instead
+        of one per row."""
+        now, done = now_ms(), 0
         with self._sql.transaction() as connection:
-            connection.execute(statement(
-                f"INSERT INTO requests ({COLUMNS}) VALUES (:request_id, :kind, :user_id, :pending, :now, :now, :request, NULL)"),
-                [{"request_id": request_id, "kind": kind, "user_id": user_id, "pending": State.PENDING, "now": now,
-                  "request": json.dumps(request)} for request_id, kind, user_id, request in submissions])
+            for size in _powers_of_two(len(submissions)):
+                params: dict[str, Any] = {"now": now, "pending": State.PENDING}
+                for i, (request_id, kind, user_id, request) in enumerate(submissions[done:done + size]):
+                    params |= {f"id{i}": request_id, f"kind{i}": kind, f"user{i}": user_id, f"request{i}": json.dumps(request)}
+                connection.execute(statement(_inserting(size)), params)
+                done += size
 
     def forget(self, request_id: str) -> None:
         """Drop a submission that never reached Kafka (the client was told 503) and, in the same transaction, free
