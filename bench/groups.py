@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from contracts.manifest import load_manifest
 from contracts.records import GENERATE_INVOICE, INVOICE_GENERATED, SCORE_CALCULATED
@@ -59,6 +59,16 @@ def start_at_end(group: str) -> None:
         for binding in (INVOICE_GENERATED, SCORE_CALCULATED):
             topic = manifest.topic(binding).name
             offsets += [TopicPartition(topic, p, end) for p, end in end_offsets(committer, topic).items()]
-        committer.commit(offsets=offsets, asynchronous=False)
+        # Members of an earlier run's dashboards, killed, stay in the group until their session times out; until
+        # then the broker refuses a commit from outside it (UNKNOWN_MEMBER_ID).
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                committer.commit(offsets=offsets, asynchronous=False)
+                break
+            except KafkaException as refused:
+                if refused.args[0].code() != KafkaError.UNKNOWN_MEMBER_ID or time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
     finally:
         committer.close()
