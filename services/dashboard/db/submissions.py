@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +16,6 @@ __all__ = ["Answer", "SubmissionRepository"]
 
 # The columns of a submission, in the order _submission reads them.
 COLUMNS = "request_id, kind, user_id, status, created_at, updated_at, request, reply"
-MANY = 500  # ids in one statement at most (a statement's parameters are bounded, SQLite's the lowest)
 
 
 def _submission(row: tuple[Any, ...]) -> Submission:
@@ -36,9 +35,16 @@ class Answer:
     reply: dict[str, Any]
 
 
-def _powers_of_two(count: int) -> list[int]:
-    """`count` as a sum of distinct powers of two, the largest first: 13 -> [8, 4, 1]."""
-    return [1 << bit for bit in reversed(range(count.bit_length())) if count >> bit & 1]
+def _pieces(rows: Sequence[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`rows` in pieces of power-of-two sizes, the largest first (13 rows: 8, 4, 1), each as its size and its values
+    numbered for one statement (`name{i}` for row i): a handful of statements, each compiled once, serve any count
+    (SQLAlchemy compiles one anew for every new size), one round trip each."""
+    done = 0
+    for bit in reversed(range(len(rows).bit_length())):
+        if len(rows) >> bit & 1:
+            size = 1 << bit
+            yield size, {f"{name}{i}": value for i, row in enumerate(rows[done:done + size]) for name, value in row.items()}
+            done += size
 
 
 @lru_cache(maxsize=16)
@@ -46,6 +52,12 @@ def _inserting(size: int) -> str:
     """The statement adding `size` pending submissions (see SubmissionRepository.add_all)."""
     rows = ", ".join(f"(:id{i}, :kind{i}, :user{i}, :pending, :now, :now, :request{i}, NULL)" for i in range(size))
     return f"INSERT INTO requests ({COLUMNS}) VALUES {rows}"
+
+
+@lru_cache(maxsize=16)
+def _selecting(size: int) -> str:
+    """The statement reading `size` submissions by id (see SubmissionRepository.many)."""
+    return f"SELECT {COLUMNS} FROM requests WHERE request_id IN ({', '.join(f':id{i}' for i in range(size))})"
 
 
 @lru_cache(maxsize=16)
@@ -76,18 +88,14 @@ class SubmissionRepository:
         self.add_all([(request_id, kind, user_id, request)])
 
     def add_all(self, submissions: Sequence[tuple[str, str, str, dict[str, Any]]]) -> None:
-        """New submissions, pending, in one transaction: (request id, kind, user id, what was asked) each. Written as
-        a few statements of many rows each, of power-of-two sizes (13 rows: 8, 4 and 1), so that a handful of
-        statements, each compiled once, serve every count, and PostgreSQL gets one round trip per statement instead
-        of one per row."""
-        now, done = now_ms(), 0
+        """New submissions, pending, in one transaction: (request id, kind, user id, what was asked) each, written in
+        many-row statements (`_pieces`) rather than row by row."""
+        rows = [{"id": request_id, "kind": kind, "user": user_id, "request": json.dumps(request)}
+                for request_id, kind, user_id, request in submissions]
+        now = now_ms()
         with self._sql.transaction() as connection:
-            for size in _powers_of_two(len(submissions)):
-                params: dict[str, Any] = {"now": now, "pending": State.PENDING}
-                for i, (request_id, kind, user_id, request) in enumerate(submissions[done:done + size]):
-                    params |= {f"id{i}": request_id, f"kind{i}": kind, f"user{i}": user_id, f"request{i}": json.dumps(request)}
-                connection.execute(statement(_inserting(size)), params)
-                done += size
+            for size, values in _pieces(rows):
+                connection.execute(statement(_inserting(size)), {"now": now, "pending": State.PENDING, **values})
 
     def forget(self, request_id: str) -> None:
         """Drop a submission that never reached Kafka (the client was told 503) and, in the same transaction, free
@@ -104,18 +112,15 @@ class SubmissionRepository:
         user changes nothing, and a repeated one changes nothing more."""
         if not answers:
             return []
-        # One statement for the batch: the answers as a table of values, joined to the rows they answer (each request
-        # once: a repeated reply in one batch is the same answer). Its rows are padded to a power of two with copies of
-        # the last answer (changing nothing more), so that a handful of statements serve every batch size, each
-        # compiled once: compiling one of its own for every size was half of storing a batch.
-        unique = list({a.request_id: a for a in answers}.values())
-        size = 1 << (len(unique) - 1).bit_length()
-        params: dict[str, Any] = {"now": now_ms(), "pending": State.PENDING, "timed_out": State.TIMED_OUT}
-        for i, a in enumerate(unique + unique[-1:] * (size - len(unique))):
-            params |= {f"id{i}": a.request_id, f"kind{i}": a.kind, f"user{i}": a.user_id, f"status{i}": a.status,
-                       f"reply{i}": json.dumps(a.reply)}
+        # The answers as a table of values, joined to the rows they answer (each request once: a repeated reply in one
+        # batch is the same answer), in many-row statements (`_pieces`).
+        unique = {a.request_id: a for a in answers}.values()
+        rows = [{"id": a.request_id, "kind": a.kind, "user": a.user_id, "status": a.status, "reply": json.dumps(a.reply)}
+                for a in unique]
+        fixed = {"now": now_ms(), "pending": State.PENDING, "timed_out": State.TIMED_OUT}
         with self._sql.transaction() as connection:
-            answered = [_submission(tuple(row)) for row in connection.execute(statement(_answering(size)), params)]
+            answered = [_submission(tuple(row)) for size, values in _pieces(rows)
+                        for row in connection.execute(statement(_answering(size)), {**fixed, **values})]
             announce(connection, answered)
         return answered
 
@@ -152,12 +157,8 @@ class SubmissionRepository:
 
     def many(self, request_ids: Sequence[str]) -> list[Submission]:
         """The submissions of these ids that exist, oldest change first."""
-        found: list[Submission] = []
-        for start in range(0, len(request_ids), MANY):
-            chunk = request_ids[start:start + MANY]
-            marks = ", ".join(f":r{i}" for i in range(len(chunk)))
-            found += self._all(f"SELECT {COLUMNS} FROM requests WHERE request_id IN ({marks})",
-                               **{f"r{i}": request_id for i, request_id in enumerate(chunk)})
+        found = [_submission(tuple(row)) for size, values in _pieces([{"id": r} for r in request_ids])
+                 for row in self._sql.rows(_selecting(size), **values)]
         return sorted(found, key=lambda submission: submission.updated_at)
 
     def find(self, user_id: str, request_id: str, kind: str) -> Submission | None:
